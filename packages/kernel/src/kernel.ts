@@ -1,0 +1,264 @@
+/**
+ * `Kernel`: the root of one simulated machine's state. Nothing in dmasim is global: two kernels in
+ * one process share nothing.
+ *
+ * **Kernel:** the running kernel as a whole (init/main.c brings up what this constructor builds).
+ *
+ * @module
+ */
+import { ChoiceSource, firstPolicy, randomPolicy, type ChoicePolicy } from "./choice";
+import { Clock } from "./clock";
+import { KernelError } from "./errno";
+import type { Finding, FindingInput } from "./findings";
+import { Lockdep } from "./lockdep";
+import { defineOption, KernelOptions, type KernelOptionDef } from "./options";
+import { Dmesg, type LogLevel } from "./printk";
+import { Scheduler, type Task } from "./sched";
+import { Vfs } from "./vfs";
+import { DEFAULT_KERNEL_VERSION, KernelVersion } from "./version";
+
+/**
+ * A layer's registration with a kernel: its name and the options it defines.
+ *
+ * **Kernel:** a subsystem's Kconfig and initcall.
+ */
+export interface KernelModule {
+  /** The package, e.g. `"@dmasim/dma-mapping"`. */
+  readonly name: string;
+  readonly options?: readonly KernelOptionDef[];
+}
+
+/**
+ * Per-kernel state of an upper layer, created on first use ({@link Kernel.subsys}).
+ *
+ * **Kernel:** a subsystem's static state (its lists, its debugfs entries, its counters).
+ */
+export interface SubsysKey<T> {
+  readonly name: string;
+  readonly module: KernelModule | undefined;
+  readonly create: (kernel: Kernel) => T;
+}
+
+/**
+ * Declare the per-kernel state of a layer.
+ *
+ * **Kernel:** `static` state of a .c file, made per-kernel.
+ *
+ * **Locking:** none (pure).
+ */
+export function defineSubsys<T>(name: string, create: (kernel: Kernel) => T, module?: KernelModule): SubsysKey<T> {
+  return { name, create, module };
+}
+
+/** How to build a kernel. */
+export interface KernelConfig {
+  /** A version from `KERNEL_PROFILES` (default `latest`). */
+  readonly version?: string;
+  /** Option values by name; every name must be defined by the core or by one of `modules`. */
+  readonly options?: Readonly<Record<string, boolean>>;
+  /** Modules whose options may be set here (more are loaded on first use). */
+  readonly modules?: readonly KernelModule[];
+  /** The choice policy; default: `randomPolicy(seed)` when a seed is given, else `firstPolicy()`. */
+  readonly policy?: ChoicePolicy;
+  readonly seed?: number;
+  /** `CONFIG_HZ` (default 250). */
+  readonly hz?: number;
+  /** Record trace events (default false: hot paths then cost nothing for tracing). */
+  readonly tracing?: boolean;
+}
+
+/** One event of the trace (for reports and Chrome trace-event output). */
+export interface TraceEvent {
+  readonly seq: number;
+  readonly ns: number;
+  readonly step: number;
+  /** A track: a thread name, `"cache"`, a device name, `"iommu:<dev>"`… */
+  readonly track: string;
+  /** A category: `"cpu"`, `"dma"`, `"cache"`, `"lock"`, `"fence"`, … */
+  readonly cat: string;
+  readonly name: string;
+  readonly args?: Readonly<Record<string, unknown>>;
+}
+
+/** Options defined by the kernel core. */
+export const CORE_MODULE: KernelModule = {
+  name: "@dmasim/kernel",
+  options: [
+    defineOption({
+      name: "CONFIG_PROVE_LOCKING",
+      kind: "config",
+      owner: "@dmasim/kernel",
+      default: true,
+      description: "lockdep: recursion, lock-order inversions, assert_held, might_lock",
+    }),
+    defineOption({
+      name: "CONFIG_DEBUG_ATOMIC_SLEEP",
+      kind: "config",
+      owner: "@dmasim/kernel",
+      default: true,
+      description: "might_sleep(): report sleeping in atomic context",
+    }),
+    defineOption({
+      name: "CONFIG_DEBUG_MUTEXES",
+      kind: "config",
+      owner: "@dmasim/kernel",
+      default: true,
+      description: "mutex debugging: unlock by a non-owner, destroy of a held mutex",
+    }),
+  ],
+};
+
+/**
+ * One simulated machine: version, options, choice source, clock, log, findings, scheduler, lockdep,
+ * the VFS, and every upper layer's state.
+ *
+ * **Kernel:** the booted kernel.
+ *
+ * **Locking:** none of its own; see each part.
+ */
+export class Kernel {
+  readonly version: KernelVersion;
+  readonly options: KernelOptions;
+  readonly choice: ChoiceSource;
+  readonly clock: Clock;
+  readonly dmesg: Dmesg;
+  readonly sched: Scheduler;
+  readonly lockdep: Lockdep;
+  readonly vfs: Vfs;
+  /** Every finding, in order. */
+  readonly findings: Finding[] = [];
+  /** Trace events (only while {@link Kernel.tracing}). */
+  readonly events: TraceEvent[] = [];
+  tracing: boolean;
+  /** Sites that already warned once (`WARN_ON_ONCE`). @internal */
+  readonly warnedOnce = new Set<string>();
+  /** The scenario step running now (set by the runner). */
+  step = 0;
+  /** A label for the step running now. */
+  stepLabel = "";
+  private seq = 0;
+  private readonly modules = new Map<string, KernelModule>();
+  private readonly subsystems = new Map<SubsysKey<unknown>, unknown>();
+  private readonly findingListeners: ((f: Finding) => void)[] = [];
+
+  /**
+   * @throws {@link KernelError} `EINVAL` for an unknown version, or an option that neither the core
+   * nor any module in `config.modules` defines
+   */
+  constructor(config: KernelConfig = {}) {
+    this.version = new KernelVersion(config.version ?? DEFAULT_KERNEL_VERSION);
+    this.options = new KernelOptions(this.version, config.options ?? {});
+    this.load(CORE_MODULE);
+    for (const m of config.modules ?? []) {
+      this.load(m);
+    }
+    const unknown = this.options.unknownRequested();
+    if (unknown.length > 0) {
+      throw new KernelError(
+        "EINVAL",
+        `unknown kernel option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (known: ${this.options
+          .list()
+          .map((o) => o.def.name)
+          .join(", ")})`,
+      );
+    }
+    const policy = config.policy ?? (config.seed !== undefined ? randomPolicy(config.seed) : firstPolicy());
+    this.choice = new ChoiceSource(policy);
+    this.clock = new Clock(config.hz);
+    this.tracing = config.tracing ?? false;
+    this.sched = new Scheduler(this);
+    this.dmesg = new Dmesg(
+      () => this.clock.now(),
+      () => this.sched.current.name,
+    );
+    this.lockdep = new Lockdep(this);
+    this.vfs = new Vfs(this);
+  }
+
+  /** Register a module's options (idempotent). **Kernel:** loading a module / its initcall. */
+  load(module: KernelModule): void {
+    if (this.modules.has(module.name)) {
+      return;
+    }
+    this.modules.set(module.name, module);
+    this.options.define(module.options ?? []);
+  }
+
+  /** The per-kernel state of a layer, created (and its module loaded) on first use. */
+  subsys<T>(key: SubsysKey<T>): T {
+    if (this.subsystems.has(key as SubsysKey<unknown>)) {
+      return this.subsystems.get(key as SubsysKey<unknown>) as T;
+    }
+    if (key.module) {
+      this.load(key.module);
+    }
+    const state = key.create(this);
+    this.subsystems.set(key as SubsysKey<unknown>, state);
+    return state;
+  }
+
+  /** The next event sequence number. */
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  /** Print to the log. **Kernel:** `printk()`. */
+  printk(level: LogLevel, text: string): void {
+    this.dmesg.printk(level, text);
+  }
+
+  /** Record a finding (adds step, thread, time and sequence). */
+  report(input: FindingInput): Finding {
+    const finding: Finding = {
+      kind: input.kind,
+      code: input.code,
+      summary: input.summary,
+      step: this.step,
+      thread: this.sched.current.name,
+      ns: this.clock.now(),
+      seq: this.nextSeq(),
+      details: input.details ?? {},
+    };
+    this.findings.push(finding);
+    for (const l of this.findingListeners) {
+      l(finding);
+    }
+    return finding;
+  }
+
+  /** Call `listener` for every finding from now on. */
+  onFinding(listener: (f: Finding) => void): void {
+    this.findingListeners.push(listener);
+  }
+
+  /** Record a trace event (a no-op unless tracing). */
+  trace(track: string, cat: string, name: string, args?: Readonly<Record<string, unknown>>): void {
+    if (!this.tracing) {
+      return;
+    }
+    const ev: TraceEvent = { seq: this.nextSeq(), ns: this.clock.now(), step: this.step, track, cat, name };
+    this.events.push(args ? { ...ev, args } : ev);
+  }
+
+  /** Start a thread. **Kernel:** `kthread_run()`. See {@link Scheduler.spawn}. */
+  spawn(name: string, fn: () => Promise<void>): Task {
+    return this.sched.spawn(name, fn);
+  }
+
+  /**
+   * Run threads to completion: spawn each, then wait for all. Resolves with each thread's error
+   * (undefined when it returned normally).
+   *
+   * @throws {@link RunAborted} on deadlock or BUG
+   */
+  async run(threads: Readonly<Record<string, () => Promise<void>>>): Promise<Record<string, unknown>> {
+    const tasks = Object.entries(threads).map(([name, fn]) => this.spawn(name, fn));
+    await this.sched.join(tasks);
+    return Object.fromEntries(tasks.map((t) => [t.name, t.error]));
+  }
+
+  /** @internal called by the scheduler when a thread ends. */
+  onThreadExit(task: Task): void {
+    this.lockdep.checkNoLocksHeld(task);
+  }
+}
