@@ -9,8 +9,14 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ["packages/*/src/**/*.ts", "packages/*/test/**/*.ts", "packages/*/examples/**/*.ts",
-      "packages/*/bench/**/*.ts", "apps/*/src/**/*.ts", "apps/*/test/**/*.ts"],
+    files: [
+      "packages/*/src/**/*.ts",
+      "packages/*/test/**/*.ts",
+      "packages/*/examples/**/*.ts",
+      "packages/*/bench/**/*.ts",
+      "apps/*/src/**/*.ts",
+      "apps/*/test/**/*.ts",
+    ],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
@@ -21,7 +27,10 @@ export default tseslint.config(
       "@typescript-eslint/switch-exhaustiveness-check": "error",
       "@typescript-eslint/consistent-type-imports": "error",
       "@typescript-eslint/consistent-type-exports": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
+      ],
       curly: ["error", "all"],
     },
   },
@@ -30,7 +39,14 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["node:*"], message: "The model must not touch the host: no node: built-ins in packages/*/src." }] },
+        {
+          patterns: [
+            {
+              group: ["node:*"],
+              message: "The model must not touch the host: no node: built-ins in packages/*/src.",
+            },
+          ],
+        },
       ],
     },
   },

@@ -31,7 +31,10 @@ function bodyThrows(decl) {
   let found = false;
   const visit = (node) => {
     if (found) return;
-    if (ts.isThrowStatement(node)) { found = true; return; }
+    if (ts.isThrowStatement(node)) {
+      found = true;
+      return;
+    }
     if (ts.isFunctionLike(node) && node !== decl) return; // nested functions have their own docs
     ts.forEachChild(node, visit);
   };
@@ -51,18 +54,24 @@ for (const entry of entries) {
   const moduleSymbol = checker.getSymbolAtLocation(source);
   if (!moduleSymbol) continue;
   for (const exported of checker.getExportsOfModule(moduleSymbol)) {
-    const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+    const symbol =
+      exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
     const decl = symbol.declarations?.[0];
     if (!decl) continue;
     checked++;
     const target = ts.isVariableDeclaration(decl) ? decl.parent.parent : decl;
     const doc = docOf(target);
     const name = exported.getName();
-    if (!doc) { errors.push(`${where(decl)}: export ${name} has no TSDoc`); continue; }
+    if (!doc) {
+      errors.push(`${where(decl)}: export ${name} has no TSDoc`);
+      continue;
+    }
     const callable = ts.isFunctionDeclaration(decl) || ts.isClassDeclaration(decl);
     if (!callable) continue;
-    if (!doc.includes("**Kernel:**")) errors.push(`${where(decl)}: ${name}: TSDoc lacks **Kernel:**`);
-    if (!doc.includes("**Locking:**")) errors.push(`${where(decl)}: ${name}: TSDoc lacks **Locking:**`);
+    if (!doc.includes("**Kernel:**"))
+      errors.push(`${where(decl)}: ${name}: TSDoc lacks **Kernel:**`);
+    if (!doc.includes("**Locking:**"))
+      errors.push(`${where(decl)}: ${name}: TSDoc lacks **Locking:**`);
     if (ts.isFunctionDeclaration(decl) && bodyThrows(decl) && !doc.includes("@throws")) {
       errors.push(`${where(decl)}: ${name}: throws but its TSDoc has no @throws`);
     }

@@ -15,7 +15,10 @@ const errors = [];
 
 for (const field of DEP_FIELDS) {
   for (const dep of Object.keys(root[field] ?? {})) {
-    if (rank.has(dep)) errors.push(`package.json: the root must not declare ${dep} (it would be reachable from every package)`);
+    if (rank.has(dep))
+      errors.push(
+        `package.json: the root must not declare ${dep} (it would be reachable from every package)`,
+      );
   }
 }
 
@@ -45,20 +48,26 @@ function checkPackage(dir) {
       if (!rank.has(dep)) continue;
       declared.add(dep);
       if (rank.get(dep) >= own) {
-        errors.push(`${pkgPath}: ${field} -> ${dep} points up or sideways (layer ${rank.get(dep)} >= ${own})`);
+        errors.push(
+          `${pkgPath}: ${field} -> ${dep} points up or sideways (layer ${rank.get(dep)} >= ${own})`,
+        );
       }
     }
   }
   let scanned = 0;
-  for (const file of ["src", "test", "examples", "bench"].flatMap((sub) => [...sourceFiles(join(dir, sub))])) {
+  for (const file of ["src", "test", "examples", "bench"].flatMap((sub) => [
+    ...sourceFiles(join(dir, sub)),
+  ])) {
     scanned++;
     const text = readFileSync(file, "utf8");
     for (const [, spec] of text.matchAll(IMPORT)) {
       const match = SCOPE.exec(spec);
       if (!match) continue;
       const [, name, subpath] = match;
-      if (name === pkg.name) errors.push(`${file}: imports its own package "${spec}"; use a relative import`);
-      else if (!declared.has(name)) errors.push(`${file}: imports ${name}, which ${pkgPath} does not declare`);
+      if (name === pkg.name)
+        errors.push(`${file}: imports its own package "${spec}"; use a relative import`);
+      else if (!declared.has(name))
+        errors.push(`${file}: imports ${name}, which ${pkgPath} does not declare`);
       if (subpath && /^\/(src|dist|internal)(\/|$)/.test(subpath)) {
         errors.push(`${file}: deep import "${spec}"; use the package's exports`);
       }
@@ -83,4 +92,6 @@ if (errors.length > 0) {
   console.error(`\ncheck-layers: ${errors.length} violation(s)`);
   process.exit(1);
 }
-console.log(`check-layers: ${packages} packages, ${files} files, ${layers.length} layers, no violations`);
+console.log(
+  `check-layers: ${packages} packages, ${files} files, ${layers.length} layers, no violations`,
+);

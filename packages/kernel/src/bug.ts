@@ -55,7 +55,12 @@ export function WARN_ON(
     KERN_WARNING,
     `------------[ cut here ]------------\n${message ? `${message}\n` : ""}WARNING: CPU: 0 PID: ${task.id} at ${site}\nComm: ${task.name}\n---[ end trace ]---`,
   );
-  kernel.report({ kind: "warn", code: site, summary: `WARNING at ${site}: ${text}`, details: { site, ...details } });
+  kernel.report({
+    kind: "warn",
+    code: site,
+    summary: `WARNING at ${site}: ${text}`,
+    details: { site, ...details },
+  });
   return true;
 }
 
@@ -143,6 +148,13 @@ export function might_sleep(kernel: Kernel, site = "might_sleep"): void {
     kind: "lockdep",
     code: "sleep-in-atomic",
     summary: `BUG: sleeping function called from invalid context at ${site}`,
-    details: { site, preemptCount: task.preemptCount, irqsDisabled: task.irqsDisabled, rcuReadDepth: task.rcuReadDepth, held, text },
+    details: {
+      site,
+      preemptCount: task.preemptCount,
+      irqsDisabled: task.irqsDisabled,
+      rcuReadDepth: task.rcuReadDepth,
+      held,
+      text,
+    },
   });
 }

@@ -100,7 +100,10 @@ export function randomPolicy(seed: number): ChoicePolicy {
  * @throws {@link KernelError} `EINVAL` (from `pick`) when a recorded pick does not fit the point: the
  * run has diverged from the one recorded.
  */
-export function replayPolicy(picks: readonly number[], then: ChoicePolicy = firstPolicy()): ChoicePolicy {
+export function replayPolicy(
+  picks: readonly number[],
+  then: ChoicePolicy = firstPolicy(),
+): ChoicePolicy {
   return {
     name: `replay(${picks.length})`,
     pick(point) {
@@ -147,7 +150,10 @@ export class ChoiceSource {
     const index = this.picks.length;
     const pick = this.policy.pick({ kind, count, weights, index, thread: this.thread });
     if (!Number.isInteger(pick) || pick < 0 || pick >= count) {
-      throw new KernelError("EINVAL", `policy ${this.policy.name} picked ${pick} of ${count} at ${kind}`);
+      throw new KernelError(
+        "EINVAL",
+        `policy ${this.policy.name} picked ${pick} of ${count} at ${kind}`,
+      );
     }
     this.picks.push(pick);
     this.kinds.push(kind);
@@ -177,7 +183,11 @@ export class ChoiceSource {
 
   /** The recorded decisions with their kinds and option counts. */
   records(): ChoiceRecord[] {
-    return this.picks.map((pick, i) => ({ kind: this.kinds[i] ?? "", count: this.counts[i] ?? 0, pick }));
+    return this.picks.map((pick, i) => ({
+      kind: this.kinds[i] ?? "",
+      count: this.counts[i] ?? 0,
+      pick,
+    }));
   }
 }
 
@@ -199,7 +209,10 @@ export function encodeReplayToken(picks: readonly number[]): string {
  */
 export function decodeReplayToken(token: string): number[] {
   if (!token.startsWith("v1.")) {
-    throw new KernelError("EINVAL", `replay token must start with "v1." (got "${token.slice(0, 12)}")`);
+    throw new KernelError(
+      "EINVAL",
+      `replay token must start with "v1." (got "${token.slice(0, 12)}")`,
+    );
   }
   const body = token.slice(3);
   if (body === "") {

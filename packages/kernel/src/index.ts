@@ -7,8 +7,18 @@
  * @packageDocumentation
  */
 export { ERRNO, KernelError, errname, fail, isKernelError, type ErrnoName } from "./errno";
-export { DEFAULT_KERNEL_VERSION, KERNEL_PROFILES, KernelVersion, type KernelProfile } from "./version";
-export { KernelOptions, defineOption, type KernelOptionDef, type KernelOptionKind } from "./options";
+export {
+  DEFAULT_KERNEL_VERSION,
+  KERNEL_PROFILES,
+  KernelVersion,
+  type KernelProfile,
+} from "./version";
+export {
+  KernelOptions,
+  defineOption,
+  type KernelOptionDef,
+  type KernelOptionKind,
+} from "./options";
 export {
   ChoiceSource,
   decodeReplayToken,
@@ -34,9 +44,22 @@ export {
   type DmesgRecord,
   type LogLevel,
 } from "./printk";
-export { FINDING_KINDS, isFindingKind, type Finding, type FindingInput, type FindingKind } from "./findings";
+export {
+  FINDING_KINDS,
+  isFindingKind,
+  type Finding,
+  type FindingInput,
+  type FindingKind,
+} from "./findings";
 export { BUG_ON, KernelBug, WARN_ON, WARN_ON_ONCE, might_sleep } from "./bug";
-export { RunAborted, Scheduler, Task, type BlockOptions, type TaskState, type WakeReason } from "./sched";
+export {
+  RunAborted,
+  Scheduler,
+  Task,
+  type BlockOptions,
+  type TaskState,
+  type WakeReason,
+} from "./sched";
 export {
   CORE_MODULE,
   Kernel,
@@ -54,7 +77,16 @@ export {
   type HeldLock,
   type LockChainLink,
 } from "./lockdep";
-export { Mutex, mutexDestroy, mutexInit, mutexIsLocked, mutexLock, mutexLockInterruptible, mutexTrylock, mutexUnlock } from "./mutex";
+export {
+  Mutex,
+  mutexDestroy,
+  mutexInit,
+  mutexIsLocked,
+  mutexLock,
+  mutexLockInterruptible,
+  mutexTrylock,
+  mutexUnlock,
+} from "./mutex";
 export {
   Spinlock,
   preemptDisable,
@@ -69,7 +101,16 @@ export {
   spinUnlock,
   spinUnlockIrqrestore,
 } from "./spinlock";
-export { RwSemaphore, downRead, downReadTrylock, downWrite, downWriteKillable, initRwsem, upRead, upWrite } from "./rwsem";
+export {
+  RwSemaphore,
+  downRead,
+  downReadTrylock,
+  downWrite,
+  downWriteKillable,
+  initRwsem,
+  upRead,
+  upWrite,
+} from "./rwsem";
 export {
   Completion,
   WaitQueueHead,

@@ -46,7 +46,11 @@ export interface SubsysKey<T> {
  *
  * **Locking:** none (pure).
  */
-export function defineSubsys<T>(name: string, create: (kernel: Kernel) => T, module?: KernelModule): SubsysKey<T> {
+export function defineSubsys<T>(
+  name: string,
+  create: (kernel: Kernel) => T,
+  module?: KernelModule,
+): SubsysKey<T> {
   return { name, create, module };
 }
 
@@ -162,7 +166,8 @@ export class Kernel {
           .join(", ")})`,
       );
     }
-    const policy = config.policy ?? (config.seed !== undefined ? randomPolicy(config.seed) : firstPolicy());
+    const policy =
+      config.policy ?? (config.seed !== undefined ? randomPolicy(config.seed) : firstPolicy());
     this.choice = new ChoiceSource(policy);
     this.clock = new Clock(config.hz);
     this.tracing = config.tracing ?? false;
@@ -236,7 +241,14 @@ export class Kernel {
     if (!this.tracing) {
       return;
     }
-    const ev: TraceEvent = { seq: this.nextSeq(), ns: this.clock.now(), step: this.step, track, cat, name };
+    const ev: TraceEvent = {
+      seq: this.nextSeq(),
+      ns: this.clock.now(),
+      step: this.step,
+      track,
+      cat,
+      name,
+    };
     this.events.push(args ? { ...ev, args } : ev);
   }
 
@@ -251,7 +263,9 @@ export class Kernel {
    *
    * @throws {@link RunAborted} on deadlock or BUG
    */
-  async run(threads: Readonly<Record<string, () => Promise<void>>>): Promise<Record<string, unknown>> {
+  async run(
+    threads: Readonly<Record<string, () => Promise<void>>>,
+  ): Promise<Record<string, unknown>> {
     const tasks = Object.entries(threads).map(([name, fn]) => this.spawn(name, fn));
     await this.sched.join(tasks);
     return Object.fromEntries(tasks.map((t) => [t.name, t.error]));

@@ -31,9 +31,19 @@ export class Refcount {
   ) {}
 }
 
-function warnSaturate(r: Refcount, kind: "addition on 0; use-after-free." | "underflow; use-after-free." | "saturated; leaking memory." | "decrement hit 0; leaking memory."): void {
+function warnSaturate(
+  r: Refcount,
+  kind:
+    | "addition on 0; use-after-free."
+    | "underflow; use-after-free."
+    | "saturated; leaking memory."
+    | "decrement hit 0; leaking memory.",
+): void {
   const text = `refcount_t: ${kind}`;
-  r.kernel.printk(KERN_WARNING, `------------[ cut here ]------------\n${text}\nWARNING: at lib/refcount.c:refcount_warn_saturate (${r.what})`);
+  r.kernel.printk(
+    KERN_WARNING,
+    `------------[ cut here ]------------\n${text}\nWARNING: at lib/refcount.c:refcount_warn_saturate (${r.what})`,
+  );
   const uaf = kind.includes("use-after-free");
   r.kernel.report({
     kind: uaf ? "use-after-free" : "warn",

@@ -20,6 +20,8 @@ import type { Task } from "./sched";
 
 /**
  * A lock class. **Kernel:** `struct lock_class` (keyed by a `lock_class_key`).
+ *
+ * **Locking:** none (identity only).
  */
 export class LockClass {
   constructor(
@@ -194,10 +196,16 @@ export class Lockdep {
       }
     }
     if (this.enabled) {
-      this.splat("bad-unlock-balance", `${task.toString()}:${map.cls.name}`, "WARNING: bad unlock balance detected!", [
-        `${task.toString()} is trying to release lock ${map.toString()} at step ${this.kernel.step}`,
-        "but there are no more locks to release!",
-      ], { lock: map.name, cls: map.cls.name });
+      this.splat(
+        "bad-unlock-balance",
+        `${task.toString()}:${map.cls.name}`,
+        "WARNING: bad unlock balance detected!",
+        [
+          `${task.toString()} is trying to release lock ${map.toString()} at step ${this.kernel.step}`,
+          "but there are no more locks to release!",
+        ],
+        { lock: map.name, cls: map.cls.name },
+      );
     }
     return false;
   }
@@ -222,10 +230,16 @@ export class Lockdep {
       return true;
     }
     const task = this.kernel.sched.current;
-    this.splat("assert-held", null, `WARNING: lockdep_assert_held(${what}) failed`, [
-      `${task.toString()} does not hold ${map.toString()} at step ${this.kernel.step}`,
-      ...this.heldText(task),
-    ], { lock: map.name, cls: map.cls.name });
+    this.splat(
+      "assert-held",
+      null,
+      `WARNING: lockdep_assert_held(${what}) failed`,
+      [
+        `${task.toString()} does not hold ${map.toString()} at step ${this.kernel.step}`,
+        ...this.heldText(task),
+      ],
+      { lock: map.name, cls: map.cls.name },
+    );
     return false;
   }
 
@@ -239,10 +253,16 @@ export class Lockdep {
       return true;
     }
     const task = this.kernel.sched.current;
-    this.splat("assert-not-held", null, `WARNING: lockdep_assert_not_held(${what}) failed`, [
-      `${task.toString()} holds ${map.toString()} at step ${this.kernel.step}`,
-      ...this.heldText(task),
-    ], { lock: map.name, cls: map.cls.name });
+    this.splat(
+      "assert-not-held",
+      null,
+      `WARNING: lockdep_assert_not_held(${what}) failed`,
+      [
+        `${task.toString()} holds ${map.toString()} at step ${this.kernel.step}`,
+        ...this.heldText(task),
+      ],
+      { lock: map.name, cls: map.cls.name },
+    );
     return false;
   }
 
@@ -257,7 +277,15 @@ export class Lockdep {
     for (let i = 0; i + 1 < chain.length; i++) {
       const from = chain[i] as LockClass;
       const to = chain[i + 1] as LockClass;
-      this.addEdge({ from, to, thread: why, step: 0, fromName: from.name, toName: to.name, primed: true });
+      this.addEdge({
+        from,
+        to,
+        thread: why,
+        step: 0,
+        fromName: from.name,
+        toName: to.name,
+        primed: true,
+      });
     }
   }
 
@@ -276,10 +304,13 @@ export class Lockdep {
     if (!this.enabled || stack.length === 0) {
       return;
     }
-    this.splat("held-at-exit", null, "WARNING: lock held when returning to user space!", [
-      `${task.toString()} is leaving the kernel with locks still held!`,
-      ...this.heldText(task),
-    ], { held: stack.map((h) => h.map.name) });
+    this.splat(
+      "held-at-exit",
+      null,
+      "WARNING: lock held when returning to user space!",
+      [`${task.toString()} is leaving the kernel with locks still held!`, ...this.heldText(task)],
+      { held: stack.map((h) => h.map.name) },
+    );
   }
 
   private heldText(task: Task): string[] {
@@ -307,27 +338,33 @@ export class Lockdep {
       if (entry.trylock && h.map !== entry.map) {
         continue;
       }
-      this.splat("recursive-locking", `${task.toString()}:${entry.map.cls.name}`, "WARNING: possible recursive locking detected", [
-        `${task.toString()} is trying to acquire lock:`,
-        ` ${entry.map.toString()}, at step ${entry.step}`,
-        "",
-        "but task is already holding lock:",
-        ` ${h.map.toString()}, at step ${h.step}`,
-        "",
-        "other info that might help us debug this:",
-        " Possible unsafe locking scenario:",
-        `       lock(${entry.map.cls.name});`,
-        `       lock(${entry.map.cls.name});`,
-        "",
-        " *** DEADLOCK ***",
-        ...(h.map === entry.map ? [] : ["", " May be due to missing lock nesting notation"]),
-        "",
-        ...this.heldText(task),
-      ], {
-        chains: [[this.link(task, h)], [this.link(task, entry)]],
-        lock: entry.map.name,
-        cls: entry.map.cls.name,
-      });
+      this.splat(
+        "recursive-locking",
+        `${task.toString()}:${entry.map.cls.name}`,
+        "WARNING: possible recursive locking detected",
+        [
+          `${task.toString()} is trying to acquire lock:`,
+          ` ${entry.map.toString()}, at step ${entry.step}`,
+          "",
+          "but task is already holding lock:",
+          ` ${h.map.toString()}, at step ${h.step}`,
+          "",
+          "other info that might help us debug this:",
+          " Possible unsafe locking scenario:",
+          `       lock(${entry.map.cls.name});`,
+          `       lock(${entry.map.cls.name});`,
+          "",
+          " *** DEADLOCK ***",
+          ...(h.map === entry.map ? [] : ["", " May be due to missing lock nesting notation"]),
+          "",
+          ...this.heldText(task),
+        ],
+        {
+          chains: [[this.link(task, h)], [this.link(task, entry)]],
+          lock: entry.map.name,
+          cls: entry.map.cls.name,
+        },
+      );
       return;
     }
   }
@@ -350,7 +387,15 @@ export class Lockdep {
       if (back) {
         this.reportCycle(task, h, entry, back);
       }
-      this.addEdge({ from, to, thread: task.toString(), step: entry.step, fromName: h.map.name, toName: entry.map.name, primed: false });
+      this.addEdge({
+        from,
+        to,
+        thread: task.toString(),
+        step: entry.step,
+        fromName: h.map.name,
+        toName: entry.map.name,
+        primed: false,
+      });
     }
   }
 
@@ -393,7 +438,12 @@ export class Lockdep {
     return null;
   }
 
-  private reportCycle(task: Task, held: HeldLock, entry: HeldLock, existing: readonly Edge[]): void {
+  private reportCycle(
+    task: Task,
+    held: HeldLock,
+    entry: HeldLock,
+    existing: readonly Edge[],
+  ): void {
     const key = [entry.map.cls.name, held.map.cls.name].sort().join("<->");
     const existingChain: LockChainLink[] = existing.map((e) => ({
       lock: e.toName,
@@ -403,37 +453,51 @@ export class Lockdep {
     }));
     const first = existing[0];
     if (first) {
-      existingChain.unshift({ lock: first.fromName, cls: first.from.name, thread: first.thread, step: first.step });
+      existingChain.unshift({
+        lock: first.fromName,
+        cls: first.from.name,
+        thread: first.thread,
+        step: first.step,
+      });
     }
     const current: LockChainLink[] = [this.link(task, held), this.link(task, entry)];
-    this.splat("circular-dependency", key, "WARNING: possible circular locking dependency detected", [
-      `${task.toString()} is trying to acquire lock:`,
-      ` ${entry.map.toString()}, at step ${entry.step}`,
-      "",
-      "but task is already holding lock:",
-      ` ${held.map.toString()}, at step ${held.step}`,
-      "",
-      "which lock already depends on the new lock.",
-      "",
-      "the existing dependency chain (in reverse order) is:",
-      ...[...existing].reverse().map(
-        (e, i) => `-> #${existing.length - i} ${e.to.toString()}: after ${e.from.name} ${e.primed ? `(${e.thread})` : `in ${e.thread} at step ${e.step}`}`,
-      ),
-      `-> #0 ${held.map.cls.toString()}`,
-      "",
-      "other info that might help us debug this:",
-      " Possible unsafe locking scenario:",
-      "       CPU0                    CPU1",
-      "       ----                    ----",
-      `  lock(${entry.map.cls.name});`,
-      `                               lock(${held.map.cls.name});`,
-      `                               lock(${entry.map.cls.name});`,
-      `  lock(${held.map.cls.name});`,
-      "",
-      " *** DEADLOCK ***",
-      "",
-      ...this.heldText(task),
-    ], { chains: [existingChain, current], lock: entry.map.name, held: held.map.name });
+    this.splat(
+      "circular-dependency",
+      key,
+      "WARNING: possible circular locking dependency detected",
+      [
+        `${task.toString()} is trying to acquire lock:`,
+        ` ${entry.map.toString()}, at step ${entry.step}`,
+        "",
+        "but task is already holding lock:",
+        ` ${held.map.toString()}, at step ${held.step}`,
+        "",
+        "which lock already depends on the new lock.",
+        "",
+        "the existing dependency chain (in reverse order) is:",
+        ...[...existing]
+          .reverse()
+          .map(
+            (e, i) =>
+              `-> #${existing.length - i} ${e.to.toString()}: after ${e.from.name} ${e.primed ? `(${e.thread})` : `in ${e.thread} at step ${e.step}`}`,
+          ),
+        `-> #0 ${held.map.cls.toString()}`,
+        "",
+        "other info that might help us debug this:",
+        " Possible unsafe locking scenario:",
+        "       CPU0                    CPU1",
+        "       ----                    ----",
+        `  lock(${entry.map.cls.name});`,
+        `                               lock(${held.map.cls.name});`,
+        `                               lock(${entry.map.cls.name});`,
+        `  lock(${held.map.cls.name});`,
+        "",
+        " *** DEADLOCK ***",
+        "",
+        ...this.heldText(task),
+      ],
+      { chains: [existingChain, current], lock: entry.map.name, held: held.map.name },
+    );
   }
 
   private splat(
@@ -453,6 +517,11 @@ export class Lockdep {
     const rule = "=".repeat(title.length);
     const text = [rule, title, "-".repeat(title.length), ...body].join("\n");
     this.kernel.printk(KERN_WARNING, text);
-    this.kernel.report({ kind: "lockdep", code, summary: title.replace(/^WARNING: /, ""), details: { ...details, text } });
+    this.kernel.report({
+      kind: "lockdep",
+      code,
+      summary: title.replace(/^WARNING: /, ""),
+      details: { ...details, text },
+    });
   }
 }

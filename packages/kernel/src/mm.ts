@@ -154,8 +154,16 @@ export class Mm {
  * @throws {@link KernelError} `EINVAL` when the range leaves the VMA or is not page-aligned
  */
 export function remapPfnRange(vma: Vma, address: number, pfn: number, size: number): void {
-  if (address % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0 || address < vma.start || address + size > vma.end) {
-    throw new KernelError("EINVAL", `remap_pfn_range ${address.toString(16)}+${size} outside VMA ${vma.start.toString(16)}-${vma.end.toString(16)}`);
+  if (
+    address % PAGE_SIZE !== 0 ||
+    size % PAGE_SIZE !== 0 ||
+    address < vma.start ||
+    address + size > vma.end
+  ) {
+    throw new KernelError(
+      "EINVAL",
+      `remap_pfn_range ${address.toString(16)}+${size} outside VMA ${vma.start.toString(16)}-${vma.end.toString(16)}`,
+    );
   }
   vma.vmFlags |= VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
   for (let i = 0; i < size / PAGE_SIZE; i++) {
@@ -164,7 +172,11 @@ export function remapPfnRange(vma: Vma, address: number, pfn: number, size: numb
 }
 
 function setPte(vma: Vma, address: number, pfn: number): void {
-  vma.ptes.set((address - vma.start) / PAGE_SIZE, { pfn, prot: vma.pageProt, writable: (vma.vmFlags & VM_WRITE) !== 0 });
+  vma.ptes.set((address - vma.start) / PAGE_SIZE, {
+    pfn,
+    prot: vma.pageProt,
+    writable: (vma.vmFlags & VM_WRITE) !== 0,
+  });
 }
 
 /**
@@ -189,7 +201,11 @@ export function vmfInsertPfn(vma: Vma, address: number, pfn: number): number {
  *
  * **Locking:** the caller holds `mmap_lock` or otherwise keeps the VMA alive.
  */
-export function zapVmaPtes(vma: Vma, address: number = vma.start, size: number = vma.end - vma.start): void {
+export function zapVmaPtes(
+  vma: Vma,
+  address: number = vma.start,
+  size: number = vma.end - vma.start,
+): void {
   for (let a = address; a < address + size; a += PAGE_SIZE) {
     vma.ptes.delete((a - vma.start) / PAGE_SIZE);
   }
@@ -211,7 +227,10 @@ export async function handleMmFault(mm: Mm, address: number, write: boolean): Pr
     throw new KernelError("EFAULT", `SIGSEGV: no mapping at 0x${address.toString(16)}`);
   }
   if (write && (vma.vmFlags & VM_WRITE) === 0) {
-    throw new KernelError("EFAULT", `SIGSEGV: write to read-only mapping at 0x${address.toString(16)}`);
+    throw new KernelError(
+      "EFAULT",
+      `SIGSEGV: write to read-only mapping at 0x${address.toString(16)}`,
+    );
   }
   const index = Math.floor((address - vma.start) / PAGE_SIZE);
   const present = vma.ptes.get(index);
@@ -220,13 +239,19 @@ export async function handleMmFault(mm: Mm, address: number, write: boolean): Pr
   }
   const fault = vma.vmOps?.fault;
   if (!fault) {
-    throw new KernelError("EFAULT", `SIGBUS: no page and no fault handler at 0x${address.toString(16)}`);
+    throw new KernelError(
+      "EFAULT",
+      `SIGBUS: no page and no fault handler at 0x${address.toString(16)}`,
+    );
   }
   const page = vma.start + index * PAGE_SIZE;
   const r = await fault({ vma, address: page, pgoff: vma.pgoff + index, write });
   const pte = vma.ptes.get(index);
   if (r & (VM_FAULT_SIGBUS | VM_FAULT_OOM) || !pte) {
-    throw new KernelError("EFAULT", `SIGBUS: fault handler refused 0x${address.toString(16)} (pgoff ${vma.pgoff + index})`);
+    throw new KernelError(
+      "EFAULT",
+      `SIGBUS: fault handler refused 0x${address.toString(16)} (pgoff ${vma.pgoff + index})`,
+    );
   }
   return pte;
 }

@@ -55,7 +55,9 @@ async function lockCommon(m: Mutex, interruptible: boolean, opts: AcquireOptions
   kernel.lockdep.acquire(m.dep, opts);
   while (m.owner !== null) {
     m.waiters.push(self);
-    const why = await kernel.sched.block(`mutex ${m.name} (held by ${m.owner.toString()})`, { interruptible });
+    const why = await kernel.sched.block(`mutex ${m.name} (held by ${m.owner.toString()})`, {
+      interruptible,
+    });
     removeWaiter(m, self);
     if (why === "signal") {
       kernel.lockdep.release(m.dep);
@@ -167,6 +169,11 @@ export function mutexIsLocked(m: Mutex): boolean {
  */
 export function mutexDestroy(m: Mutex): void {
   if (m.kernel.options.enabled("CONFIG_DEBUG_MUTEXES")) {
-    WARN_ON(m.kernel, m.owner !== null, "kernel/locking/mutex-debug.c:mutex_destroy", `DEBUG_LOCKS_WARN_ON(mutex_is_locked(${m.name}))`);
+    WARN_ON(
+      m.kernel,
+      m.owner !== null,
+      "kernel/locking/mutex-debug.c:mutex_destroy",
+      `DEBUG_LOCKS_WARN_ON(mutex_is_locked(${m.name}))`,
+    );
   }
 }

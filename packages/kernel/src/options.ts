@@ -74,7 +74,10 @@ export class KernelOptions {
       const old = this.defs.get(def.name);
       if (old) {
         if (old.owner !== def.owner) {
-          throw new KernelError("EEXIST", `option ${def.name} defined by ${old.owner} and ${def.owner}`);
+          throw new KernelError(
+            "EEXIST",
+            `option ${def.name} defined by ${old.owner} and ${def.owner}`,
+          );
         }
         continue;
       }
@@ -93,7 +96,10 @@ export class KernelOptions {
   enabled(name: string): boolean {
     const v = this.values.get(name);
     if (v === undefined) {
-      throw new KernelError("EINVAL", `unknown kernel option "${name}" (known: ${[...this.defs.keys()].join(", ")})`);
+      throw new KernelError(
+        "EINVAL",
+        `unknown kernel option "${name}" (known: ${[...this.defs.keys()].join(", ")})`,
+      );
     }
     return v;
   }

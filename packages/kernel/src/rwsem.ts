@@ -58,7 +58,9 @@ async function down(s: RwSemaphore, write: boolean, interruptible: boolean): Pro
     if (!s.waiters.some((w) => w.task === self)) {
       s.waiters.push({ task: self, write });
     }
-    const why = await kernel.sched.block(`rwsem ${s.name} (${write ? "write" : "read"})`, { interruptible });
+    const why = await kernel.sched.block(`rwsem ${s.name} (${write ? "write" : "read"})`, {
+      interruptible,
+    });
     if (why === "signal") {
       dropWaiter(s, self);
       kernel.lockdep.release(s.dep);

@@ -167,7 +167,10 @@ export class Scheduler {
    */
   spawn(name: string, fn: () => Promise<void>): Task {
     if (this.aborted) {
-      throw new KernelError("EINVAL", `cannot start thread ${name}: the run was aborted (${this.aborted.message})`);
+      throw new KernelError(
+        "EINVAL",
+        `cannot start thread ${name}: the run was aborted (${this.aborted.message})`,
+      );
     }
     const task = new Task(this.nextId++, name, "runnable");
     this.tasks.push(task);
@@ -286,7 +289,10 @@ export class Scheduler {
     timeoutNs: number | undefined,
   ): Promise<WakeReason> {
     if (this.current !== task) {
-      throw new KernelError("EINVAL", `thread ${task.toString()} parked while ${this.current.toString()} runs`);
+      throw new KernelError(
+        "EINVAL",
+        `thread ${task.toString()} parked while ${this.current.toString()} runs`,
+      );
     }
     if (task.resumeFn) {
       throw new KernelError(
@@ -434,7 +440,13 @@ export class Scheduler {
     }
     this.joiners.delete(task);
     if (isBug(error)) {
-      this.abort(new RunAborted("bug", `BUG in thread ${task.toString()}: ${String((error as Error).message)}`, { cause: error }));
+      this.abort(
+        new RunAborted(
+          "bug",
+          `BUG in thread ${task.toString()}: ${String((error as Error).message)}`,
+          { cause: error },
+        ),
+      );
       return;
     }
     if (this.current === task) {

@@ -58,7 +58,12 @@ export function spinLock(l: Spinlock): void {
   const kernel = l.kernel;
   const self = kernel.sched.current;
   kernel.lockdep.acquire(l.dep);
-  BUG_ON(kernel, l.owner === self, "kernel/locking/spinlock_debug.c:spin_bug", `BUG: spinlock recursion on CPU#0, ${self.toString()}, lock ${l.name}`);
+  BUG_ON(
+    kernel,
+    l.owner === self,
+    "kernel/locking/spinlock_debug.c:spin_bug",
+    `BUG: spinlock recursion on CPU#0, ${self.toString()}, lock ${l.name}`,
+  );
   BUG_ON(
     kernel,
     l.owner !== null,
@@ -82,8 +87,18 @@ export function spinUnlock(l: Spinlock): void {
   const kernel = l.kernel;
   const self = kernel.sched.current;
   kernel.lockdep.release(l.dep);
-  BUG_ON(kernel, l.owner === null, "kernel/locking/spinlock_debug.c:spin_bug", `BUG: spinlock already unlocked on CPU#0, ${self.toString()}, lock ${l.name}`);
-  BUG_ON(kernel, l.owner !== self, "kernel/locking/spinlock_debug.c:spin_bug", `BUG: spinlock wrong owner on CPU#0, ${self.toString()}, lock ${l.name}`);
+  BUG_ON(
+    kernel,
+    l.owner === null,
+    "kernel/locking/spinlock_debug.c:spin_bug",
+    `BUG: spinlock already unlocked on CPU#0, ${self.toString()}, lock ${l.name}`,
+  );
+  BUG_ON(
+    kernel,
+    l.owner !== self,
+    "kernel/locking/spinlock_debug.c:spin_bug",
+    `BUG: spinlock wrong owner on CPU#0, ${self.toString()}, lock ${l.name}`,
+  );
   l.owner = null;
   self.preemptCount--;
 }
@@ -184,7 +199,9 @@ export function rcuReadUnlock(kernel: Kernel): void {
   kernel.lockdep.release(rcuLockMap(kernel));
 }
 
-const RCU_LOCK_MAP = defineSubsys("rcu_lock_map", (kernel) => kernel.lockdep.map("rcu_read_lock", "rcu_read_lock"));
+const RCU_LOCK_MAP = defineSubsys("rcu_lock_map", (kernel) =>
+  kernel.lockdep.map("rcu_read_lock", "rcu_read_lock"),
+);
 function rcuLockMap(kernel: Kernel): LockdepMap {
   return kernel.subsys(RCU_LOCK_MAP);
 }

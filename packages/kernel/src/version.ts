@@ -24,16 +24,44 @@ export interface KernelProfile {
  * **Kernel:** the releases whose behaviour kernel-notes.md tags.
  */
 export const KERNEL_PROFILES: readonly KernelProfile[] = [
-  { name: "4.14", number: [4, 14], summary: "legacy ION in staging; dmabuf->lock; exclusive/shared fences" },
+  {
+    name: "4.14",
+    number: [4, 14],
+    summary: "legacy ION in staging; dmabuf->lock; exclusive/shared fences",
+  },
   { name: "4.19", number: [4, 19], summary: "legacy ION (reworked 4.12 API); no sg-table caching" },
-  { name: "5.4", number: [5, 4], summary: "cache_sgt_mapping (5.2); dma-heap uapi (5.6 pending); ION still present" },
-  { name: "5.10", number: [5, 10], summary: "dynamic dma-buf (5.6+); dma-heaps system and CMA; last release with ION" },
-  { name: "5.15", number: [5, 15], summary: "ION gone (5.11); ww_mutex_trylock with ctx (5.16 pending)" },
-  { name: "6.1", number: [6, 1], summary: "dma_resv usage levels (5.19); swiotlb bounces every direction (5.17)" },
-  { name: "6.6", number: [6, 6], summary: "reservation lock for every importer (6.2); unlocked map variants" },
+  {
+    name: "5.4",
+    number: [5, 4],
+    summary: "cache_sgt_mapping (5.2); dma-heap uapi (5.6 pending); ION still present",
+  },
+  {
+    name: "5.10",
+    number: [5, 10],
+    summary: "dynamic dma-buf (5.6+); dma-heaps system and CMA; last release with ION",
+  },
+  {
+    name: "5.15",
+    number: [5, 15],
+    summary: "ION gone (5.11); ww_mutex_trylock with ctx (5.16 pending)",
+  },
+  {
+    name: "6.1",
+    number: [6, 1],
+    summary: "dma_resv usage levels (5.19); swiotlb bounces every direction (5.17)",
+  },
+  {
+    name: "6.6",
+    number: [6, 6],
+    summary: "reservation lock for every importer (6.2); unlocked map variants",
+  },
   { name: "6.12", number: [6, 12], summary: "reference baseline: sg-table caching still present" },
   { name: "6.15", number: [6, 15], summary: "sg-table caching removed: no mapping at attach" },
-  { name: "latest", number: [99, 0], summary: "current mainline (2026): dma_buf_invalidate_mappings, copy-only DMABUF_DEBUG" },
+  {
+    name: "latest",
+    number: [99, 0],
+    summary: "current mainline (2026): dma_buf_invalidate_mappings, copy-only DMABUF_DEBUG",
+  },
 ];
 
 const BY_NAME = new Map(KERNEL_PROFILES.map((p) => [p.name, p]));
@@ -45,7 +73,10 @@ function parseVersion(v: string): readonly [number, number] {
   }
   const m = /^(\d+)\.(\d+)$/.exec(v);
   if (!m) {
-    throw new KernelError("EINVAL", `"${v}" is not a kernel version (expected MAJOR.MINOR or "latest")`);
+    throw new KernelError(
+      "EINVAL",
+      `"${v}" is not a kernel version (expected MAJOR.MINOR or "latest")`,
+    );
   }
   return [Number(m[1]), Number(m[2])];
 }

@@ -93,7 +93,6 @@ export interface FileOperations {
   showFdinfo?(file: File): string;
 }
 
-
 /**
  * An open file. **Kernel:** `struct file`.
  *
@@ -160,7 +159,13 @@ export function fput(file: File): void {
  *
  * **Locking:** none.
  */
-export function anonInodeGetfile(kernel: Kernel, name: string, fOp: FileOperations, privateData: unknown, flags: number): File {
+export function anonInodeGetfile(
+  kernel: Kernel,
+  name: string,
+  fOp: FileOperations,
+  privateData: unknown,
+  flags: number,
+): File {
   return new File(kernel, fOp, privateData, flags, `anon_inode:${name}`, kernel.vfs.nextIno());
 }
 
@@ -274,7 +279,10 @@ export class Process {
         return fd;
       }
     }
-    throw new KernelError("EMFILE", `process ${this.comm}[${this.pid}] has ${this.rlimitNofile} fds open`);
+    throw new KernelError(
+      "EMFILE",
+      `process ${this.comm}[${this.pid}] has ${this.rlimitNofile} fds open`,
+    );
   }
 
   /**
@@ -341,7 +349,14 @@ export class Process {
       throw new KernelError("ENOENT", `${path}: no such file or directory`);
     }
     this.getUnusedFd();
-    const file = new File(this.kernel, node.fOp, node.privateData, flags & ~O_CLOEXEC, path, this.kernel.vfs.nextIno());
+    const file = new File(
+      this.kernel,
+      node.fOp,
+      node.privateData,
+      flags & ~O_CLOEXEC,
+      path,
+      this.kernel.vfs.nextIno(),
+    );
     await node.fOp.open?.(file);
     return this.installFd(file, flags);
   }
@@ -397,13 +412,20 @@ export class Process {
     try {
       const op = file.fOp.unlockedIoctl;
       if (!op) {
-        throw new KernelError("ENOTTY", `inappropriate ioctl 0x${cmd.toString(16)} for ${file.path}`);
+        throw new KernelError(
+          "ENOTTY",
+          `inappropriate ioctl 0x${cmd.toString(16)} for ${file.path}`,
+        );
       }
       try {
         return await op(file, cmd, arg);
       } catch (e) {
         if ((e as { code?: unknown }).code === "ENOIOCTLCMD") {
-          throw new KernelError("ENOTTY", `inappropriate ioctl 0x${cmd.toString(16)} for ${file.path}`, { cause: e });
+          throw new KernelError(
+            "ENOTTY",
+            `inappropriate ioctl 0x${cmd.toString(16)} for ${file.path}`,
+            { cause: e },
+          );
         }
         throw e;
       }
@@ -456,7 +478,14 @@ export class Process {
       await downWrite(this.mm.mmapLock);
       try {
         const start = this.mm.nextAddress;
-        const vma = new Vma(this.mm, start, start + len, offset / PAGE_SIZE, vmFlags, getFile(file));
+        const vma = new Vma(
+          this.mm,
+          start,
+          start + len,
+          offset / PAGE_SIZE,
+          vmFlags,
+          getFile(file),
+        );
         try {
           await file.fOp.mmap(file, vma);
         } catch (e) {

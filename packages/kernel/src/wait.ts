@@ -75,7 +75,11 @@ export interface WaitEventOptions {
  *
  * @throws {@link KernelError} `ERESTARTSYS` when interruptible and a signal is pending
  */
-export async function waitEvent(wq: WaitQueueHead, condition: () => boolean, opts: WaitEventOptions = {}): Promise<number> {
+export async function waitEvent(
+  wq: WaitQueueHead,
+  condition: () => boolean,
+  opts: WaitEventOptions = {},
+): Promise<number> {
   const kernel = wq.kernel;
   might_sleep(kernel, `wait_event(${wq.name})`);
   const timeout = opts.timeout ?? MAX_SCHEDULE_TIMEOUT;
@@ -92,7 +96,9 @@ export async function waitEvent(wq: WaitQueueHead, condition: () => boolean, opt
     }
     const self = kernel.sched.current;
     wq.waiters.push(self);
-    const opts2 = forever ? { interruptible: opts.interruptible ?? false } : { interruptible: opts.interruptible ?? false, timeoutNs: left };
+    const opts2 = forever
+      ? { interruptible: opts.interruptible ?? false }
+      : { interruptible: opts.interruptible ?? false, timeoutNs: left };
     const why = await kernel.sched.block(`waitqueue ${wq.name}`, opts2);
     const i = wq.waiters.indexOf(self);
     if (i >= 0) {
@@ -119,10 +125,17 @@ function remainingJiffies(kernel: Kernel, deadline: number): number {
  *
  * **Locking:** may sleep.
  */
-export async function scheduleTimeout(kernel: Kernel, timeout: number, interruptible = false): Promise<number> {
+export async function scheduleTimeout(
+  kernel: Kernel,
+  timeout: number,
+  interruptible = false,
+): Promise<number> {
   might_sleep(kernel, "schedule_timeout");
   const deadline = kernel.clock.now() + kernel.clock.jiffiesToNs(timeout);
-  const why = await kernel.sched.block(`schedule_timeout(${timeout})`, { timeoutNs: deadline - kernel.clock.now(), interruptible });
+  const why = await kernel.sched.block(`schedule_timeout(${timeout})`, {
+    timeoutNs: deadline - kernel.clock.now(),
+    interruptible,
+  });
   return why === "timeout" ? 0 : Math.max(0, remainingJiffies(kernel, deadline));
 }
 

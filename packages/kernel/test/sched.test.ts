@@ -45,7 +45,11 @@ describe("scheduler", () => {
 
   it("replays a recorded choice sequence exactly; other seeds interleave differently", async () => {
     async function once(policySeed: number | number[]) {
-      const k = new Kernel(typeof policySeed === "number" ? { seed: policySeed } : { policy: replayPolicy(policySeed) });
+      const k = new Kernel(
+        typeof policySeed === "number"
+          ? { seed: policySeed }
+          : { policy: replayPolicy(policySeed) },
+      );
       const log: string[] = [];
       const m = mutexInit(k, "m");
       const body = (n: string) => async () => {
@@ -93,7 +97,9 @@ describe("scheduler", () => {
     expect(String(dl?.details.text)).toMatch(/t1\/\d waits for mutex B/);
     expect(String(dl?.details.text)).toMatch(/t2\/\d waits for mutex A/);
     // lockdep saw the inversion too
-    expect(k.findings.some((f) => f.kind === "lockdep" && f.code === "circular-dependency")).toBe(true);
+    expect(k.findings.some((f) => f.kind === "lockdep" && f.code === "circular-dependency")).toBe(
+      true,
+    );
   });
 
   it("times out waits on the simulated clock", async () => {
@@ -113,7 +119,10 @@ describe("scheduler", () => {
       },
     });
     expect(results[0]).toBeGreaterThan(0);
-    await k.run({ w: () => waitForCompletion(c).then(() => undefined), x: async () => complete(c) });
+    await k.run({
+      w: () => waitForCompletion(c).then(() => undefined),
+      x: async () => complete(c),
+    });
   });
 
   it("interruptible waits end with EINTR on a signal", async () => {
