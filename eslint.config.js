@@ -1,6 +1,7 @@
 // ESLint flat config: type-aware promise rules (a floating promise is a real concurrency bug in a
 // model whose sleeping functions are async), exhaustive switches, type-only imports.
 import js from "@eslint/js";
+import globals from "globals";
 import vitest from "@vitest/eslint-plugin";
 import tseslint from "typescript-eslint";
 
@@ -8,6 +9,7 @@ export default tseslint.config(
   { ignores: ["**/dist/**", "**/node_modules/**", "**/.turbo/**", "**/coverage/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  { files: ["scripts/**/*.mjs", "*.js", "*.ts"], languageOptions: { globals: globals.node } },
   {
     files: [
       "packages/*/src/**/*.ts",

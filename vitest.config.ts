@@ -16,6 +16,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@dmasim/source"] } },
   test: {
     restoreMocks: true,
+    reporters: ["default", "./scripts/summary-reporter.ts"],
     projects: packageDirs.map((dir) => ({
       extends: true,
       test: {

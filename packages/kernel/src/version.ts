@@ -27,36 +27,48 @@ export const KERNEL_PROFILES: readonly KernelProfile[] = [
   {
     name: "4.14",
     number: [4, 14],
-    summary: "legacy ION in staging; dmabuf->lock; exclusive/shared fences",
+    summary: "legacy ION; dmabuf->lock; reservation objects with exclusive/shared fences",
   },
-  { name: "4.19", number: [4, 19], summary: "legacy ION (reworked 4.12 API); no sg-table caching" },
+  {
+    name: "4.19",
+    number: [4, 19],
+    summary: "legacy ION (4.12+ uapi); the core caches no sg tables",
+  },
   {
     name: "5.4",
     number: [5, 4],
-    summary: "cache_sgt_mapping (5.2); dma-heap uapi (5.6 pending); ION still present",
+    summary: "cache_sgt_mapping (5.2+); legacy ION; no dma-heaps yet",
   },
   {
     name: "5.10",
     number: [5, 10],
-    summary: "dynamic dma-buf (5.6+); dma-heaps system and CMA; last release with ION",
+    summary: "dynamic dma-buf and dma-heaps (5.6+); the last release with ION",
   },
   {
     name: "5.15",
     number: [5, 15],
-    summary: "ION gone (5.11); ww_mutex_trylock with ctx (5.16 pending)",
+    summary: "ION removed (5.11); swiotlb still skips the copy-in for FROM_DEVICE",
   },
   {
     name: "6.1",
     number: [6, 1],
-    summary: "dma_resv usage levels (5.19); swiotlb bounces every direction (5.17)",
+    summary: "dma_resv usage levels (5.19); swiotlb copies in for every direction (5.17)",
   },
   {
     name: "6.6",
     number: [6, 6],
-    summary: "reservation lock for every importer (6.2); unlocked map variants",
+    summary: "the reservation lock for every importer and _unlocked variants (6.2+)",
   },
-  { name: "6.12", number: [6, 12], summary: "reference baseline: sg-table caching still present" },
-  { name: "6.15", number: [6, 15], summary: "sg-table caching removed: no mapping at attach" },
+  {
+    name: "6.12",
+    number: [6, 12],
+    summary: "reference baseline (Android GKI 6.12): sg-table caching still present",
+  },
+  {
+    name: "6.15",
+    number: [6, 15],
+    summary: "sg-table caching removed: nothing is mapped at attach",
+  },
   {
     name: "latest",
     number: [99, 0],

@@ -1,0 +1,8 @@
+import { main } from "./main";
+
+const code = await main(process.argv.slice(2), {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  isTTY: process.stdout.isTTY === true,
+});
+process.exitCode = code;
