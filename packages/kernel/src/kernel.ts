@@ -136,10 +136,6 @@ export class Kernel {
   tracing: boolean;
   /** Sites that already warned once (`WARN_ON_ONCE`). @internal */
   readonly warnedOnce = new Set<string>();
-  /** The scenario step running now (set by the runner). */
-  step = 0;
-  /** A label for the step running now. */
-  stepLabel = "";
   private seq = 0;
   private readonly modules = new Map<string, KernelModule>();
   private readonly subsystems = new Map<SubsysKey<unknown>, unknown>();
@@ -178,6 +174,18 @@ export class Kernel {
     );
     this.lockdep = new Lockdep(this);
     this.vfs = new Vfs(this);
+  }
+
+  /**
+   * The scenario step the running thread is executing (each thread has its own, so that findings
+   * name the right step when threads interleave). Set by the scenario runner; 0 outside scenarios.
+   */
+  get step(): number {
+    return this.sched.current.step;
+  }
+
+  set step(step: number) {
+    this.sched.current.step = step;
   }
 
   /** Register a module's options (idempotent). **Kernel:** loading a module / its initcall. */

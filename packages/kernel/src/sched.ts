@@ -70,6 +70,8 @@ export class Task {
   irqsDisabled = false;
   /** A signal is pending (interruptible sleeps end with `-EINTR` / `-ERESTARTSYS`). */
   signalPending = false;
+  /** The scenario step this thread is executing (the kernel's `step` while it runs). */
+  step = 0;
   /** The error a thread ended with, if any. */
   error: unknown = undefined;
   /** Settles when the thread ends (never rejects). */
@@ -173,6 +175,7 @@ export class Scheduler {
       );
     }
     const task = new Task(this.nextId++, name, "runnable");
+    task.step = this.current.step;
     this.tasks.push(task);
     const start = new Promise<WakeReason>((resolve, reject) => {
       task.resumeFn = resolve;
