@@ -1,7 +1,8 @@
 // The layer rule of DESIGN.md: a workspace package may depend on (and import) only packages of a
 // lower layer. The order is "dmasim.layers" in the root package.json, lowest first.
 // Fails on: a package missing from the list; an upward or sideways dependency (devDependencies too);
-// an import of an @dmasim/* package the importer does not declare; a self-import by name; a deep import.
+// an import of an @dmasim/* package the importer does not declare; a self-import by name (outside
+// examples/, which show user code); a deep import.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
@@ -64,9 +65,12 @@ function checkPackage(dir) {
       const match = SCOPE.exec(spec);
       if (!match) continue;
       const [, name, subpath] = match;
-      if (name === pkg.name)
-        errors.push(`${file}: imports its own package "${spec}"; use a relative import`);
-      else if (!declared.has(name))
+      // examples/ show user code, which imports the package by name (Node's self-reference).
+      const inExamples = file.startsWith(join(dir, "examples"));
+      if (name === pkg.name) {
+        if (!inExamples)
+          errors.push(`${file}: imports its own package "${spec}"; use a relative import`);
+      } else if (!declared.has(name))
         errors.push(`${file}: imports ${name}, which ${pkgPath} does not declare`);
       if (subpath && /^\/(src|dist|internal)(\/|$)/.test(subpath)) {
         errors.push(`${file}: deep import "${spec}"; use the package's exports`);

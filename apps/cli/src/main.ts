@@ -4,15 +4,19 @@
  *
  * @packageDocumentation
  */
-import { Command, CommanderError } from "commander";
+import { readFileSync } from "node:fs";
 import { isKernelError } from "@dmasim/kernel";
+import { ScenarioError } from "@dmasim/scenario";
+import { Command, CommanderError } from "commander";
 import pkg from "../package.json" with { type: "json" };
 import { list, LISTABLE } from "./commands/list";
+import { check, run, type RunFlags } from "./commands/run";
+import { findExample } from "./examples";
 import { EXIT_OK, EXIT_USAGE, UsageError, type Io } from "./io";
 
 export { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, type Io } from "./io";
 
-function program(io: Io): Command {
+function program(io: Io, setCode: (code: number) => void): Command {
   const cmd = new Command("dmasim")
     .description(
       "An executable model of the Linux kernel's DMA buffer-sharing stack: caches, DMA mapping,\n" +
@@ -25,12 +29,51 @@ function program(io: Io): Command {
     .showHelpAfterError("(run dmasim --help for usage)");
 
   cmd
+    .command("run")
+    .description(
+      "run scenarios (files, or names of bundled examples) and report steps, findings and expectations",
+    )
+    .argument("<file...>", "scenario files (YAML) or bundled example names")
+    .option("--json", "print a machine-readable report instead of text")
+    .option("--trace <file>", "write Chrome trace-event JSON (open it in Perfetto)")
+    .option("-k, --kernel <version>", "run as this kernel version instead of the scenario's")
+    .option(
+      "-s, --seed <n>",
+      "use the seeded random policy for every choice (schedules, evictions, …)",
+    )
+    .option("--replay <token>", "replay the exact run a report's replay token names")
+    .option("--no-color", "never colour the report (colour is used only on a terminal)")
+    .action(async (files: string[], flags: RunFlags & { color: boolean }) => {
+      setCode(await run(io, files, { ...flags, color: flags.color && io.isTTY }));
+    });
+
+  cmd
+    .command("check")
+    .description("validate scenario files without running them")
+    .argument("<file...>", "scenario files (YAML) or bundled example names")
+    .action((files: string[]) => {
+      setCode(check(io, files));
+    });
+
+  cmd
     .command("list")
     .description(`list what dmasim knows: ${LISTABLE.join(", ")}`)
     .argument("<what>", LISTABLE.join(" | "))
     .option("-k, --kernel <version>", "kernel version whose defaults to show (options)", "latest")
     .action((what: string, opts: { kernel: string }) => {
       list(io, what, opts);
+    });
+
+  cmd
+    .command("example")
+    .description("print a bundled example scenario, to start your own from")
+    .argument("<name>", "an example name (dmasim list examples)")
+    .action((name: string) => {
+      const ex = findExample(name);
+      if (!ex) {
+        throw new UsageError(`no bundled example "${name}" (dmasim list examples)`);
+      }
+      io.out(readFileSync(ex.file, "utf8"));
     });
   return cmd;
 }
@@ -40,12 +83,19 @@ function program(io: Io): Command {
  * 0 success, 1 findings or failed expectations, 2 bad input or usage.
  */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
+  let code = EXIT_OK;
   try {
-    await program(io).parseAsync([...argv], { from: "user" });
-    return EXIT_OK;
+    await program(io, (c) => {
+      code = c;
+    }).parseAsync([...argv], { from: "user" });
+    return code;
   } catch (e) {
     if (e instanceof CommanderError) {
       return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (e instanceof ScenarioError) {
+      io.err(`${e.message}\n`);
+      return EXIT_USAGE;
     }
     if (e instanceof UsageError || isKernelError(e)) {
       io.err(`dmasim: ${e.message}\n`);

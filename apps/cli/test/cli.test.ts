@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { KERNEL_PROFILES } from "@dmasim/kernel";
 import { main, type Io } from "../src/main";
@@ -55,5 +58,81 @@ describe("dmasim CLI", () => {
     const badKernel = capture();
     expect(await main(["list", "options", "--kernel", "2.6"], badKernel)).toBe(2);
     expect(badKernel.stderr).toContain('unknown kernel version "2.6"');
+  });
+});
+
+describe("dmasim run / check / example", () => {
+  it("runs a bundled example by name and passes when its expectations hold", async () => {
+    const io = capture();
+    expect(await main(["run", "lockdep-abba"], io)).toBe(0);
+    expect(io.stdout).toContain("possible circular locking dependency detected");
+    expect(io.stdout).toContain("result: PASS");
+    expect(io.stdout).toMatch(/replay: v1\./);
+  });
+
+  it("exits 1 when a run has an unexpected finding, and --replay reproduces it", async () => {
+    let token = "";
+    let seed = 0;
+    for (seed = 1; seed < 60; seed++) {
+      const io = capture();
+      const code = await main(["run", "lockdep-abba", "--seed", String(seed), "--json"], io);
+      const r = JSON.parse(io.stdout) as {
+        ok: boolean;
+        replay: string;
+        findings: { kind: string }[];
+      };
+      if (r.findings.some((f) => f.kind === "deadlock")) {
+        expect(code).toBe(1);
+        token = r.replay;
+        break;
+      }
+    }
+    expect(token).not.toBe("");
+    const again = capture();
+    expect(await main(["run", "lockdep-abba", "--replay", token], again)).toBe(1);
+    expect(again.stdout).toContain("deadlock");
+  });
+
+  it("check validates without running, and reports bad files with positions (exit 2)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dmasim-"));
+    const bad = join(dir, "bad.yaml");
+    writeFileSync(bad, "name: bad\nsteps:\n  - mutex_lok: A\n");
+    const io = capture();
+    expect(await main(["check", "lockdep-abba", bad], io)).toBe(2);
+    expect(io.stderr).toContain(`${bad}:3:5: steps[0]: unknown operation "mutex_lok"`);
+    expect(io.stdout).toBe("");
+    const good = capture();
+    expect(await main(["check", "lockdep-abba"], good)).toBe(0);
+    expect(good.stdout).toMatch(/ok \(10 steps, 2 threads\)/);
+  });
+
+  it("writes a Chrome trace with --trace", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dmasim-"));
+    const file = join(dir, "t.json");
+    expect(await main(["run", "lockdep-abba", "--trace", file], capture())).toBe(0);
+    const trace = JSON.parse(readFileSync(file, "utf8")) as { traceEvents: { name: string }[] };
+    expect(trace.traceEvents.some((e) => e.name === "thread_name")).toBe(true);
+  });
+
+  it("lists and prints bundled examples", async () => {
+    const io = capture();
+    expect(await main(["list", "examples"], io)).toBe(0);
+    expect(io.stdout).toContain("lockdep-abba-fixed");
+    const ex = capture();
+    expect(await main(["example", "lockdep-abba"], ex)).toBe(0);
+    expect(ex.stdout).toMatch(/^name: lockdep-abba/);
+    const none = capture();
+    expect(await main(["example", "nope"], none)).toBe(2);
+    const ops = capture();
+    expect(await main(["list", "ops"], ops)).toBe(0);
+    expect(ops.stdout).toMatch(/mutex_lock\s+@dmasim\/kernel/);
+  });
+
+  it("rejects a bad seed and a missing file with exit 2", async () => {
+    const io = capture();
+    expect(await main(["run", "lockdep-abba", "--seed", "-3"], io)).toBe(2);
+    const missing = capture();
+    expect(await main(["run", "/no/such.yaml"], missing)).toBe(2);
+    expect(missing.stderr).toContain("no such file");
   });
 });

@@ -1,10 +1,11 @@
-import { KERNEL_PROFILES, DEFAULT_KERNEL_VERSION, Kernel } from "@dmasim/kernel";
+import { DEFAULT_KERNEL_VERSION, KERNEL_PROFILES, Kernel } from "@dmasim/kernel";
+import { defaultRegistry } from "@dmasim/scenario";
+import { listExamples } from "../examples";
 import { table, UsageError, type Io } from "../io";
 
 /** What `dmasim list` can list. */
-export const LISTABLE = ["kernels", "options"] as const;
+export const LISTABLE = ["kernels", "options", "examples", "ops"] as const;
 
-/** `dmasim list kernels`: the kernel versions dmasim can run as, oldest first. */
 function listKernels(io: Io): void {
   const rows = KERNEL_PROFILES.map((p) => [
     p.name + (p.name === DEFAULT_KERNEL_VERSION ? " (default)" : ""),
@@ -13,9 +14,8 @@ function listKernels(io: Io): void {
   io.out(table([["VERSION", "WHAT CHANGED FOR DMA BUFFER SHARING"], ...rows]) + "\n");
 }
 
-/** `dmasim list options`: the named kernel options (CONFIG symbols and patches) and their defaults. */
 function listOptions(io: Io, version: string): void {
-  const kernel = new Kernel({ version });
+  const kernel = new Kernel({ version, modules: defaultRegistry().modules });
   const rows = kernel.options
     .list()
     .map(({ def, value }) => [
@@ -31,15 +31,27 @@ function listOptions(io: Io, version: string): void {
   );
 }
 
+function listExamplesCmd(io: Io): void {
+  const rows = listExamples().map((e) => [e.name, e.description]);
+  io.out(table([["EXAMPLE", "WHAT IT SHOWS"], ...rows]) + "\n");
+}
+
+function listOps(io: Io): void {
+  const rows = [...defaultRegistry().ops.values()].map((op) => [op.name, op.layer, op.summary]);
+  io.out(table([["OPERATION", "LAYER", "WHAT IT DOES"], ...rows]) + "\n");
+}
+
 /** Run `dmasim list WHAT`. */
 export function list(io: Io, what: string, opts: { kernel: string }): void {
   switch (what) {
     case "kernels":
-      listKernels(io);
-      return;
+      return listKernels(io);
     case "options":
-      listOptions(io, opts.kernel);
-      return;
+      return listOptions(io, opts.kernel);
+    case "examples":
+      return listExamplesCmd(io);
+    case "ops":
+      return listOps(io);
     default:
       throw new UsageError(`cannot list "${what}": expected one of ${LISTABLE.join(", ")}`);
   }

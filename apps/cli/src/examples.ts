@@ -1,0 +1,36 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { parse } from "yaml";
+
+/** A bundled example scenario. */
+export interface Example {
+  readonly name: string;
+  readonly file: string;
+  readonly description: string;
+}
+
+/** The folder of bundled examples (shipped with @dmasim/scenario). */
+export function examplesDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve("@dmasim/scenario/package.json")), "examples");
+}
+
+/** Every bundled example, by name. */
+export function listExamples(): Example[] {
+  const dir = examplesDir();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
+    .map((f) => {
+      const file = join(dir, f);
+      const doc = parse(readFileSync(file, "utf8")) as { description?: string } | null;
+      const description = (doc?.description ?? "").trim().split("\n")[0] ?? "";
+      return { name: f.replace(/\.yaml$/, ""), file, description };
+    });
+}
+
+/** The path of example `name`, or undefined. */
+export function findExample(name: string): Example | undefined {
+  return listExamples().find((e) => e.name === name);
+}

@@ -1,0 +1,40 @@
+/**
+ * @dmasim/scenario — layer 7 of dmasim: scenario files (YAML), validation with positions, the
+ * runner, expectations, text and JSON reports, and Chrome traces.
+ *
+ * @packageDocumentation
+ */
+export { ScenarioError, formatIssue, type ScenarioIssue } from "./errors";
+export { bytesSchema, hexSummary, toBytes, type BytesSpec } from "./bytes";
+export {
+  ObjectTable,
+  defineOp,
+  type OpContext,
+  type OpDef,
+  type OpResult,
+  type RefSpec,
+} from "./op";
+export {
+  createRegistry,
+  defaultRegistry,
+  type Registry,
+  type RegistryPart,
+  type SectionDef,
+} from "./registry";
+export {
+  loadScenario,
+  type FindingExpectation,
+  type Scenario,
+  type ScenarioStep,
+  type StepExpect,
+} from "./load";
+export {
+  runScenario,
+  type ExpectationResult,
+  type RunOptions,
+  type RunReport,
+  type StepRecord,
+} from "./run";
+export { PLAIN, formatReport, reportJson, type Palette } from "./report";
+export { toChromeTrace, type ChromeTraceEvent } from "./trace";
+export { KERNEL_OPS } from "./ops/kernel";

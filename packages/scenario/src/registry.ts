@@ -1,0 +1,81 @@
+/**
+ * What scenarios can use: the operations and top-level sections each layer contributes, and the
+ * kernel modules whose options a scenario may set.
+ *
+ * @module
+ */
+import { CORE_MODULE, type KernelModule } from "@dmasim/kernel";
+import type { z } from "zod";
+import type { OpContext, OpDef } from "./op";
+import { KERNEL_OPS } from "./ops/kernel";
+
+/**
+ * A top-level section of a scenario file (e.g. `platform`, `devices`, `heaps`), applied before the
+ * setup steps.
+ */
+export interface SectionDef<V> {
+  readonly key: string;
+  readonly layer: string;
+  readonly summary: string;
+  readonly schema: z.ZodType<V>;
+  /** Order among sections (lower first). */
+  readonly order: number;
+  apply(ctx: OpContext, value: V): void | Promise<void>;
+}
+
+/** The operations, sections and modules a scenario may use. */
+export interface Registry {
+  readonly ops: ReadonlyMap<string, OpDef<unknown>>;
+  readonly sections: ReadonlyMap<string, SectionDef<unknown>>;
+  readonly modules: readonly KernelModule[];
+}
+
+/** One layer's contribution to a {@link Registry}. */
+export interface RegistryPart {
+  readonly ops?: readonly OpDef<never>[];
+  readonly sections?: readonly SectionDef<never>[];
+  readonly modules?: readonly KernelModule[];
+}
+
+/**
+ * Build a registry from layers' parts.
+ *
+ * **Kernel:** none. **Locking:** none.
+ *
+ * @throws {@link Error} when two parts define the same operation or section
+ */
+export function createRegistry(parts: readonly RegistryPart[]): Registry {
+  const ops = new Map<string, OpDef<unknown>>();
+  const sections = new Map<string, SectionDef<unknown>>();
+  const modules: KernelModule[] = [CORE_MODULE];
+  for (const part of parts) {
+    for (const op of part.ops ?? []) {
+      if (ops.has(op.name)) {
+        throw new Error(`operation ${op.name} is defined twice`);
+      }
+      ops.set(op.name, op as unknown as OpDef<unknown>);
+    }
+    for (const s of part.sections ?? []) {
+      if (sections.has(s.key)) {
+        throw new Error(`section ${s.key} is defined twice`);
+      }
+      sections.set(s.key, s as unknown as SectionDef<unknown>);
+    }
+    for (const m of part.modules ?? []) {
+      if (!modules.includes(m)) {
+        modules.push(m);
+      }
+    }
+  }
+  const ordered = new Map([...sections.entries()].sort((a, b) => a[1].order - b[1].order));
+  return { ops, sections: ordered, modules };
+}
+
+/**
+ * The registry of every layer dmasim has.
+ *
+ * **Kernel:** none. **Locking:** none.
+ */
+export function defaultRegistry(): Registry {
+  return createRegistry([{ ops: KERNEL_OPS }]);
+}
