@@ -339,13 +339,16 @@ export class Scheduler {
 
   /** Pick the next thread and resume it. `prev` is the thread that just stopped running. */
   private dispatch(prev: Task): void {
+    // only a thread that yielded goes first; one that blocked and was woken meanwhile (by a timer
+    // that fired below) queues by id like every other woken thread
+    const yielded = prev.state === "runnable";
     for (;;) {
       this.fireDueTimers();
-      const runnable = this.runQueue(prev);
+      const runnable = this.runQueue(prev, yielded);
       if (runnable.length > 0) {
         const pick = this.kernel.choice.choose("sched", runnable.length);
         const next = runnable[pick] as Task;
-        if (prev.state === "runnable" && next !== prev) {
+        if (yielded && next !== prev) {
           this.preemptions++;
         }
         this.resume(next);
@@ -359,13 +362,13 @@ export class Scheduler {
   }
 
   /** Runnable threads; the one that yielded first (option 0 = no preemption), then by id. */
-  private runQueue(prev: Task): Task[] {
+  private runQueue(prev: Task, yielded: boolean): Task[] {
     const q: Task[] = [];
-    if (prev.state === "runnable") {
+    if (yielded && prev.state === "runnable") {
       q.push(prev);
     }
     for (const t of this.tasks) {
-      if (t.state === "runnable" && t !== prev) {
+      if (t.state === "runnable" && (t !== prev || !yielded)) {
         q.push(t);
       }
     }
