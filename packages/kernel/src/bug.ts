@@ -124,7 +124,9 @@ export function BUG_ON(
   const bug = new KernelBug(`kernel BUG at ${site}!${message ? ` ${message}` : ""}`, site);
   if (task === kernel.sched.init) {
     // init oopsed: the machine stops here (a thread's BUG stops it when the thread dies)
-    kernel.sched.abort(new RunAborted("bug", `BUG in thread ${task.toString()}: ${bug.message}`, { cause: bug }));
+    kernel.sched.abort(
+      new RunAborted("bug", `BUG in thread ${task.toString()}: ${bug.message}`, { cause: bug }),
+    );
   }
   throw bug;
 }

@@ -467,7 +467,8 @@ export class Process {
         throw new KernelError("EINVAL", `mmap offset ${offset} is not page-aligned`);
       }
       // MAP_SHARED | MAP_PRIVATE is MAP_SHARED_VALIDATE: a shared mapping
-      const type = flags & (MAP_SHARED | MAP_PRIVATE) ? (flags & MAP_SHARED ? MAP_SHARED : MAP_PRIVATE) : 0;
+      const type =
+        flags & (MAP_SHARED | MAP_PRIVATE) ? (flags & MAP_SHARED ? MAP_SHARED : MAP_PRIVATE) : 0;
       if (type === 0) {
         throw new KernelError("EINVAL", "mmap needs MAP_SHARED or MAP_PRIVATE");
       }

@@ -54,7 +54,12 @@ describe("choice source", () => {
   it("refuses a policy answer out of range", () => {
     for (const bad of [-1, 2, 0.5, Number.NaN]) {
       const c = new ChoiceSource({ name: "bad", pick: () => bad });
-      expect(isKernelError(errOf(() => c.choose("x", 2)), "EINVAL")).toBe(true);
+      expect(
+        isKernelError(
+          errOf(() => c.choose("x", 2)),
+          "EINVAL",
+        ),
+      ).toBe(true);
       expect(c.length).toBe(0);
     }
   });
@@ -125,8 +130,23 @@ describe("choice source", () => {
     expect(decodeReplayToken(encodeReplayToken(picks))).toEqual(picks);
     expect(encodeReplayToken([])).toBe("v1.");
     expect(decodeReplayToken("v1.")).toEqual([]);
-    expect(isKernelError(errOf(() => decodeReplayToken("v2.1-2")), "EINVAL")).toBe(true);
-    expect(isKernelError(errOf(() => decodeReplayToken("v1.1--2")), "EINVAL")).toBe(true);
-    expect(isKernelError(errOf(() => decodeReplayToken("v1.1-A")), "EINVAL")).toBe(true);
+    expect(
+      isKernelError(
+        errOf(() => decodeReplayToken("v2.1-2")),
+        "EINVAL",
+      ),
+    ).toBe(true);
+    expect(
+      isKernelError(
+        errOf(() => decodeReplayToken("v1.1--2")),
+        "EINVAL",
+      ),
+    ).toBe(true);
+    expect(
+      isKernelError(
+        errOf(() => decodeReplayToken("v1.1-A")),
+        "EINVAL",
+      ),
+    ).toBe(true);
   });
 });

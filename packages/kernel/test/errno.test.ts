@@ -1,5 +1,8 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { describe, expect, it, vi } from "vitest";
 import { ERRNO, KernelError, errname, fail, isKernelError } from "../src/index";
+import type * as Errno from "../src/errno";
 
 describe("errno", () => {
   it("numbers errnos as Linux does, including the kernel-internal ones", () => {
@@ -59,7 +62,7 @@ describe("errno", () => {
 
   it("the brand works across two copies of the module (ESM and CJS builds)", async () => {
     vi.resetModules();
-    const copy = (await import("../src/errno")) as typeof import("../src/errno");
+    const copy: typeof Errno = await import("../src/errno");
     // really a second module instance: a distinct class
     expect(copy.KernelError).not.toBe(KernelError);
     const foreign = new copy.KernelError("ENOENT", "from the other copy");
@@ -67,5 +70,13 @@ describe("errno", () => {
     expect(isKernelError(foreign, "ENOENT")).toBe(true);
     expect(copy.isKernelError(new KernelError("EIO", "from this copy"), "EIO")).toBe(true);
     expect(copy.isKernelError(new Error("plain"))).toBe(false);
+  });
+
+  const cjs = new URL("../dist/index.cjs", import.meta.url);
+  it.runIf(existsSync(cjs))("the brand works with the built CJS copy (when dist/ exists)", () => {
+    const built = createRequire(import.meta.url)(cjs.pathname) as typeof Errno;
+    expect(built.KernelError).not.toBe(KernelError);
+    expect(isKernelError(new built.KernelError("EAGAIN", "cjs"), "EAGAIN")).toBe(true);
+    expect(built.isKernelError(new KernelError("EAGAIN", "esm"), "EAGAIN")).toBe(true);
   });
 });

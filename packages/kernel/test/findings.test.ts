@@ -26,7 +26,12 @@ describe("findings", () => {
     const heard: Finding[] = [];
     k.onFinding((f) => heard.push(f));
     k.step = 3;
-    const f1 = k.report({ kind: "leak", code: "fd-leak", summary: "fd 3 still open", details: { fd: 3 } });
+    const f1 = k.report({
+      kind: "leak",
+      code: "fd-leak",
+      summary: "fd 3 still open",
+      details: { fd: 3 },
+    });
     expect(f1).toMatchObject({
       kind: "leak",
       code: "fd-leak",

@@ -73,12 +73,24 @@ describe("Kernel", () => {
       });
     };
     await Promise.all([mk("a"), mk("b")]);
-    expect(log.filter((l) => l.startsWith("a"))).toEqual(["a0@1000000", "a1@2000000", "a2@3000000"]);
-    expect(log.filter((l) => l.startsWith("b"))).toEqual(["b0@1000000", "b1@2000000", "b2@3000000"]);
+    expect(log.filter((l) => l.startsWith("a"))).toEqual([
+      "a0@1000000",
+      "a1@2000000",
+      "a2@3000000",
+    ]);
+    expect(log.filter((l) => l.startsWith("b"))).toEqual([
+      "b0@1000000",
+      "b1@2000000",
+      "b2@3000000",
+    ]);
   });
 
   it("refuses unknown versions and options with EINVAL", () => {
-    for (const cfg of [{ version: "9.9" }, { options: { CONFIG_UNKNOWN: true } }, { options: { "demo-fix": true } }]) {
+    for (const cfg of [
+      { version: "9.9" },
+      { options: { CONFIG_UNKNOWN: true } },
+      { options: { "demo-fix": true } },
+    ]) {
       let err: unknown;
       try {
         new Kernel(cfg);
@@ -87,7 +99,9 @@ describe("Kernel", () => {
       }
       expect(isKernelError(err, "EINVAL")).toBe(true);
     }
-    expect(new Kernel({ modules: [MOD], options: { "demo-fix": true } }).options.enabled("demo-fix")).toBe(true);
+    expect(
+      new Kernel({ modules: [MOD], options: { "demo-fix": true } }).options.enabled("demo-fix"),
+    ).toBe(true);
   });
 
   it("the policy defaults to first, or seeded random; an explicit policy wins", () => {
@@ -140,12 +154,10 @@ describe("Kernel", () => {
           await msleep(k, 1);
         }
       };
-      const err = await k
-        .run({ x: body(a, b, "x"), y: body(b, a, "y"), z: body(a, b, "z") })
-        .then(
-          () => null,
-          (e: unknown) => (e as Error).name,
-        );
+      const err = await k.run({ x: body(a, b, "x"), y: body(b, a, "y"), z: body(a, b, "z") }).then(
+        () => null,
+        (e: unknown) => (e as Error).name,
+      );
       return {
         err,
         counter,

@@ -83,7 +83,9 @@ describe("lockdep: locking-selftest ports", () => {
     lock("X1");
     lock("X2");
     expect(codes(k)).toEqual(["recursive-locking"]);
-    expect(String(k.findings[0]!.details.text)).toContain("May be due to missing lock nesting notation");
+    expect(String(k.findings[0]!.details.text)).toContain(
+      "May be due to missing lock nesting notation",
+    );
   });
 
   it("A-B-B-A in one thread (no deadlock happened) is a circular dependency naming both chains", () => {
@@ -106,11 +108,54 @@ describe("lockdep: locking-selftest ports", () => {
 
   // [name, pairs taken in order (the last closes the cycle), the existing chain lockdep must name]
   const cycles: [string, [string, string][], string[]][] = [
-    ["A-B-B-C-C-A", [["A", "B"], ["B", "C"], ["C", "A"]], ["A", "B", "C"]],
-    ["A-B-C-A-B-C", [["A", "B"], ["C", "A"], ["B", "C"]], ["C", "A", "B"]],
-    ["A-B-B-C-C-D-D-A", [["A", "B"], ["B", "C"], ["C", "D"], ["D", "A"]], ["A", "B", "C", "D"]],
-    ["A-B-C-D-B-D-D-A", [["A", "B"], ["C", "D"], ["B", "D"], ["D", "A"]], ["A", "B", "D"]],
-    ["A-B-C-D-B-C-D-A", [["A", "B"], ["C", "D"], ["B", "C"], ["D", "A"]], ["A", "B", "C", "D"]],
+    [
+      "A-B-B-C-C-A",
+      [
+        ["A", "B"],
+        ["B", "C"],
+        ["C", "A"],
+      ],
+      ["A", "B", "C"],
+    ],
+    [
+      "A-B-C-A-B-C",
+      [
+        ["A", "B"],
+        ["C", "A"],
+        ["B", "C"],
+      ],
+      ["C", "A", "B"],
+    ],
+    [
+      "A-B-B-C-C-D-D-A",
+      [
+        ["A", "B"],
+        ["B", "C"],
+        ["C", "D"],
+        ["D", "A"],
+      ],
+      ["A", "B", "C", "D"],
+    ],
+    [
+      "A-B-C-D-B-D-D-A",
+      [
+        ["A", "B"],
+        ["C", "D"],
+        ["B", "D"],
+        ["D", "A"],
+      ],
+      ["A", "B", "D"],
+    ],
+    [
+      "A-B-C-D-B-C-D-A",
+      [
+        ["A", "B"],
+        ["C", "D"],
+        ["B", "C"],
+        ["D", "A"],
+      ],
+      ["A", "B", "C", "D"],
+    ],
   ];
   for (const [name, pairs, chain] of cycles) {
     it(`${name}: only the pair that closes the cycle is reported, with the whole existing chain`, () => {
@@ -135,7 +180,9 @@ describe("lockdep: locking-selftest ports", () => {
     expect(k.lockdep.release(k.lockdep.map("A2", "A"))).toBe(false);
     unlock("A");
     expect(codes(k)).toEqual(["bad-unlock-balance"]);
-    expect(String(k.findings[0]!.details.text)).toContain("but there are no more locks to release!");
+    expect(String(k.findings[0]!.details.text)).toContain(
+      "but there are no more locks to release!",
+    );
   });
 
   it("bad unlock order and non-nested unlock are fine", () => {

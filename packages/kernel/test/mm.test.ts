@@ -139,7 +139,9 @@ describe("handle_mm_fault", () => {
   it("SIGSEGV: no VMA, a write to a read-only VMA, any access to a PROT_NONE VMA", async () => {
     const { p, vma } = await mapped(1, PROT_READ);
     expect(await faultErr(handleMmFault(p.mm, 0x1000, false))).toMatch(/SIGSEGV: no mapping/);
-    expect(await faultErr(handleMmFault(p.mm, vma.start, true))).toMatch(/SIGSEGV: write to read-only/);
+    expect(await faultErr(handleMmFault(p.mm, vma.start, true))).toMatch(
+      /SIGSEGV: write to read-only/,
+    );
     const none = await mapped(1, PROT_NONE, (v) => remapPfnRange(v, v.start, 1, PAGE_SIZE));
     expect(await faultErr(handleMmFault(none.p.mm, none.vma.start, false))).toMatch(
       /SIGSEGV: access to PROT_NONE/,
@@ -148,9 +150,13 @@ describe("handle_mm_fault", () => {
 
   it("SIGBUS: no fault handler, a handler that refuses, or one that installs nothing", async () => {
     const a = await mapped(1);
-    expect(await faultErr(handleMmFault(a.p.mm, a.vma.start, false))).toMatch(/SIGBUS: no page and no fault handler/);
+    expect(await faultErr(handleMmFault(a.p.mm, a.vma.start, false))).toMatch(
+      /SIGBUS: no page and no fault handler/,
+    );
     const b = await mapped(1, PROT_READ, (v) => (v.vmOps = { fault: () => VM_FAULT_SIGBUS }));
-    expect(await faultErr(handleMmFault(b.p.mm, b.vma.start, false))).toMatch(/SIGBUS: fault handler refused/);
+    expect(await faultErr(handleMmFault(b.p.mm, b.vma.start, false))).toMatch(
+      /SIGBUS: fault handler refused/,
+    );
     const c = await mapped(1, PROT_READ, (v) => (v.vmOps = { fault: () => VM_FAULT_NOPAGE }));
     expect(await faultErr(handleMmFault(c.p.mm, c.vma.start, false))).toMatch(/SIGBUS/);
     const d = await mapped(1, PROT_READ, (v) => (v.vmOps = { fault: () => VM_FAULT_OOM }));

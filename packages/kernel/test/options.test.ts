@@ -43,7 +43,13 @@ describe("kernel options", () => {
     expect(
       isKernelError(
         errOf(() =>
-          defineOption({ name: "DMA_DEBUG", kind: "config", owner: "x", default: true, description: "" }),
+          defineOption({
+            name: "DMA_DEBUG",
+            kind: "config",
+            owner: "x",
+            default: true,
+            description: "",
+          }),
         ),
         "EINVAL",
       ),
@@ -51,7 +57,13 @@ describe("kernel options", () => {
     expect(
       isKernelError(
         errOf(() =>
-          defineOption({ name: "Fix_It", kind: "patch", owner: "x", default: true, description: "" }),
+          defineOption({
+            name: "Fix_It",
+            kind: "patch",
+            owner: "x",
+            default: true,
+            description: "",
+          }),
         ),
         "EINVAL",
       ),
@@ -88,7 +100,12 @@ describe("kernel options", () => {
     expect(isKernelError(e, "EINVAL")).toBe(true);
     expect(String((e as Error).message)).toMatch(/CONFIG_NOPE/);
     const k = new Kernel();
-    expect(isKernelError(errOf(() => k.options.enabled("CONFIG_TEST_THING")), "EINVAL")).toBe(true);
+    expect(
+      isKernelError(
+        errOf(() => k.options.enabled("CONFIG_TEST_THING")),
+        "EINVAL",
+      ),
+    ).toBe(true);
   });
 
   it("a module loaded later registers its options with their defaults", () => {
@@ -107,11 +124,19 @@ describe("kernel options", () => {
     opts.define(MOD.options ?? []);
     opts.define(MOD.options ?? []);
     const clash = defineOption({ ...MOD.options![0]!, owner: "@dmasim/other" });
-    expect(isKernelError(errOf(() => opts.define([clash])), "EEXIST")).toBe(true);
+    expect(
+      isKernelError(
+        errOf(() => opts.define([clash])),
+        "EEXIST",
+      ),
+    ).toBe(true);
   });
 
   it("unknownRequested names what no module defines", () => {
-    const opts = new KernelOptions(new KernelVersion("latest"), { a: true, CONFIG_TEST_THING: true });
+    const opts = new KernelOptions(new KernelVersion("latest"), {
+      a: true,
+      CONFIG_TEST_THING: true,
+    });
     opts.define(MOD.options ?? []);
     expect(opts.unknownRequested()).toEqual(["a"]);
   });

@@ -275,9 +275,13 @@ describe("scheduler: more", () => {
     expect(held?.kind).toBe("lockdep");
     expect(held?.thread).toBe("leaker");
     expect(held?.details.held).toEqual(["&dev->lock"]);
-    expect(String(held?.details.text)).toContain("leaker/1 is leaving the kernel with locks still held!");
+    expect(String(held?.details.text)).toContain(
+      "leaker/1 is leaving the kernel with locks still held!",
+    );
     const dl = k.findings.find((f) => f.kind === "deadlock");
-    expect(String(dl?.details.text)).toMatch(/waiter\/2 waits for mutex &dev->lock \(held by leaker\/1\)/);
+    expect(String(dl?.details.text)).toMatch(
+      /waiter\/2 waits for mutex &dev->lock \(held by leaker\/1\)/,
+    );
   });
 
   it("join() from a thread waits for the others, never for init", async () => {

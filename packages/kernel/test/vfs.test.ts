@@ -351,7 +351,11 @@ describe("mmap", () => {
 
   it("exit unmaps everything", async () => {
     const { k, p, released } = setup();
-    k.vfs.registerDevice("/dev/m", { name: "m", mmap: () => undefined, release: (f) => released.push(f) });
+    k.vfs.registerDevice("/dev/m", {
+      name: "m",
+      mmap: () => undefined,
+      release: (f) => released.push(f),
+    });
     const fd = await p.open("/dev/m");
     await p.mmap(PAGE_SIZE, PROT_READ, MAP_SHARED, fd);
     p.exit();
@@ -404,7 +408,9 @@ describe("llseek, poll, fdinfo", () => {
     k.vfs.registerDevice("/dev/i", { name: "i", showFdinfo: () => "size:\t4096\n" });
     const fd = await p.open("/dev/i", O_RDWR | O_CLOEXEC);
     const ino = p.peek(fd)!.ino;
-    expect(p.fdinfo(fd)).toBe(`pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t${ino}\nsize:\t4096\n`);
+    expect(p.fdinfo(fd)).toBe(
+      `pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t${ino}\nsize:\t4096\n`,
+    );
     const ro = await p.open("/dev/test", O_RDONLY);
     expect(p.fdinfo(ro)).toMatch(/^pos:\t0\nflags:\t00\nmnt_id:\t15\nino:\t\d+\n$/);
     expect(await errno(() => p.fdinfo(42))).toBe("ENOENT");
