@@ -11,6 +11,7 @@
  */
 import type { Kernel } from "./kernel";
 import { KERN_WARNING, KERN_EMERG, KERN_ERR } from "./printk";
+import { RunAborted } from "./sched";
 
 /**
  * Thrown by {@link BUG_ON}: the simulated kernel crashed. The run stops there.
@@ -120,7 +121,14 @@ export function BUG_ON(
     summary: `kernel BUG at ${site}!${message ? ` ${message}` : ""}`,
     details: { site, ...details },
   });
-  throw new KernelBug(`kernel BUG at ${site}!${message ? ` ${message}` : ""}`, site);
+  const bug = new KernelBug(`kernel BUG at ${site}!${message ? ` ${message}` : ""}`, site);
+  if (task === kernel.sched.init) {
+    // init oopsed: the machine stops here (a thread's BUG stops it when the thread dies)
+    kernel.sched.abort(
+      new RunAborted("bug", `BUG in thread ${task.toString()}: ${bug.message}`, { cause: bug }),
+    );
+  }
+  throw bug;
 }
 
 /**
@@ -130,11 +138,12 @@ export function BUG_ON(
  * **Kernel:** `might_sleep()` → `__might_sleep()` ("BUG: sleeping function called from invalid
  * context"), with `CONFIG_DEBUG_ATOMIC_SLEEP`.
  *
- * **Locking:** the caller must not be in atomic context; that is what it checks.
+ * **Locking:** the caller must not be in atomic context; that is what it checks. Nothing is checked
+ * with `CONFIG_DEBUG_ATOMIC_SLEEP` off.
  */
 export function might_sleep(kernel: Kernel, site = "might_sleep"): void {
   const task = kernel.sched.current;
-  if (!task.inAtomic()) {
+  if (!task.inAtomic() || !kernel.options.enabled("CONFIG_DEBUG_ATOMIC_SLEEP")) {
     return;
   }
   const held = kernel.lockdep.heldLocks(task).map((h) => h.map.name);

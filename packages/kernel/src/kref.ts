@@ -80,18 +80,21 @@ export function refcountRead(r: Refcount): number {
  * **Locking:** any context.
  */
 export function refcountInc(r: Refcount): void {
-  if (r.value === REFCOUNT_SATURATED) {
-    return;
-  }
-  if (r.value === 0) {
+  const old = r.value;
+  if (old === 0) {
     warnSaturate(r, "addition on 0; use-after-free.");
     return;
   }
-  if (r.value >= REFCOUNT_MAX) {
-    warnSaturate(r, "saturated; leaking memory.");
+  if (old < 0 || old >= REFCOUNT_MAX) {
+    // lib/refcount.c warns once and pins the count at REFCOUNT_SATURATED; a saturated count stays
+    // there silently
+    if (old !== REFCOUNT_SATURATED) {
+      warnSaturate(r, "saturated; leaking memory.");
+    }
+    r.value = REFCOUNT_SATURATED;
     return;
   }
-  r.value++;
+  r.value = old + 1;
 }
 
 /**
@@ -115,28 +118,40 @@ export function refcountIncNotZero(r: Refcount): boolean {
  * **Locking:** any context.
  */
 export function refcountDecAndTest(r: Refcount): boolean {
-  if (r.value === REFCOUNT_SATURATED) {
+  const old = r.value;
+  if (old === 1) {
+    r.value = 0;
+    return true;
+  }
+  if (old <= 0) {
+    if (old !== REFCOUNT_SATURATED) {
+      warnSaturate(r, "underflow; use-after-free.");
+    }
+    r.value = REFCOUNT_SATURATED;
     return false;
   }
-  if (r.value <= 0) {
-    warnSaturate(r, "underflow; use-after-free.");
-    return false;
-  }
-  r.value--;
-  return r.value === 0;
+  r.value = old - 1;
+  return false;
 }
 
 /**
- * Drop a reference that must not be the last. **Kernel:** `refcount_dec()`.
+ * Drop a reference that must not be the last: reaching 0 (or going below) is reported as a leak
+ * ("decrement hit 0; leaking memory.") and the count saturates.
+ *
+ * **Kernel:** `refcount_dec()`.
  *
  * **Locking:** any context.
  */
 export function refcountDec(r: Refcount): void {
-  if (r.value === 1) {
-    warnSaturate(r, "decrement hit 0; leaking memory.");
+  const old = r.value;
+  if (old <= 1) {
+    if (old !== REFCOUNT_SATURATED) {
+      warnSaturate(r, "decrement hit 0; leaking memory.");
+    }
+    r.value = REFCOUNT_SATURATED;
     return;
   }
-  refcountDecAndTest(r);
+  r.value = old - 1;
 }
 
 /**

@@ -57,6 +57,8 @@ export class LockdepMap {
 export interface HeldLock {
   readonly map: LockdepMap;
   readonly read: boolean;
+  /** A recursive read (`read == 2` in the kernel): may nest inside another read of its class. */
+  readonly recursive: boolean;
   readonly trylock: boolean;
   /** The lock that allows several locks of this class to be held at once (ww acquire context). */
   readonly nestLock: LockdepMap | undefined;
@@ -67,8 +69,16 @@ export interface HeldLock {
 
 /** How a lock is taken. */
 export interface AcquireOptions {
-  /** A shared (reader) acquisition: `down_read`, `lock_map_acquire_read`. */
+  /**
+   * A shared (reader) acquisition: `down_read`. A plain read is not recursive: taking the same
+   * class for read again is reported (a queued writer would deadlock it), as lockdep does for rwsems.
+   */
   readonly read?: boolean;
+  /**
+   * With `read`: a recursive read (`read == 2`: `read_lock()` of an rwlock_t, `rcu_read_lock()`,
+   * `lock_map_acquire_read()`), which may nest inside another read of the same class.
+   */
+  readonly recursive?: boolean;
   /** A trylock: it never waits, so it adds no dependency on the locks already held. */
   readonly trylock?: boolean;
   /** `*_nest_lock()` / ww acquire context: the same class may be held several times under it. */
@@ -165,17 +175,20 @@ export class Lockdep {
     const entry: HeldLock = {
       map,
       read: opts.read ?? false,
+      recursive: (opts.read ?? false) && (opts.recursive ?? false),
       trylock: opts.trylock ?? false,
       nestLock: opts.nestLock,
       subclass: opts.subclass ?? 0,
       step: this.kernel.step,
       seq: this.kernel.nextSeq(),
     };
-    if (this.enabled) {
-      this.checkRecursion(task, stack, entry);
-      if (!entry.trylock) {
-        this.addDependencies(task, stack, entry);
+    if (this.enabled && !entry.trylock) {
+      // a trylock never waits: lockdep neither checks it for recursion nor orders it
+      if (entry.nestLock && !this.isHeld(entry.nestLock, task)) {
+        this.nestLockNotHeld(task, entry, entry.nestLock);
       }
+      this.checkRecursion(task, stack, entry);
+      this.addDependencies(task, stack, entry);
     }
     stack.push(entry);
   }
@@ -329,13 +342,10 @@ export class Lockdep {
       if (h.map.cls !== entry.map.cls || h.subclass !== entry.subclass) {
         continue;
       }
+      if (entry.recursive && h.read) {
+        continue;
+      }
       if (entry.nestLock && this.isHeld(entry.nestLock, task)) {
-        continue;
-      }
-      if (h.read && entry.read) {
-        continue;
-      }
-      if (entry.trylock && h.map !== entry.map) {
         continue;
       }
       this.splat(
@@ -367,6 +377,24 @@ export class Lockdep {
       );
       return;
     }
+  }
+
+  private nestLockNotHeld(task: Task, entry: HeldLock, nest: LockdepMap): void {
+    this.splat(
+      "nest-lock-not-held",
+      `${task.toString()}:${entry.map.cls.name}`,
+      "WARNING: Nested lock was not taken",
+      [
+        `${task.toString()} is trying to lock:`,
+        ` ${entry.map.toString()}, at step ${entry.step}`,
+        "",
+        "but this task is not holding:",
+        ` ${nest.toString()}`,
+        "",
+        ...this.heldText(task),
+      ],
+      { lock: entry.map.name, cls: entry.map.cls.name, nestLock: nest.name },
+    );
   }
 
   private link(task: Task, h: HeldLock): LockChainLink {
@@ -481,16 +509,16 @@ export class Lockdep {
             (e, i) =>
               `-> #${existing.length - i} ${e.to.toString()}: after ${e.from.name} ${e.primed ? `(${e.thread})` : `in ${e.thread} at step ${e.step}`}`,
           ),
-        `-> #0 ${held.map.cls.toString()}`,
+        `-> #0 ${entry.map.cls.toString()}: being acquired by ${task.toString()} at step ${entry.step}, after ${held.map.cls.name}`,
         "",
         "other info that might help us debug this:",
         " Possible unsafe locking scenario:",
         "       CPU0                    CPU1",
         "       ----                    ----",
-        `  lock(${entry.map.cls.name});`,
-        `                               lock(${held.map.cls.name});`,
-        `                               lock(${entry.map.cls.name});`,
         `  lock(${held.map.cls.name});`,
+        `                               lock(${(existing[existing.length - 1]?.from ?? entry.map.cls).name});`,
+        `                               lock(${held.map.cls.name});`,
+        `  lock(${entry.map.cls.name});`,
         "",
         " *** DEADLOCK ***",
         "",

@@ -11,7 +11,7 @@
  */
 import { KernelError } from "./errno";
 import type { Kernel } from "./kernel";
-import { initRwsem, type RwSemaphore } from "./rwsem";
+import { downRead, initRwsem, upRead, type RwSemaphore } from "./rwsem";
 import type { File } from "./vfs";
 
 /** Page size (4 KiB). **Kernel:** `PAGE_SIZE`. */
@@ -144,8 +144,8 @@ export class Mm {
 }
 
 /**
- * Map `size` bytes of page frames starting at `pfn` into `vma` at `address`, with the VMA's page
- * protection.
+ * Map `size` bytes (rounded up to whole pages) of page frames starting at `pfn` into `vma` at
+ * `address`, with the VMA's page protection.
  *
  * **Kernel:** `remap_pfn_range()`.
  *
@@ -154,12 +154,8 @@ export class Mm {
  * @throws {@link KernelError} `EINVAL` when the range leaves the VMA or is not page-aligned
  */
 export function remapPfnRange(vma: Vma, address: number, pfn: number, size: number): void {
-  if (
-    address % PAGE_SIZE !== 0 ||
-    size % PAGE_SIZE !== 0 ||
-    address < vma.start ||
-    address + size > vma.end
-  ) {
+  size = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+  if (address % PAGE_SIZE !== 0 || size <= 0 || address < vma.start || address + size > vma.end) {
     throw new KernelError(
       "EINVAL",
       `remap_pfn_range ${address.toString(16)}+${size} outside VMA ${vma.start.toString(16)}-${vma.end.toString(16)}`,
@@ -180,7 +176,8 @@ function setPte(vma: Vma, address: number, pfn: number): void {
 }
 
 /**
- * Install one PTE from a fault handler.
+ * Install one PTE from a fault handler. `VM_FAULT_SIGBUS` for an address outside the VMA; a PTE
+ * already present (another thread faulted first) is left as it is.
  *
  * **Kernel:** `vmf_insert_pfn()` / `vm_insert_page()`; returns `VM_FAULT_NOPAGE`.
  *
@@ -190,12 +187,16 @@ export function vmfInsertPfn(vma: Vma, address: number, pfn: number): number {
   if (address < vma.start || address >= vma.end) {
     return VM_FAULT_SIGBUS;
   }
-  setPte(vma, address - (address % PAGE_SIZE), pfn);
+  const page = address - (address % PAGE_SIZE);
+  if (!vma.ptes.has((page - vma.start) / PAGE_SIZE)) {
+    setPte(vma, page, pfn);
+  }
   return VM_FAULT_NOPAGE;
 }
 
 /**
- * Remove the PTEs of `[address, address + size)` so that the next access faults.
+ * Remove the PTEs of the pages that `[address, address + size)` touches, so that the next access
+ * faults. A range that is not inside the VMA is ignored, as in the kernel.
  *
  * **Kernel:** `zap_vma_ptes()`.
  *
@@ -206,25 +207,47 @@ export function zapVmaPtes(
   address: number = vma.start,
   size: number = vma.end - vma.start,
 ): void {
-  for (let a = address; a < address + size; a += PAGE_SIZE) {
-    vma.ptes.delete((a - vma.start) / PAGE_SIZE);
+  if (size <= 0 || address < vma.start || address + size > vma.end) {
+    return;
+  }
+  const first = Math.floor((address - vma.start) / PAGE_SIZE);
+  const last = Math.ceil((address + size - vma.start) / PAGE_SIZE);
+  for (let i = first; i < last; i++) {
+    vma.ptes.delete(i);
   }
 }
 
 /**
- * Resolve a user access to a page with no PTE: call the VMA's fault handler. Returns the PTE, or
- * throws `EFAULT` for SIGBUS / no handler / no VMA, as the faulting process would be killed.
+ * Resolve a user access to a page with no PTE: call the VMA's fault handler under `mmap_lock` held
+ * for read. Returns the PTE, or throws `EFAULT` for SIGSEGV (no VMA, an access the VMA does not
+ * allow) and SIGBUS (no handler, or the handler refused), as the faulting process would be killed.
  *
- * **Kernel:** `handle_mm_fault()`.
+ * **Kernel:** `handle_mm_fault()` from the architecture's page-fault handler.
  *
- * **Locking:** takes `mmap_lock` for read in the kernel; here the caller's context (a user access).
+ * **Locking:** may sleep; takes `mm.mmapLock` for read (so lockdep sees mmap_lock -> whatever the
+ * fault handler takes). Must not be called with `mmap_lock` held for write.
  *
  * @throws {@link KernelError} `EFAULT` when the fault cannot be resolved (SIGBUS / SIGSEGV)
  */
 export async function handleMmFault(mm: Mm, address: number, write: boolean): Promise<Pte> {
+  await downRead(mm.mmapLock);
+  try {
+    return await faultLocked(mm, address, write);
+  } finally {
+    upRead(mm.mmapLock);
+  }
+}
+
+async function faultLocked(mm: Mm, address: number, write: boolean): Promise<Pte> {
   const vma = mm.findVma(address);
   if (!vma) {
     throw new KernelError("EFAULT", `SIGSEGV: no mapping at 0x${address.toString(16)}`);
+  }
+  if ((vma.vmFlags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) {
+    throw new KernelError(
+      "EFAULT",
+      `SIGSEGV: access to PROT_NONE mapping at 0x${address.toString(16)}`,
+    );
   }
   if (write && (vma.vmFlags & VM_WRITE) === 0) {
     throw new KernelError(
@@ -250,7 +273,7 @@ export async function handleMmFault(mm: Mm, address: number, write: boolean): Pr
   if (r & (VM_FAULT_SIGBUS | VM_FAULT_OOM) || !pte) {
     throw new KernelError(
       "EFAULT",
-      `SIGBUS: fault handler refused 0x${address.toString(16)} (pgoff ${vma.pgoff + index})`,
+      `${r & VM_FAULT_OOM ? "VM_FAULT_OOM" : "SIGBUS"}: fault handler refused 0x${address.toString(16)} (pgoff ${vma.pgoff + index})`,
     );
   }
   return pte;

@@ -53,16 +53,21 @@ async function lockCommon(m: Mutex, interruptible: boolean, opts: AcquireOptions
   await kernel.sched.schedulePoint();
   const self = kernel.sched.current;
   kernel.lockdep.acquire(m.dep, opts);
-  while (m.owner !== null) {
+  if (m.owner !== null) {
+    // A waiter keeps its place in the queue until it owns the lock or gives up, as on the kernel's
+    // wait_list: losing the race to a thread that ran first does not send it to the back.
     m.waiters.push(self);
-    const why = await kernel.sched.block(`mutex ${m.name} (held by ${m.owner.toString()})`, {
-      interruptible,
-    });
-    removeWaiter(m, self);
-    if (why === "signal") {
-      kernel.lockdep.release(m.dep);
-      throw new KernelError("EINTR", `interrupted while waiting for mutex ${m.name}`);
+    while (m.owner !== null) {
+      const why = await kernel.sched.block(`mutex ${m.name} (held by ${m.owner.toString()})`, {
+        interruptible,
+      });
+      if (why === "signal") {
+        removeWaiter(m, self);
+        kernel.lockdep.release(m.dep);
+        throw new KernelError("EINTR", `interrupted while waiting for mutex ${m.name}`);
+      }
     }
+    removeWaiter(m, self);
   }
   m.owner = self;
   kernel.trace(self.name, "lock", `mutex_lock ${m.name}`);

@@ -63,6 +63,8 @@ async function down(s: RwSemaphore, write: boolean, interruptible: boolean): Pro
     });
     if (why === "signal") {
       dropWaiter(s, self);
+      // the waiters behind us may be able to go now (a writer at the head held back readers)
+      wakeNext(s);
       kernel.lockdep.release(s.dep);
       throw new KernelError("EINTR", `interrupted while waiting for rwsem ${s.name}`);
     }

@@ -201,7 +201,11 @@ export class Scheduler {
    */
   async schedulePoint(): Promise<void> {
     this.switches++;
-    if (!this.othersRunnable()) {
+    if (this.current.inAtomic()) {
+      // preemption is disabled: cond_resched() does nothing in atomic context
+      return;
+    }
+    if (!this.othersRunnable() && !this.timerDue()) {
       return;
     }
     await this.park(this.current, "runnable", null, undefined);
@@ -265,7 +269,7 @@ export class Scheduler {
    */
   async join(tasks?: readonly Task[]): Promise<void> {
     const self = this.current;
-    const list = tasks ?? this.tasks.filter((t) => t !== self);
+    const list = tasks ?? this.tasks.filter((t) => t !== self && t !== this.init);
     for (const t of list) {
       while (t.state !== "done" && t.state !== "dead") {
         this.joiners.set(t, [...(this.joiners.get(t) ?? []), self]);
@@ -275,6 +279,11 @@ export class Scheduler {
   }
 
   private readonly joiners = new Map<Task, Task[]>();
+
+  private timerDue(): boolean {
+    const first = this.timers[0];
+    return first !== undefined && first.at <= this.kernel.clock.now();
+  }
 
   private othersRunnable(): boolean {
     for (const t of this.tasks) {
@@ -296,6 +305,10 @@ export class Scheduler {
         "EINVAL",
         `thread ${task.toString()} parked while ${this.current.toString()} runs`,
       );
+    }
+    if (this.aborted) {
+      // the machine is dead: no thread sleeps or runs any more
+      throw this.aborted;
     }
     if (task.resumeFn) {
       throw new KernelError(
@@ -329,12 +342,16 @@ export class Scheduler {
 
   /** Pick the next thread and resume it. `prev` is the thread that just stopped running. */
   private dispatch(prev: Task): void {
+    // only a thread that yielded goes first; one that blocked and was woken meanwhile (by a timer
+    // that fired below) queues by id like every other woken thread
+    const yielded = prev.state === "runnable";
     for (;;) {
-      const runnable = this.runQueue(prev);
+      this.fireDueTimers();
+      const runnable = this.runQueue(prev, yielded);
       if (runnable.length > 0) {
         const pick = this.kernel.choice.choose("sched", runnable.length);
         const next = runnable[pick] as Task;
-        if (prev.state === "runnable" && next !== prev) {
+        if (yielded && next !== prev) {
           this.preemptions++;
         }
         this.resume(next);
@@ -348,13 +365,13 @@ export class Scheduler {
   }
 
   /** Runnable threads; the one that yielded first (option 0 = no preemption), then by id. */
-  private runQueue(prev: Task): Task[] {
+  private runQueue(prev: Task, yielded: boolean): Task[] {
     const q: Task[] = [];
-    if (prev.state === "runnable") {
+    if (yielded && prev.state === "runnable") {
       q.push(prev);
     }
     for (const t of this.tasks) {
-      if (t.state === "runnable" && t !== prev) {
+      if (t.state === "runnable" && (t !== prev || !yielded)) {
         q.push(t);
       }
     }
@@ -369,6 +386,17 @@ export class Scheduler {
     this.current = next;
     this.kernel.choice.thread = next.id;
     fn?.(next.wakeReason);
+  }
+
+  /** Wake every thread whose timer is due now (the clock may have been advanced by a caller). */
+  private fireDueTimers(): void {
+    const now = this.kernel.clock.now();
+    while (this.timers.length > 0 && (this.timers[0] as Timer).at <= now) {
+      const timer = this.timers.shift() as Timer;
+      if (timer.task.state === "blocked" && timer.task.timerToken === timer.token) {
+        this.wake(timer.task, "timeout");
+      }
+    }
   }
 
   private fireNextTimer(): boolean {

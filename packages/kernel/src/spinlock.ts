@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { BUG_ON } from "./bug";
+import { BUG_ON, WARN_ON } from "./bug";
 import { defineSubsys, type Kernel } from "./kernel";
 import type { LockdepMap } from "./lockdep";
 import type { Task } from "./sched";
@@ -168,12 +168,22 @@ export function preemptDisable(kernel: Kernel): void {
 /**
  * Re-enable preemption. **Kernel:** `preempt_enable()`.
  *
- * **Locking:** pairs with {@link preemptDisable}; an unbalanced enable is a WARN in the kernel
- * (`DEBUG_PREEMPT`) and is clamped here.
+ * **Locking:** pairs with {@link preemptDisable}; an unbalanced enable is a WARN (as with
+ * `CONFIG_DEBUG_PREEMPT`) and leaves the count at 0.
  */
 export function preemptEnable(kernel: Kernel): void {
   const t = kernel.sched.current;
-  t.preemptCount = Math.max(0, t.preemptCount - 1);
+  if (
+    WARN_ON(
+      kernel,
+      t.preemptCount <= 0,
+      "kernel/sched/core.c:preempt_count_sub",
+      "DEBUG_LOCKS_WARN_ON(val > preempt_count())",
+    )
+  ) {
+    return;
+  }
+  t.preemptCount--;
 }
 
 /**
@@ -185,7 +195,7 @@ export function preemptEnable(kernel: Kernel): void {
  */
 export function rcuReadLock(kernel: Kernel): void {
   kernel.sched.current.rcuReadDepth++;
-  kernel.lockdep.acquire(rcuLockMap(kernel), { read: true });
+  kernel.lockdep.acquire(rcuLockMap(kernel), { read: true, recursive: true });
 }
 
 /**

@@ -45,6 +45,8 @@ export const SEEK_SET = 0;
 export const SEEK_CUR = 1;
 /** **Kernel:** `SEEK_END`. */
 export const SEEK_END = 2;
+/** The largest whence `lseek` accepts (`SEEK_HOLE`). */
+const SEEK_MAX = 4;
 
 /** poll events. **Kernel:** include/uapi/asm-generic/poll.h */
 export const POLLIN = 0x0001;
@@ -255,6 +257,8 @@ interface FdEntry {
  */
 export class Process {
   private readonly fds: (FdEntry | undefined)[] = [];
+  /** fds handed out by get_unused_fd_flags() but not yet installed (an open in progress). */
+  private readonly reserved = new Set<number>();
   /** `RLIMIT_NOFILE`. */
   rlimitNofile = INR_OPEN_CUR;
   readonly mm: Mm;
@@ -275,7 +279,7 @@ export class Process {
    */
   getUnusedFd(): number {
     for (let fd = 0; fd < this.rlimitNofile; fd++) {
-      if (!this.fds[fd]) {
+      if (!this.fds[fd] && !this.reserved.has(fd)) {
         return fd;
       }
     }
@@ -348,17 +352,25 @@ export class Process {
     if (!node) {
       throw new KernelError("ENOENT", `${path}: no such file or directory`);
     }
-    this.getUnusedFd();
-    const file = new File(
-      this.kernel,
-      node.fOp,
-      node.privateData,
-      flags & ~O_CLOEXEC,
-      path,
-      this.kernel.vfs.nextIno(),
-    );
-    await node.fOp.open?.(file);
-    return this.installFd(file, flags);
+    // reserve the fd first, as do_sys_open() does, so that a concurrent open cannot take it while
+    // the driver's open sleeps; a failed open gives it back and never calls release
+    const fd = this.getUnusedFd();
+    this.reserved.add(fd);
+    try {
+      const file = new File(
+        this.kernel,
+        node.fOp,
+        node.privateData,
+        flags & ~O_CLOEXEC,
+        path,
+        this.kernel.vfs.nextIno(),
+      );
+      await node.fOp.open?.(file);
+      this.fds[fd] = { file, cloexec: (flags & O_CLOEXEC) !== 0 };
+      return fd;
+    } finally {
+      this.reserved.delete(fd);
+    }
   }
 
   /**
@@ -454,8 +466,10 @@ export class Process {
       if (offset % PAGE_SIZE !== 0 || offset < 0) {
         throw new KernelError("EINVAL", `mmap offset ${offset} is not page-aligned`);
       }
-      const type = flags & (MAP_SHARED | MAP_PRIVATE);
-      if (type !== MAP_SHARED && type !== MAP_PRIVATE) {
+      // MAP_SHARED | MAP_PRIVATE is MAP_SHARED_VALIDATE: a shared mapping
+      const type =
+        flags & (MAP_SHARED | MAP_PRIVATE) ? (flags & MAP_SHARED ? MAP_SHARED : MAP_PRIVATE) : 0;
+      if (type === 0) {
         throw new KernelError("EINVAL", "mmap needs MAP_SHARED or MAP_PRIVATE");
       }
       if (!file.readable || (type === MAP_SHARED && prot & PROT_WRITE && !file.writable)) {
@@ -465,7 +479,9 @@ export class Process {
         throw new KernelError("ENODEV", `${file.path} cannot be mapped`);
       }
       const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
-      let vmFlags = 0;
+      // do_mmap(): every mapping may become writable unless it is a shared mapping of a file not
+      // open for writing, which also loses VM_SHARED
+      let vmFlags = VM_MAYWRITE;
       if (prot & PROT_READ) {
         vmFlags |= VM_READ;
       }
@@ -473,7 +489,10 @@ export class Process {
         vmFlags |= VM_WRITE;
       }
       if (type === MAP_SHARED) {
-        vmFlags |= VM_SHARED | (file.writable ? VM_MAYWRITE : 0);
+        vmFlags |= VM_SHARED;
+        if (!file.writable) {
+          vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
+        }
       }
       await downWrite(this.mm.mmapLock);
       try {
@@ -530,12 +549,16 @@ export class Process {
   /**
    * Reposition the file offset.
    *
-   * **Kernel:** `lseek(2)`: `ESPIPE` when the file has no llseek (`no_llseek`).
+   * **Kernel:** `lseek(2)`: `EINVAL` for a whence beyond `SEEK_MAX`, `ESPIPE` when the file has no
+   * llseek (`no_llseek`).
    *
    * @throws {@link KernelError} `EBADF`, `ESPIPE`, `EINVAL`, or the driver's error
    */
   llseek(fd: number, offset: number, whence: number): number {
     const file = this.entry(fd).file;
+    if (!Number.isInteger(whence) || whence < 0 || whence > SEEK_MAX) {
+      throw new KernelError("EINVAL", `lseek whence ${whence} is not SEEK_SET..SEEK_HOLE`);
+    }
     if (!file.fOp.llseek) {
       throw new KernelError("ESPIPE", `illegal seek on ${file.path}`);
     }
@@ -547,11 +570,16 @@ export class Process {
   /**
    * Poll `fd` once (no wait): the ready mask.
    *
-   * **Kernel:** `poll(2)` with a zero timeout → `vfs_poll()`; `POLLNVAL` for a closed fd.
+   * **Kernel:** `poll(2)` with a zero timeout → `vfs_poll()`; `POLLNVAL` for a closed fd, 0 for a
+   * negative one (ignored).
    *
    * **Locking:** none.
    */
   poll(fd: number, events = POLLIN | POLLOUT): number {
+    if (fd < 0) {
+      // poll(2) ignores negative fds: revents is 0
+      return 0;
+    }
     const file = this.peek(fd);
     if (!file) {
       return POLLNVAL;
@@ -574,7 +602,7 @@ export class Process {
       throw new KernelError("ENOENT", `/proc/${this.pid}/fdinfo/${fd}: no such file`);
     }
     const flags = e.file.flags | (e.cloexec ? O_CLOEXEC : 0);
-    const head = `pos:\t${e.file.pos}\nflags:\t0${flags.toString(8).padStart(7, "0")}\nmnt_id:\t15\nino:\t${e.file.ino}\n`;
+    const head = `pos:\t${e.file.pos}\nflags:\t0${flags.toString(8)}\nmnt_id:\t15\nino:\t${e.file.ino}\n`;
     return head + (e.file.fOp.showFdinfo?.(e.file) ?? "");
   }
 

@@ -7,9 +7,10 @@
  * @module
  */
 import { might_sleep } from "./bug";
-import { MAX_SCHEDULE_TIMEOUT } from "./clock";
+import { MAX_SCHEDULE_TIMEOUT, NSEC_PER_MSEC } from "./clock";
 import { KernelError } from "./errno";
 import type { Kernel } from "./kernel";
+import { KERN_ERR } from "./printk";
 import type { Task } from "./sched";
 
 /**
@@ -84,11 +85,13 @@ export async function waitEvent(
   might_sleep(kernel, `wait_event(${wq.name})`);
   const timeout = opts.timeout ?? MAX_SCHEDULE_TIMEOUT;
   const forever = timeout >= MAX_SCHEDULE_TIMEOUT;
-  const deadline = forever ? Infinity : kernel.clock.now() + kernel.clock.jiffiesToNs(timeout);
+  // timeouts count in jiffies, as the kernel's timer wheel does: expiry at jiffies + timeout
+  const expires = forever ? Infinity : kernel.clock.jiffies + Math.max(0, timeout);
+  const deadline = forever ? Infinity : kernel.clock.jiffiesToNs(expires);
   await kernel.sched.schedulePoint();
   for (;;) {
     if (condition()) {
-      return forever ? MAX_SCHEDULE_TIMEOUT : Math.max(1, remainingJiffies(kernel, deadline));
+      return forever ? MAX_SCHEDULE_TIMEOUT : Math.max(1, expires - kernel.clock.jiffies);
     }
     const left = deadline - kernel.clock.now();
     if (left <= 0) {
@@ -113,17 +116,16 @@ export async function waitEvent(
   }
 }
 
-function remainingJiffies(kernel: Kernel, deadline: number): number {
-  return Math.ceil(((deadline - kernel.clock.now()) * kernel.clock.hz) / 1e9);
-}
-
 /**
- * Sleep for `timeout` jiffies. Returns 0 (or the jiffies left if a signal ended an interruptible
- * sleep).
+ * Sleep for `timeout` jiffies. Returns 0 when the time ran out, else the jiffies left (the thread
+ * was woken, or a signal ended an interruptible sleep). `MAX_SCHEDULE_TIMEOUT` sleeps until woken
+ * and then returns `MAX_SCHEDULE_TIMEOUT`; a negative timeout is logged and returns 0 at once.
  *
  * **Kernel:** `schedule_timeout()` after `set_current_state()`.
  *
  * **Locking:** may sleep.
+ *
+ * @throws {@link RunAborted} when the sleep can never end (no timeout and nobody to wake it)
  */
 export async function scheduleTimeout(
   kernel: Kernel,
@@ -131,16 +133,24 @@ export async function scheduleTimeout(
   interruptible = false,
 ): Promise<number> {
   might_sleep(kernel, "schedule_timeout");
-  const deadline = kernel.clock.now() + kernel.clock.jiffiesToNs(timeout);
+  if (timeout >= MAX_SCHEDULE_TIMEOUT) {
+    await kernel.sched.block("schedule_timeout(MAX_SCHEDULE_TIMEOUT)", { interruptible });
+    return MAX_SCHEDULE_TIMEOUT;
+  }
+  if (timeout < 0) {
+    kernel.printk(KERN_ERR, `schedule_timeout: wrong timeout value ${timeout}`);
+    return 0;
+  }
+  const expires = kernel.clock.jiffies + timeout;
   const why = await kernel.sched.block(`schedule_timeout(${timeout})`, {
-    timeoutNs: deadline - kernel.clock.now(),
+    timeoutNs: kernel.clock.jiffiesToNs(expires) - kernel.clock.now(),
     interruptible,
   });
-  return why === "timeout" ? 0 : Math.max(0, remainingJiffies(kernel, deadline));
+  return why === "timeout" ? 0 : Math.max(0, expires - kernel.clock.jiffies);
 }
 
 /**
- * Sleep for `ms` milliseconds of simulated time.
+ * Sleep for `ms` milliseconds of simulated time (an early wake-up goes back to sleep).
  *
  * **Kernel:** `msleep()`.
  *
@@ -148,7 +158,10 @@ export async function scheduleTimeout(
  */
 export async function msleep(kernel: Kernel, ms: number): Promise<void> {
   might_sleep(kernel, "msleep");
-  await kernel.sched.block(`msleep(${ms})`, { timeoutNs: ms * 1_000_000 });
+  const deadline = kernel.clock.now() + ms * NSEC_PER_MSEC;
+  while (kernel.clock.now() < deadline) {
+    await kernel.sched.block(`msleep(${ms})`, { timeoutNs: deadline - kernel.clock.now() });
+  }
 }
 
 /**

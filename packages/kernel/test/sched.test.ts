@@ -143,3 +143,213 @@ describe("scheduler", () => {
     expect(randomPolicy(7).name).toBe("random(7)");
   });
 });
+
+describe("scheduler: more", () => {
+  it("option 0 continues the running thread; spawned threads first run at a scheduling point", async () => {
+    const k = new Kernel();
+    const log: string[] = [];
+    const t = k.spawn("t", async () => {
+      log.push("t");
+    });
+    log.push("init-before");
+    expect(t.state).toBe("runnable");
+    await k.sched.join([t]);
+    log.push("init-after");
+    expect(log).toEqual(["init-before", "t", "init-after"]);
+    expect(t.state).toBe("done");
+  });
+
+  it("which runnable thread runs is a sched choice point naming the thread", async () => {
+    const points: { kind: string; count: number; thread: number }[] = [];
+    const k = new Kernel({
+      policy: {
+        name: "spy-last",
+        pick: (p) => (points.push({ kind: p.kind, count: p.count, thread: p.thread }), p.count - 1),
+      },
+    });
+    const log: string[] = [];
+    await k.run({
+      a: async () => {
+        log.push("a1");
+        await k.sched.schedulePoint();
+        log.push("a2");
+      },
+      b: async () => {
+        log.push("b1");
+        await k.sched.schedulePoint();
+        log.push("b2");
+      },
+    });
+    expect(points.every((p) => p.kind === "sched")).toBe(true);
+    expect(points.length).toBeGreaterThan(0);
+    // always the last runnable: the yielding thread is preempted each time
+    expect(log).toEqual(["b1", "a1", "b2", "a2"]);
+    expect(k.sched.preemptions).toBeGreaterThan(0);
+  });
+
+  it("a scheduling point with nobody else runnable makes no choice", async () => {
+    const k = new Kernel({ seed: 1 });
+    await k.sched.schedulePoint();
+    await k.sched.schedulePoint();
+    expect(k.choice.length).toBe(0);
+    expect(k.sched.switches).toBe(2);
+  });
+
+  it("run resolves with each thread's error; a KernelError does not stop the run", async () => {
+    const k = new Kernel();
+    const res = await k.run({
+      ok: async () => undefined,
+      bad: async () => {
+        throw new Error("boom");
+      },
+      later: async () => {
+        await msleep(k, 5);
+      },
+    });
+    expect(res.ok).toBeUndefined();
+    expect((res.bad as Error).message).toBe("boom");
+    expect(res.later).toBeUndefined();
+    expect(k.sched.abortReason).toBeNull();
+  });
+
+  it("deadlock: every thread is killed and init gets RunAborted with reason deadlock", async () => {
+    const k = new Kernel();
+    const c = initCompletion(k, "never");
+    let after = false;
+    const run = k.run({
+      w1: async () => {
+        await waitForCompletion(c);
+        after = true;
+      },
+      w2: async () => {
+        await waitForCompletion(c);
+        after = true;
+      },
+    });
+    const err = await run.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RunAborted);
+    expect((err as RunAborted).reason).toBe("deadlock");
+    expect(after).toBe(false);
+    expect(k.sched.all.map((t) => t.state)).toEqual(["running", "dead", "dead"]);
+    const dl = k.findings.filter((f) => f.kind === "deadlock");
+    expect(dl).toHaveLength(1);
+    expect(dl[0]!.code).toBe("all-blocked");
+    expect(dl[0]!.details.threads).toEqual([
+      { thread: "init", id: 0, waitingFor: expect.stringMatching(/^thread w1\/1 to exit$/) },
+      { thread: "w1", id: 1, waitingFor: "waitqueue never" },
+      { thread: "w2", id: 2, waitingFor: "waitqueue never" },
+    ]);
+    expect(k.dmesg.format()).toContain("INFO: task hung");
+    // aborted: no new threads, no more sleeping
+    expect(() => k.spawn("x", async () => undefined)).toThrow(/aborted/);
+    await expect(msleep(k, 1)).rejects.toBeInstanceOf(RunAborted);
+    expect(k.findings.filter((f) => f.kind === "deadlock")).toHaveLength(1);
+  });
+
+  it("init alone blocking forever is a deadlock too", async () => {
+    const k = new Kernel();
+    const c = initCompletion(k, "c");
+    await expect(waitForCompletion(c)).rejects.toBeInstanceOf(RunAborted);
+    expect(k.findings[0]?.details.threads).toEqual([
+      { thread: "init", id: 0, waitingFor: "waitqueue c" },
+    ]);
+  });
+
+  it("a thread that ends holding a lock is reported; its waiters then deadlock", async () => {
+    const k = new Kernel();
+    const m = mutexInit(k, "&dev->lock", "dev_lock");
+    const run = k.run({
+      leaker: async () => {
+        await mutexLock(m);
+      },
+      waiter: async () => {
+        await msleep(k, 1);
+        await mutexLock(m);
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(RunAborted);
+    const held = k.findings.find((f) => f.code === "held-at-exit");
+    expect(held?.kind).toBe("lockdep");
+    expect(held?.thread).toBe("leaker");
+    expect(held?.details.held).toEqual(["&dev->lock"]);
+    expect(String(held?.details.text)).toContain(
+      "leaker/1 is leaving the kernel with locks still held!",
+    );
+    const dl = k.findings.find((f) => f.kind === "deadlock");
+    expect(String(dl?.details.text)).toMatch(
+      /waiter\/2 waits for mutex &dev->lock \(held by leaker\/1\)/,
+    );
+  });
+
+  it("join() from a thread waits for the others, never for init", async () => {
+    const k = new Kernel();
+    const log: string[] = [];
+    await k.run({
+      boss: async () => {
+        k.spawn("helper", async () => {
+          await msleep(k, 3);
+          log.push("helper");
+        });
+        await k.sched.join();
+        log.push("boss");
+      },
+    });
+    expect(log).toEqual(["helper", "boss"]);
+    expect(k.findings).toEqual([]);
+  });
+
+  it("a wake-up and a timeout never both count", async () => {
+    const k = new Kernel({ hz: 1000 });
+    const c = initCompletion(k, "c");
+    const got: number[] = [];
+    await k.run({
+      waiter: async () => {
+        got.push(await waitForCompletionTimeout(c, 10));
+      },
+      waker: async () => {
+        await msleep(k, 10); // fires at the same instant as the waiter's timeout
+        complete(c);
+      },
+    });
+    // the waiter's timer (armed first) fires first: it sees the completion not yet done
+    expect(got).toEqual([0]);
+    expect(c.done).toBe(1);
+    expect(k.clock.now()).toBe(10_000_000);
+  });
+
+  it("a timer that became due because a thread advanced the clock fires at the next scheduling point", async () => {
+    // always switch: the sleeper can only run first if its timer fired at busy's scheduling point
+    const k = new Kernel({ hz: 1000, policy: { name: "last", pick: (p) => p.count - 1 } });
+    const log: string[] = [];
+    await k.run({
+      sleeper: async () => {
+        await msleep(k, 5);
+        log.push(`sleeper@${k.clock.now()}`);
+      },
+      busy: async () => {
+        await k.sched.schedulePoint();
+        k.clock.advance(20_000_000); // mdelay(20): busy-waiting moves time
+        await k.sched.schedulePoint();
+        log.push("busy");
+      },
+    });
+    expect(log).toEqual(["sleeper@20000000", "busy"]);
+  });
+
+  it("a pending signal ends an interruptible sleep at once, not an uninterruptible one", async () => {
+    const k = new Kernel();
+    k.sched.signal(k.sched.init);
+    expect(await k.sched.block("x", { interruptible: true })).toBe("signal");
+    expect(await k.sched.block("y", { timeoutNs: 1000 })).toBe("timeout");
+    expect(k.clock.now()).toBe(1000);
+    expect(await k.sched.block("z", { timeoutNs: 0 })).toBe("timeout");
+  });
+
+  it("wake() of a thread that is not blocked returns false", () => {
+    const k = new Kernel();
+    expect(k.sched.wake(k.sched.init)).toBe(false);
+  });
+});
