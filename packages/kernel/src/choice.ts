@@ -16,7 +16,10 @@ import { KernelError } from "./errno";
 
 /** One decision to make. Kept small: the explorer makes millions of them. */
 export interface ChoicePoint {
-  /** What is being decided: `"sched"`, `"evict"`, `"prefetch"`, `"alloc"`, `"ww-inject"`, … */
+  /**
+   * What is being decided: `"preempt"` (option 0 lets the running thread go on), `"sched"` (who runs
+   * after a thread blocked), `"evict"`, `"prefetch"`, `"alloc"`, `"ww-inject"`, …
+   */
   readonly kind: string;
   /** How many options (>= 2); the answer is an index in `[0, count)`. */
   readonly count: number;

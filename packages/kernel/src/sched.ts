@@ -6,7 +6,8 @@
  *
  * Threads are async functions. Exactly one thread runs at a time; it runs until it reaches a
  * scheduling point (a sleeping function, or {@link Scheduler.schedulePoint}). There the choice source
- * decides which runnable thread runs next (`"sched"` choice points; option 0 always continues the
+ * decides which runnable thread runs next (`"preempt"` choice points when the running thread could go
+ * on, `"sched"` when it blocked or ended; option 0 always continues the
  * thread that yielded, so option 0 everywhere means "no preemption"). A thread that blocks stays off
  * the run queue until something wakes it. When no thread can run, the clock jumps to the next timer;
  * with no timer either, every live thread is blocked: a `deadlock` finding names each one and what it
@@ -349,7 +350,12 @@ export class Scheduler {
       this.fireDueTimers();
       const runnable = this.runQueue(prev, yielded);
       if (runnable.length > 0) {
-        const pick = this.kernel.choice.choose("sched", runnable.length);
+        // "preempt": the running thread could go on (option 0), any other pick preempts it;
+        // "sched": it blocked or ended, and the pick only says who runs next.
+        const pick = this.kernel.choice.choose(
+          yielded && runnable[0] === prev ? "preempt" : "sched",
+          runnable.length,
+        );
         const next = runnable[pick] as Task;
         if (yielded && next !== prev) {
           this.preemptions++;
