@@ -480,33 +480,39 @@ export class DataCache {
     const [l0, l1] = this.span(po, len);
     const end = po + len;
     const ls = this.lineSize;
-    for (let l = l0; l <= l1; l++) {
-      const st = p.state[l];
-      if (st === LINE_INVALID) {
-        const start = l << this.lineShift;
-        if (start < po || start + ls > end) {
-          this.load(p, l);
-          this.recordRun("fill", agent, p, l, l + 1);
+    const lru = this.lru;
+    if (!lru && p.dirty === this.linesPerPage) {
+      // every line already dirty: a plain store
+      p.writer.fill(wid, l0, l1 + 1);
+    } else {
+      for (let l = l0; l <= l1; l++) {
+        const st = p.state[l];
+        if (st === LINE_INVALID) {
+          const start = l << this.lineShift;
+          if (start < po || start + ls > end) {
+            this.load(p, l);
+            this.recordRun("fill", agent, p, l, l + 1);
+          }
+          p.state[l] = LINE_DIRTY;
+          p.valid++;
+          p.dirty++;
+          if (lru) {
+            this.copyIn(p, l, po, len, src, srcOff);
+            p.writer[l] = wid;
+            lru.insert(p, l);
+            continue;
+          }
+        } else if (st === LINE_CLEAN) {
+          p.state[l] = LINE_DIRTY;
+          p.dirty++;
+          lru?.touch(p, l);
+        } else {
+          lru?.touch(p, l);
         }
-        p.state[l] = LINE_DIRTY;
-        p.valid++;
-        p.dirty++;
-        if (this.lru) {
+        p.writer[l] = wid;
+        if (lru) {
           this.copyIn(p, l, po, len, src, srcOff);
-          p.writer[l] = wid;
-          this.lru.insert(p, l);
-          continue;
         }
-      } else if (st === LINE_CLEAN) {
-        p.state[l] = LINE_DIRTY;
-        p.dirty++;
-        this.lru?.touch(p, l);
-      } else {
-        this.lru?.touch(p, l);
-      }
-      p.writer[l] = wid;
-      if (this.lru) {
-        this.copyIn(p, l, po, len, src, srcOff);
       }
     }
     if (!this.lru) {

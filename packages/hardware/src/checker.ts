@@ -48,6 +48,8 @@ export interface LineEvent {
   readonly len: number;
   /** Details: the alias (VA, colour), the maintenance routine, the bounce partner… */
   readonly note?: string;
+  /** The address the agent used, when it was not the physical one (a DMA address). */
+  readonly addr?: number;
 }
 
 /** The last writer of a byte in the ideal memory. */
@@ -82,7 +84,13 @@ function hex(bytes: ArrayLike<number>): string {
   return s;
 }
 
-/** `0x…` */
+/**
+ * Format an address as `0x…`.
+ *
+ * **Kernel:** `%#lx` / `%pa` formatting.
+ *
+ * **Locking:** none (pure).
+ */
 export function hexAddr(a: number): string {
   return `0x${a.toString(16)}`;
 }
@@ -210,7 +218,7 @@ export class Checker {
   }
 
   /** Append an event to the history of the lines covering `[pa, pa + len)`. */
-  record(kind: LineEventKind, agent: string, pa: number, len: number, note?: string): void {
+  record(kind: LineEventKind, agent: string, pa: number, len: number, note?: string, addr?: number): void {
     let done = 0;
     while (done < len) {
       const a = pa + done;
@@ -221,15 +229,20 @@ export class Checker {
         list = [];
         this.history.set(pfn, list);
       }
-      const ev: LineEvent = {
+      const ev: { -readonly [K in keyof LineEvent]: LineEvent[K] } = {
         seq: this.kernel.nextSeq(),
         step: this.kernel.step,
         kind,
         agent,
         pa: a,
         len: n,
-        ...(note !== undefined ? { note } : {}),
       };
+      if (note !== undefined) {
+        ev.note = note;
+      }
+      if (addr !== undefined) {
+        ev.addr = addr + done;
+      }
       list.push(ev);
       if (list.length > this.historyDepth) {
         list.shift();

@@ -44,7 +44,13 @@ export function kernelTranslate(m: Machine, va: number): KernelMapping | null {
   return null;
 }
 
-/** The default agent name of the running thread. */
+/**
+ * The default agent name of the running thread: `cpu:<thread>`.
+ *
+ * **Kernel:** none (the checker's naming of `current`).
+ *
+ * **Locking:** none.
+ */
 export function cpuAgent(m: Machine): string {
   return `cpu:${m.kernel.sched.current.name}`;
 }

@@ -369,7 +369,7 @@ export function deviceRead(dev: Device, dma: number, len: number): Uint8Array {
       m.cache.snoopRead(p.pa, out, p.off, p.len, agent);
     }
     const c = charge(m, p.pa);
-    m.checker.record("dma-read", agent, p.pa, p.len, `dma ${hexAddr(dma + p.off)}${c !== p.pa ? ` (bounce for ${hexAddr(c)})` : ""}`);
+    m.checker.record("dma-read", agent, p.pa, p.len, c !== p.pa ? `bounce slot for ${hexAddr(c)}` : undefined, dma + p.off);
     if (c !== p.pa) {
       m.checker.record("dma-read", agent, c, Math.min(p.len, PAGE_SIZE - (c % PAGE_SIZE)), `through bounce slot ${hexAddr(p.pa)}`);
     }
@@ -423,7 +423,7 @@ export function deviceWrite(dev: Device, dma: number, data: Uint8Array): number 
         done += n;
       }
     }
-    m.checker.record("dma-write", agent, p.pa, p.len, `dma ${hexAddr(dma + p.off)}${c !== p.pa ? ` (bounce for ${hexAddr(c)})` : ""}`);
+    m.checker.record("dma-write", agent, p.pa, p.len, c !== p.pa ? `bounce slot for ${hexAddr(c)}` : undefined, dma + p.off);
     written += p.len;
   }
   if (!dev.coherent) {

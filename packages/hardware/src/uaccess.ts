@@ -12,7 +12,14 @@ import type { CheckSegment } from "./checker";
 import { cpuAccessPage, cpuAgent } from "./cpu";
 import type { Machine } from "./machine";
 
-/** The cache address-space id of a process (VIVT tags; ASID-tagged, so no flush at context switch). */
+/**
+ * The cache address-space id of a process: VIVT lines are tagged with it (an ASID-tagged cache, so
+ * nothing is flushed at a context switch).
+ *
+ * **Kernel:** none (hardware: the ASID; the kernel's is `ASID(mm)`).
+ *
+ * **Locking:** none.
+ */
 export function asidOf(m: Machine, mm: Mm): number {
   let id = m.asids.get(mm);
   if (id === undefined) {
