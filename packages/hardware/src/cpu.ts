@@ -70,6 +70,10 @@ export function cpuAccessPage(
   wid: number,
   note?: string,
 ): void {
+  if (write) {
+    // the ideal memory first: a line evicted while the store allocates already carries new data
+    m.checker.idealWritePage(pa, buf, off, n, wid);
+  }
   if (prot === "cacheable") {
     if (write) {
       m.cache.write(va, pa, asid, buf, off, n, agent, wid, note);
@@ -82,9 +86,6 @@ export function cpuAccessPage(
   } else {
     m.memory.readPage(pa, buf, off, n);
     m.checker.record("read-uncached", agent, pa, n, `${prot} mapping at va 0x${va.toString(16)}`);
-  }
-  if (write) {
-    m.checker.idealWritePage(pa, buf, off, n, wid);
   }
 }
 

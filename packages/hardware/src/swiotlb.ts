@@ -353,11 +353,11 @@ function copyThroughLinearMap(m: Machine, src: number, dst: number, size: number
     if (!toDevice && !reported) {
       reported = !m.checker.checkWriteBack(agent, a, buf, done, n, `swiotlb bounce from ${hexAddr(src + done)} (${dev.name})`, { bounce: src + done, device: dev.name }, "bounce-copy", true);
     }
-    m.cache.write(physToVirt(m, a), a, KERNEL_ASID, buf, done, n, agent, wid, `${what} (${dev.name}) from ${hexAddr(src + done)}`);
-    m.checker.record(kind, agent, a, n, `${what} (${dev.name}); copy from ${hexAddr(src + done)}`);
     if (toDevice) {
       m.checker.idealWritePage(a, buf, done, n, wid);
     }
+    m.cache.write(physToVirt(m, a), a, KERNEL_ASID, buf, done, n, agent, wid, `${what} (${dev.name}) from ${hexAddr(src + done)}`);
+    m.checker.record(kind, agent, a, n, `${what} (${dev.name}); copy from ${hexAddr(src + done)}`);
     done += n;
   }
 }
