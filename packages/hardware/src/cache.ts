@@ -171,7 +171,11 @@ export class DataCache {
     this.invalidateCleans = config.invalidateCleans;
     this.lru =
       config.cacheSize > 0
-        ? new LruSets(this, config.cacheSize / (config.cacheWays * config.lineSize), config.cacheWays)
+        ? new LruSets(
+            this,
+            config.cacheSize / (config.cacheWays * config.lineSize),
+            config.cacheWays,
+          )
         : null;
   }
 
@@ -416,7 +420,15 @@ export class DataCache {
    * A cacheable CPU read of `len` bytes at `pa` (within a page) through `va` in `asid`: misses
    * fill lines from memory.
    */
-  read(va: number, pa: number, asid: number, dst: Uint8Array, dstOff: number, len: number, agent: string): void {
+  read(
+    va: number,
+    pa: number,
+    asid: number,
+    dst: Uint8Array,
+    dstOff: number,
+    len: number,
+    agent: string,
+  ): void {
     const pfn = Math.floor(pa / PAGE_SIZE);
     const po = pa - pfn * PAGE_SIZE;
     const p = this.obtain(this.spaceOf(va, asid), this.keyOf(va, pfn), pfn, va);
@@ -448,13 +460,26 @@ export class DataCache {
     }
   }
 
-  private copyOut(p: CachePage, l: number, po: number, len: number, dst: Uint8Array, dstOff: number): void {
+  private copyOut(
+    p: CachePage,
+    l: number,
+    po: number,
+    len: number,
+    dst: Uint8Array,
+    dstOff: number,
+  ): void {
     const a = Math.max(po, l << this.lineShift);
     const b = Math.min(po + len, (l + 1) << this.lineShift);
     dst.set(p.data.subarray(p.base + a, p.base + b), dstOff + (a - po));
   }
 
-  private recordRun(kind: "fill" | "prefetch", agent: string, p: CachePage, from: number, to: number): void {
+  private recordRun(
+    kind: "fill" | "prefetch",
+    agent: string,
+    p: CachePage,
+    from: number,
+    to: number,
+  ): void {
     const d = this.describe(p);
     this.checker.record(kind, agent, this.linePa(p, from), (to - from) << this.lineShift, d);
   }
@@ -522,7 +547,14 @@ export class DataCache {
     this.checker.record("write", agent, pa, len, note && d ? `${note}; ${d}` : (note ?? d));
   }
 
-  private copyIn(p: CachePage, l: number, po: number, len: number, src: Uint8Array, srcOff: number): void {
+  private copyIn(
+    p: CachePage,
+    l: number,
+    po: number,
+    len: number,
+    src: Uint8Array,
+    srcOff: number,
+  ): void {
     const a = Math.max(po, l << this.lineShift);
     const b = Math.min(po + len, (l + 1) << this.lineShift);
     p.data.set(src.subarray(srcOff + (a - po), srcOff + (b - po)), p.base + a);
@@ -536,7 +568,15 @@ export class DataCache {
    * `"clean"`, as arm64 and ARMv7 do); `flush` cleans and invalidates; `evict` is a flush recorded
    * as an eviction.
    */
-  maintain(p: CachePage, a: number, b: number, op: CacheOp, cause: string, agent: string, edges: "clean" | "discard" = "clean"): void {
+  maintain(
+    p: CachePage,
+    a: number,
+    b: number,
+    op: CacheOp,
+    cause: string,
+    agent: string,
+    edges: "clean" | "discard" = "clean",
+  ): void {
     if (p.dead) {
       return;
     }
@@ -569,13 +609,25 @@ export class DataCache {
       if (effOp === "flush" || (partial && edges === "clean")) {
         if (st === LINE_DIRTY) {
           this.writeBackLine(p, l, cause);
-          this.checker.record("clean", agent, pa, ls, `${note}${effOp === "inval" ? " (partial line: clean+invalidate)" : ""}`);
+          this.checker.record(
+            "clean",
+            agent,
+            pa,
+            ls,
+            `${note}${effOp === "inval" ? " (partial line: clean+invalidate)" : ""}`,
+          );
         }
         this.checker.record("invalidate", agent, pa, ls, note);
         this.invalidateLine(p, l);
         continue;
       }
-      this.checker.record(st === LINE_DIRTY ? "discard" : "invalidate", agent, pa, ls, st === LINE_DIRTY ? `${note} (dirty data discarded)` : note);
+      this.checker.record(
+        st === LINE_DIRTY ? "discard" : "invalidate",
+        agent,
+        pa,
+        ls,
+        st === LINE_DIRTY ? `${note} (dirty data discarded)` : note,
+      );
       this.invalidateLine(p, l);
     }
   }
@@ -614,7 +666,13 @@ export class DataCache {
   }
 
   private recordPrefetch(p: CachePage, from: number, to: number, cause: string): void {
-    this.checker.record("prefetch", "cache", this.linePa(p, from), (to - from) << this.lineShift, `${cause}${this.aliasNote(p)}`);
+    this.checker.record(
+      "prefetch",
+      "cache",
+      this.linePa(p, from),
+      (to - from) << this.lineShift,
+      `${cause}${this.aliasNote(p)}`,
+    );
   }
 
   /** Recently dropped lines, newest last (speculation candidates). */
@@ -664,7 +722,13 @@ export class DataCache {
         }
         covered.add(l);
         this.copyOut(p, l, po, len, dst, dstOff);
-        this.checker.record("snoop", agent, this.linePa(p, l), this.lineSize, `read snooped a dirty line${this.aliasNote(p)}`);
+        this.checker.record(
+          "snoop",
+          agent,
+          this.linePa(p, l),
+          this.lineSize,
+          `read snooped a dirty line${this.aliasNote(p)}`,
+        );
       }
     }
     return covered.size > 0;
@@ -693,7 +757,13 @@ export class DataCache {
         if (st === LINE_DIRTY && (start < po || start + this.lineSize > po + len)) {
           this.writeBackLine(p, l, "snoop write-back");
         }
-        this.checker.record("snoop", agent, this.linePa(p, l), this.lineSize, `write invalidated the CPU line${this.aliasNote(p)}`);
+        this.checker.record(
+          "snoop",
+          agent,
+          this.linePa(p, l),
+          this.lineSize,
+          `write invalidated the CPU line${this.aliasNote(p)}`,
+        );
         this.invalidateLine(p, l);
       }
     }

@@ -52,7 +52,8 @@ function kernelHits(m: Machine, start: number, end: number): Hit[] {
   if (ls < le) {
     const first = ls - (ls % PAGE_SIZE);
     const npages = Math.ceil((le - first) / PAGE_SIZE);
-    const toPfn = (va: number): number => Math.floor((va - PAGE_OFFSET + m.config.ramBase) / PAGE_SIZE);
+    const toPfn = (va: number): number =>
+      Math.floor((va - PAGE_OFFSET + m.config.ramBase) / PAGE_SIZE);
     if (npages <= cache.pages) {
       for (let va = first; va < le; va += PAGE_SIZE) {
         visit(va, toPfn(va));
@@ -60,7 +61,12 @@ function kernelHits(m: Machine, start: number, end: number): Hit[] {
     } else {
       for (const p of cache.allPages()) {
         const va = physToVirt(m, p.pfn * PAGE_SIZE);
-        if (va + PAGE_SIZE > ls && va < le && cache.spaceOf(va, KERNEL_ASID) === p.space && cache.keyOf(va, p.pfn) === p.key) {
+        if (
+          va + PAGE_SIZE > ls &&
+          va < le &&
+          cache.spaceOf(va, KERNEL_ASID) === p.space &&
+          cache.keyOf(va, p.pfn) === p.key
+        ) {
           const [a, b] = clip(va, start, end);
           hits.push({ p, a, b });
         }
@@ -81,7 +87,12 @@ function kernelHits(m: Machine, start: number, end: number): Hit[] {
       for (const p of cache.allPages()) {
         for (const i of area.reverse.get(p.pfn) ?? []) {
           const va = area.start + i * PAGE_SIZE;
-          if (i >= i0 && i < i1 && cache.spaceOf(va, KERNEL_ASID) === p.space && cache.keyOf(va, p.pfn) === p.key) {
+          if (
+            i >= i0 &&
+            i < i1 &&
+            cache.spaceOf(va, KERNEL_ASID) === p.space &&
+            cache.keyOf(va, p.pfn) === p.key
+          ) {
             const [a, b] = clip(va, start, end);
             hits.push({ p, a, b });
           }
@@ -116,7 +127,13 @@ function userHits(m: Machine, mm: Mm, start: number, end: number): Hit[] {
   return hits;
 }
 
-function apply(m: Machine, hits: readonly Hit[], op: CacheOp, cause: string, edges: "clean" | "discard" = "clean"): void {
+function apply(
+  m: Machine,
+  hits: readonly Hit[],
+  op: CacheOp,
+  cause: string,
+  edges: "clean" | "discard" = "clean",
+): void {
   const agent = op === "evict" ? "cache" : cpuAgent(m);
   for (const h of hits) {
     m.cache.maintain(h.p, h.a, h.b, op, cause, agent, edges);
@@ -130,7 +147,14 @@ function apply(m: Machine, hits: readonly Hit[], op: CacheOp, cause: string, edg
  *
  * **Locking:** any context.
  */
-export function cacheMaintainRange(m: Machine, start: number, end: number, op: CacheOp, cause: string, edges: "clean" | "discard" = "clean"): void {
+export function cacheMaintainRange(
+  m: Machine,
+  start: number,
+  end: number,
+  op: CacheOp,
+  cause: string,
+  edges: "clean" | "discard" = "clean",
+): void {
   apply(m, kernelHits(m, start, end), op, cause, edges);
   m.kernel.trace("cache", "cache", cause, { start, end, op });
 }
@@ -270,7 +294,14 @@ export function archDmaCacheWback(m: Machine, pa: number, size: number): void {
  */
 export function archDmaCacheInv(m: Machine, pa: number, size: number): void {
   const va = physToVirt(m, pa);
-  cacheMaintainRange(m, va, va + size, "inval", "arch_dma_cache_inv", m.config.arch === "riscv" ? "discard" : "clean");
+  cacheMaintainRange(
+    m,
+    va,
+    va + size,
+    "inval",
+    "arch_dma_cache_inv",
+    m.config.arch === "riscv" ? "discard" : "clean",
+  );
 }
 
 /**

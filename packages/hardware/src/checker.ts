@@ -218,7 +218,14 @@ export class Checker {
   }
 
   /** Append an event to the history of the lines covering `[pa, pa + len)`. */
-  record(kind: LineEventKind, agent: string, pa: number, len: number, note?: string, addr?: number): void {
+  record(
+    kind: LineEventKind,
+    agent: string,
+    pa: number,
+    len: number,
+    note?: string,
+    addr?: number,
+  ): void {
     let done = 0;
     while (done < len) {
       const a = pa + done;
@@ -244,8 +251,8 @@ export class Checker {
         ev.addr = addr + done;
       }
       list.push(ev);
-      if (list.length > this.historyDepth) {
-        list.shift();
+      if (list.length >= 2 * this.historyDepth) {
+        list.splice(0, list.length - this.historyDepth); // amortised: drop the oldest in bulk
       }
       done += n;
     }
@@ -255,7 +262,9 @@ export class Checker {
   lineHistory(pa: number): LineEvent[] {
     const line = pa - (pa % this.lineSize);
     const list = this.history.get(Math.floor(pa / PAGE_SIZE)) ?? [];
-    return list.filter((e) => e.pa < line + this.lineSize && e.pa + e.len > line);
+    return list
+      .slice(-this.historyDepth)
+      .filter((e) => e.pa < line + this.lineSize && e.pa + e.len > line);
   }
 
   /**
@@ -309,7 +318,10 @@ export class Checker {
     const from = Math.max(lineStart, first.seg.pa);
     const to = Math.min(lineStart + this.lineSize, first.seg.pa + first.seg.len);
     const expected = this.idealRead(from, to - from);
-    const seenLine = seen.subarray(first.seg.off + (from - first.seg.pa), first.seg.off + (to - first.seg.pa));
+    const seenLine = seen.subarray(
+      first.seg.off + (from - first.seg.pa),
+      first.seg.off + (to - first.seg.pa),
+    );
     const w = this.lastWriter(pa);
     const charged = actual !== pa;
     this.kernel.report({

@@ -32,7 +32,10 @@ const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
  */
 export function kernelTranslate(m: Machine, va: number): KernelMapping | null {
   if (virtAddrValid(m, va)) {
-    return { pfn: Math.floor((va - PAGE_OFFSET + m.config.ramBase) / PAGE_SIZE), prot: "cacheable" };
+    return {
+      pfn: Math.floor((va - PAGE_OFFSET + m.config.ramBase) / PAGE_SIZE),
+      prot: "cacheable",
+    };
   }
   const a = m.vmalloc.find(va);
   if (a) {
@@ -128,7 +131,12 @@ function walk(
  *
  * @throws {@link KernelBug} for an unmapped address (a kernel paging-request oops)
  */
-export function cpuRead(m: Machine, va: number, len: number, agent: string = cpuAgent(m)): Uint8Array {
+export function cpuRead(
+  m: Machine,
+  va: number,
+  len: number,
+  agent: string = cpuAgent(m),
+): Uint8Array {
   const out = new Uint8Array(len);
   const segs: CheckSegment[] = [];
   walk(m, va, len, false, out, agent, segs);
@@ -146,7 +154,12 @@ export function cpuRead(m: Machine, va: number, len: number, agent: string = cpu
  *
  * @throws {@link KernelBug} for an unmapped address (a kernel paging-request oops)
  */
-export function cpuWrite(m: Machine, va: number, data: Uint8Array, agent: string = cpuAgent(m)): void {
+export function cpuWrite(
+  m: Machine,
+  va: number,
+  data: Uint8Array,
+  agent: string = cpuAgent(m),
+): void {
   walk(m, va, data.length, true, data, agent, null);
   m.kernel.trace(agent, "cpu", "write", { va, len: data.length });
 }
@@ -160,7 +173,13 @@ export function cpuWrite(m: Machine, va: number, data: Uint8Array, agent: string
  *
  * @throws {@link KernelBug} for an unmapped address
  */
-export function cpuMemset(m: Machine, va: number, value: number, len: number, agent: string = cpuAgent(m)): void {
+export function cpuMemset(
+  m: Machine,
+  va: number,
+  value: number,
+  len: number,
+  agent: string = cpuAgent(m),
+): void {
   cpuWrite(m, va, new Uint8Array(len).fill(value), agent);
 }
 
@@ -168,5 +187,18 @@ export function cpuMemset(m: Machine, va: number, value: number, len: number, ag
 export function cpuZeroPage(m: Machine, pfn: number): void {
   const agent = cpuAgent(m);
   const pa = pfn * PAGE_SIZE;
-  cpuAccessPage(m, PAGE_OFFSET + (pa - m.config.ramBase), pa, "cacheable", KERNEL_ASID, true, ZERO_PAGE, 0, PAGE_SIZE, agent, m.checker.writerId(agent), "__GFP_ZERO clear_page");
+  cpuAccessPage(
+    m,
+    PAGE_OFFSET + (pa - m.config.ramBase),
+    pa,
+    "cacheable",
+    KERNEL_ASID,
+    true,
+    ZERO_PAGE,
+    0,
+    PAGE_SIZE,
+    agent,
+    m.checker.writerId(agent),
+    "__GFP_ZERO clear_page",
+  );
 }

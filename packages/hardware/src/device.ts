@@ -224,7 +224,10 @@ interface Piece {
 
 function rangeFinding(dev: Device, dma: number, len: number, write: boolean, why: string): void {
   const m = dev.machine;
-  m.kernel.printk(KERN_ERR, `${dev.name}: DMA ${write ? "write" : "read"} of ${len} bytes at ${hexAddr(dma)}: ${why}`);
+  m.kernel.printk(
+    KERN_ERR,
+    `${dev.name}: DMA ${write ? "write" : "read"} of ${len} bytes at ${hexAddr(dma)}: ${why}`,
+  );
   m.kernel.report({
     kind: "dma-range",
     code: why.startsWith("beyond") ? "beyond-dma-mask" : "outside-memory",
@@ -233,11 +236,22 @@ function rangeFinding(dev: Device, dma: number, len: number, write: boolean, why
   });
 }
 
-function iommuFault(dev: Device, domain: IommuDomain, iova: number, len: number, write: boolean, reason: "translation" | "permission"): void {
+function iommuFault(
+  dev: Device,
+  domain: IommuDomain,
+  iova: number,
+  len: number,
+  write: boolean,
+  reason: "translation" | "permission",
+): void {
   const m = dev.machine;
-  const handled = domain.faultHandler?.(domain, dev, iova, write ? IOMMU_FAULT_WRITE : IOMMU_FAULT_READ) === 0;
+  const handled =
+    domain.faultHandler?.(domain, dev, iova, write ? IOMMU_FAULT_WRITE : IOMMU_FAULT_READ) === 0;
   if (!handled) {
-    m.kernel.printk(KERN_ERR, `iommu: ${dev.name}: unhandled ${reason} fault: iova=${hexAddr(iova)}, ${write ? "write" : "read"}, domain ${domain.id}`);
+    m.kernel.printk(
+      KERN_ERR,
+      `iommu: ${dev.name}: unhandled ${reason} fault: iova=${hexAddr(iova)}, ${write ? "write" : "read"}, domain ${domain.id}`,
+    );
   }
   m.kernel.report({
     kind: "iommu-fault",
@@ -251,7 +265,13 @@ function iommuFault(dev: Device, domain: IommuDomain, iova: number, len: number,
 function translate(dev: Device, dma: number, len: number, write: boolean): Piece[] | null {
   const m = dev.machine;
   if (dma < 0 || len <= 0 || dma + len - 1 > dev.dmaLimit) {
-    rangeFinding(dev, dma, len, write, `beyond the DMA mask (${dev.dmaMaskBits} bits${dev.busDmaLimit ? `, bus limit ${hexAddr(dev.busDmaLimit)}` : ""})`);
+    rangeFinding(
+      dev,
+      dma,
+      len,
+      write,
+      `beyond the DMA mask (${dev.dmaMaskBits} bits${dev.busDmaLimit ? `, bus limit ${hexAddr(dev.busDmaLimit)}` : ""})`,
+    );
     return null;
   }
   const domain = dev.domain;
@@ -262,7 +282,7 @@ function translate(dev: Device, dma: number, len: number, write: boolean): Piece
       rangeFinding(dev, dma, len, write, `outside memory (phys ${hexAddr(pa)})`);
       return null;
     }
-    for (let off = 0; off < len; ) {
+    for (let off = 0; off < len;) {
       const n = Math.min(len - off, PAGE_SIZE - ((pa + off) % PAGE_SIZE));
       pieces.push({ off, len: n, pa: pa + off });
       off += n;
@@ -280,7 +300,7 @@ function translate(dev: Device, dma: number, len: number, write: boolean): Piece
       faultLen = 0;
     }
   };
-  for (let off = 0; off < len; ) {
+  for (let off = 0; off < len;) {
     const iova = dma + off;
     const n = Math.min(len - off, IOMMU_PAGE_SIZE - (iova % IOMMU_PAGE_SIZE));
     const pte = domain.type === IOMMU_DOMAIN_BLOCKED ? undefined : iommuTranslate(domain, iova);
@@ -369,9 +389,22 @@ export function deviceRead(dev: Device, dma: number, len: number): Uint8Array {
       m.cache.snoopRead(p.pa, out, p.off, p.len, agent);
     }
     const c = charge(m, p.pa);
-    m.checker.record("dma-read", agent, p.pa, p.len, c !== p.pa ? `bounce slot for ${hexAddr(c)}` : undefined, dma + p.off);
+    m.checker.record(
+      "dma-read",
+      agent,
+      p.pa,
+      p.len,
+      c !== p.pa ? `bounce slot for ${hexAddr(c)}` : undefined,
+      dma + p.off,
+    );
     if (c !== p.pa) {
-      m.checker.record("dma-read", agent, c, Math.min(p.len, PAGE_SIZE - (c % PAGE_SIZE)), `through bounce slot ${hexAddr(p.pa)}`);
+      m.checker.record(
+        "dma-read",
+        agent,
+        c,
+        Math.min(p.len, PAGE_SIZE - (c % PAGE_SIZE)),
+        `through bounce slot ${hexAddr(p.pa)}`,
+      );
     }
     segs.push({ pa: c, actual: p.pa, off: p.off, len: p.len });
   }
@@ -415,7 +448,7 @@ export function deviceWrite(dev: Device, dma: number, data: Uint8Array): number 
     m.checker.idealWritePage(p.pa, data, p.off, p.len, wid);
     const c = charge(m, p.pa);
     if (c !== p.pa) {
-      for (let done = 0; done < p.len; ) {
+      for (let done = 0; done < p.len;) {
         const a = c + done;
         const n = Math.min(p.len - done, PAGE_SIZE - (a % PAGE_SIZE));
         m.checker.idealWritePage(a, data, p.off + done, n, wid);
@@ -423,7 +456,14 @@ export function deviceWrite(dev: Device, dma: number, data: Uint8Array): number 
         done += n;
       }
     }
-    m.checker.record("dma-write", agent, p.pa, p.len, c !== p.pa ? `bounce slot for ${hexAddr(c)}` : undefined, dma + p.off);
+    m.checker.record(
+      "dma-write",
+      agent,
+      p.pa,
+      p.len,
+      c !== p.pa ? `bounce slot for ${hexAddr(c)}` : undefined,
+      dma + p.off,
+    );
     written += p.len;
   }
   if (!dev.coherent) {

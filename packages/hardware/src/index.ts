@@ -17,7 +17,13 @@ export {
   type PlatformConfig,
   type PlatformName,
 } from "./platform";
-export { HARDWARE_MODULE, Machine, createMachine, getMachine, type MachineFootprint } from "./machine";
+export {
+  HARDWARE_MODULE,
+  Machine,
+  createMachine,
+  getMachine,
+  type MachineFootprint,
+} from "./machine";
 export { PhysMemory } from "./physmem";
 export {
   Checker,

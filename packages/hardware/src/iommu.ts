@@ -66,7 +66,12 @@ export interface IommuPte {
  * A fault handler: return 0 when handled (the access stays blocked either way).
  * **Kernel:** `iommu_fault_handler_t`.
  */
-export type IommuFaultHandler = (domain: IommuDomain, dev: Device, iova: number, flags: number) => number;
+export type IommuFaultHandler = (
+  domain: IommuDomain,
+  dev: Device,
+  iova: number,
+  flags: number,
+) => number;
 
 /** Fault flags passed to a handler. **Kernel:** `IOMMU_FAULT_READ`. */
 export const IOMMU_FAULT_READ = 0x0;
@@ -155,7 +160,15 @@ export function iommuIotlbGatherInit(): IommuIotlbGather {
  * @throws {@link KernelError} `EINVAL` for an unknown type
  */
 export function iommuDomainAlloc(m: Machine, type: number = IOMMU_DOMAIN_DMA): IommuDomain {
-  if (![IOMMU_DOMAIN_BLOCKED, IOMMU_DOMAIN_IDENTITY, IOMMU_DOMAIN_UNMANAGED, IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_DMA_FQ].includes(type)) {
+  if (
+    ![
+      IOMMU_DOMAIN_BLOCKED,
+      IOMMU_DOMAIN_IDENTITY,
+      IOMMU_DOMAIN_UNMANAGED,
+      IOMMU_DOMAIN_DMA,
+      IOMMU_DOMAIN_DMA_FQ,
+    ].includes(type)
+  ) {
     throw new KernelError("EINVAL", `iommu: unknown domain type 0x${type.toString(16)}`);
   }
   const d = new IommuDomain(m, m.iommuDomains.length, type);
@@ -219,9 +232,18 @@ function aligned(x: number): boolean {
  * @throws {@link KernelError} `EINVAL` (unaligned, zero size, outside the aperture, not a paging
  * domain), `EEXIST` (already mapped)
  */
-export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): void {
+export function iommuMap(
+  domain: IommuDomain,
+  iova: number,
+  paddr: number,
+  size: number,
+  prot: number,
+): void {
   if (!domain.paging) {
-    throw new KernelError("EINVAL", `iommu_map: domain ${domain.id} (${domain.typeName}) does not translate`);
+    throw new KernelError(
+      "EINVAL",
+      `iommu_map: domain ${domain.id} (${domain.typeName}) does not translate`,
+    );
   }
   if (!aligned(iova) || !aligned(paddr) || !aligned(size) || size <= 0) {
     throw new KernelError(
@@ -230,14 +252,25 @@ export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size:
     );
   }
   if (iova < 0 || iova + size > domain.apertureEnd) {
-    throw new KernelError("EINVAL", `iommu_map: iova 0x${iova.toString(16)}+0x${size.toString(16)} outside the aperture`);
+    throw new KernelError(
+      "EINVAL",
+      `iommu_map: iova 0x${iova.toString(16)}+0x${size.toString(16)} outside the aperture`,
+    );
   }
   const first = iova / IOMMU_PAGE_SIZE;
   const n = size / IOMMU_PAGE_SIZE;
   for (let i = 0; i < n; i++) {
     if (domain.ptes.has(first + i)) {
-      WARN_ON(domain.machine.kernel, true, "drivers/iommu/io-pgtable-arm.c:arm_lpae_init_pte", `iova 0x${((first + i) * IOMMU_PAGE_SIZE).toString(16)} already mapped`);
-      throw new KernelError("EEXIST", `iommu_map: iova 0x${((first + i) * IOMMU_PAGE_SIZE).toString(16)} already mapped`);
+      WARN_ON(
+        domain.machine.kernel,
+        true,
+        "drivers/iommu/io-pgtable-arm.c:arm_lpae_init_pte",
+        `iova 0x${((first + i) * IOMMU_PAGE_SIZE).toString(16)} already mapped`,
+      );
+      throw new KernelError(
+        "EEXIST",
+        `iommu_map: iova 0x${((first + i) * IOMMU_PAGE_SIZE).toString(16)} already mapped`,
+      );
     }
   }
   const pfn0 = paddr / PAGE_SIZE;
@@ -289,7 +322,12 @@ export function iommuUnmap(domain: IommuDomain, iova: number, size: number): num
  *
  * **Locking:** any context.
  */
-export function iommuUnmapFast(domain: IommuDomain, iova: number, size: number, gather: IommuIotlbGather): number {
+export function iommuUnmapFast(
+  domain: IommuDomain,
+  iova: number,
+  size: number,
+  gather: IommuIotlbGather,
+): number {
   const done = unmapRange(domain, iova, size);
   if (done > 0) {
     gather.start = Math.min(gather.start, iova);

@@ -8,7 +8,14 @@
  *
  * @module
  */
-import { KernelError, PAGE_SIZE, defineSubsys, type Kernel, type KernelModule, type Mm } from "@dmasim/kernel";
+import {
+  KernelError,
+  PAGE_SIZE,
+  defineSubsys,
+  type Kernel,
+  type KernelModule,
+  type Mm,
+} from "@dmasim/kernel";
 import { DataCache } from "./cache";
 import { Checker } from "./checker";
 import type { Device } from "./device";
@@ -28,7 +35,11 @@ import { VmallocSpace } from "./vmalloc";
  */
 export const HARDWARE_MODULE: KernelModule = { name: "@dmasim/hardware", options: [] };
 
-const MACHINE = defineSubsys<{ machine: Machine | null }>("hardware", () => ({ machine: null }), HARDWARE_MODULE);
+const MACHINE = defineSubsys<{ machine: Machine | null }>(
+  "hardware",
+  () => ({ machine: null }),
+  HARDWARE_MODULE,
+);
 
 /** Host memory held by the simulator's stores, in bytes. */
 export interface MachineFootprint {
@@ -67,7 +78,13 @@ export class Machine {
     readonly config: PlatformConfig,
   ) {
     this.memory = new PhysMemory(config.ramBase, config.ramSize);
-    this.checker = new Checker(kernel, this.memory, config.lineSize, config.historyDepth, config.checker);
+    this.checker = new Checker(
+      kernel,
+      this.memory,
+      config.lineSize,
+      config.historyDepth,
+      config.checker,
+    );
     this.cache = new DataCache(this.memory, this.checker, config);
     this.swiotlb = this.placeSwiotlb();
     const reserved = this.swiotlb ? [{ start: this.swiotlb.start, end: this.swiotlb.end }] : [];
@@ -79,7 +96,8 @@ export class Machine {
     if (c.swiotlbSize === 0) {
       return null;
     }
-    const low = c.arch === "x86-64" || c.zoneDmaLimit === 0 ? 2 ** 32 : Math.min(c.zoneDmaLimit, 2 ** 32);
+    const low =
+      c.arch === "x86-64" || c.zoneDmaLimit === 0 ? 2 ** 32 : Math.min(c.zoneDmaLimit, 2 ** 32);
     const top = Math.min(low, c.ramBase + c.ramSize);
     let size = c.swiotlbSize;
     while (size >= 1024 * 1024 || size === c.swiotlbSize) {
@@ -108,7 +126,13 @@ export class Machine {
     const memory = this.memory.hostBytes;
     const ideal = this.checker.hostBytes;
     const cache = this.cache.hostBytes;
-    return { memory, ideal, cache, total: memory + ideal + cache, touchedPages: this.memory.touchedPages };
+    return {
+      memory,
+      ideal,
+      cache,
+      total: memory + ideal + cache,
+      touchedPages: this.memory.touchedPages,
+    };
   }
 }
 
@@ -130,7 +154,10 @@ export function createMachine(
 ): Machine {
   const state = kernel.subsys(MACHINE);
   if (state.machine) {
-    throw new KernelError("EEXIST", `this kernel already has a machine (${state.machine.config.name})`);
+    throw new KernelError(
+      "EEXIST",
+      `this kernel already has a machine (${state.machine.config.name})`,
+    );
   }
   const m = new Machine(kernel, resolvePlatform(platform, overrides));
   state.machine = m;

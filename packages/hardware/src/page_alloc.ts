@@ -379,7 +379,11 @@ export class PageAllocator {
     }
     while (order < MAX_PAGE_ORDER) {
       const buddy = pfn ^ (1 << order);
-      if (buddy < zone.startPfn || buddy + (1 << order) > zone.endPfn || zone.freeOrder.get(buddy) !== order) {
+      if (
+        buddy < zone.startPfn ||
+        buddy + (1 << order) > zone.endPfn ||
+        zone.freeOrder.get(buddy) !== order
+      ) {
         break;
       }
       zone.removeFree(buddy, order);
@@ -433,7 +437,12 @@ function warnAllocFailure(kernel: Kernel, order: number, gfp: GfpFlags): void {
 export function allocPages(m: Machine, order: number, gfp: GfpFlags): Page | null {
   const kernel = m.kernel;
   if (order > MAX_PAGE_ORDER || order < 0 || !Number.isInteger(order)) {
-    WARN_ON_ONCE(kernel, (gfp & __GFP_NOWARN) === 0, "mm/page_alloc.c:__alloc_pages", `order ${order} > MAX_PAGE_ORDER`);
+    WARN_ON_ONCE(
+      kernel,
+      (gfp & __GFP_NOWARN) === 0,
+      "mm/page_alloc.c:__alloc_pages",
+      `order ${order} > MAX_PAGE_ORDER`,
+    );
     return null;
   }
   if (gfpflagsAllowBlocking(gfp)) {
@@ -490,9 +499,19 @@ export function allocPagesBulk(m: Machine, gfp: GfpFlags, nr: number): Page[] {
 export function freePages(m: Machine, page: Page, order: number = page.order): void {
   const pa = m.pageAlloc;
   const have = pa.allocatedOrder(page.pfn);
-  BUG_ON(m.kernel, have < 0 && pa.isFree(page.pfn), "mm/page_alloc.c:__free_pages", `VM_BUG_ON_PAGE(page_ref_count(page) == 0) pfn:0x${page.pfn.toString(16)}`);
+  BUG_ON(
+    m.kernel,
+    have < 0 && pa.isFree(page.pfn),
+    "mm/page_alloc.c:__free_pages",
+    `VM_BUG_ON_PAGE(page_ref_count(page) == 0) pfn:0x${page.pfn.toString(16)}`,
+  );
   if (have !== order) {
-    WARN_ON(m.kernel, true, "mm/page_alloc.c:bad_page", `BUG: Bad page state in process ${m.kernel.sched.current.name} pfn:0x${page.pfn.toString(16)} (freed with order ${order}, allocated ${have < 0 ? "as a tail or reserved page" : `with order ${have}`})`);
+    WARN_ON(
+      m.kernel,
+      true,
+      "mm/page_alloc.c:bad_page",
+      `BUG: Bad page state in process ${m.kernel.sched.current.name} pfn:0x${page.pfn.toString(16)} (freed with order ${order}, allocated ${have < 0 ? "as a tail or reserved page" : `with order ${have}`})`,
+    );
     return;
   }
   const zone = pa.zoneOf(page.pfn);

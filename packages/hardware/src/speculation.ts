@@ -86,7 +86,13 @@ function hasPrefetchCand(m: Machine, ranges: readonly PhysRange[]): boolean {
   return false;
 }
 
-function doEvict(m: Machine, cands: readonly Cand[], dirtyOnly: boolean, cause: string, each?: () => boolean): void {
+function doEvict(
+  m: Machine,
+  cands: readonly Cand[],
+  dirtyOnly: boolean,
+  cause: string,
+  each?: () => boolean,
+): void {
   for (const c of cands) {
     const [l0, l1] = lineSpan(m, c.a, c.b);
     for (let l = l0; l <= l1 && !c.p.dead; l++) {
@@ -102,7 +108,12 @@ function doEvict(m: Machine, cands: readonly Cand[], dirtyOnly: boolean, cause: 
   }
 }
 
-function doPrefetch(m: Machine, ranges: readonly PhysRange[], cause: string, each?: () => boolean): void {
+function doPrefetch(
+  m: Machine,
+  ranges: readonly PhysRange[],
+  cause: string,
+  each?: () => boolean,
+): void {
   const cache = m.cache;
   for (const r of ranges) {
     const pfn = Math.floor(r.pa / PAGE_SIZE);
@@ -134,7 +145,12 @@ function doPrefetch(m: Machine, ranges: readonly PhysRange[], cause: string, eac
  *
  * **Locking:** any context.
  */
-export function speculationPoint(m: Machine, ranges: readonly PhysRange[], phase: SpeculationPhase, who: string): void {
+export function speculationPoint(
+  m: Machine,
+  ranges: readonly PhysRange[],
+  phase: SpeculationPhase,
+  who: string,
+): void {
   const policy = m.config.cachePolicy;
   if (policy.name === "none" || ranges.length === 0) {
     return;

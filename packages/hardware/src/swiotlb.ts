@@ -154,7 +154,14 @@ function spanBoundary(index: number, nr: number, shift: number, boundarySize: nu
   return s + nr > boundarySize;
 }
 
-function findSlots(m: Machine, p: IoTlbPool, dev: Device, origAddr: number, allocSize: number, allocAlignMask: number): number {
+function findSlots(
+  m: Machine,
+  p: IoTlbPool,
+  dev: Device,
+  origAddr: number,
+  allocSize: number,
+  allocAlignMask: number,
+): number {
   const boundaryMask = dev.segmentBoundaryMask;
   const tblDma = physToDma(dev, p.start) % (boundaryMask + 1);
   const maxSlots = Math.floor(boundaryMask / IO_TLB_SIZE) + 1;
@@ -171,7 +178,7 @@ function findSlots(m: Machine, p: IoTlbPool, dev: Device, origAddr: number, allo
   }
   const wrap = (i: number): number => (i >= p.nslabs ? 0 : i);
   let index = p.index;
-  for (let checked = 0; checked < p.nslabs; ) {
+  for (let checked = 0; checked < p.nslabs;) {
     const slot = index;
     if (origAddr && low(tblDma + slot * IO_TLB_SIZE, alignMask) !== low(origAddr, alignMask)) {
       index = wrap(index + 1);
@@ -184,7 +191,11 @@ function findSlots(m: Machine, p: IoTlbPool, dev: Device, origAddr: number, allo
         p.allocSize[i] = allocSize - (offset + (i - slot) * IO_TLB_SIZE);
       }
       let count = 0;
-      for (let i = slot - 1; i >= 0 && i % IO_TLB_SEGSIZE !== IO_TLB_SEGSIZE - 1 && p.list[i]; i--) {
+      for (
+        let i = slot - 1;
+        i >= 0 && i % IO_TLB_SEGSIZE !== IO_TLB_SEGSIZE - 1 && p.list[i];
+        i--
+      ) {
         p.list[i] = ++count;
       }
       p.index = wrap(index + nslots);
@@ -221,22 +232,39 @@ export interface SwiotlbAllocOptions {
  *
  * **Locking:** any context (the kernel takes the area spinlock).
  */
-export function swiotlbAllocSlots(m: Machine, dev: Device, origAddr: number, mappingSize: number, opts: SwiotlbAllocOptions = {}): number | null {
+export function swiotlbAllocSlots(
+  m: Machine,
+  dev: Device,
+  origAddr: number,
+  mappingSize: number,
+  opts: SwiotlbAllocOptions = {},
+): number | null {
   const p = pool(m);
   const allocSize = opts.allocSize ?? mappingSize;
   if (!p || p.nslabs === 0) {
-    m.kernel.printk(KERN_WARNING, `${dev.name}: Can not allocate SWIOTLB buffer earlier and can't now provide you with the DMA bounce buffer`);
+    m.kernel.printk(
+      KERN_WARNING,
+      `${dev.name}: Can not allocate SWIOTLB buffer earlier and can't now provide you with the DMA bounce buffer`,
+    );
     return null;
   }
   if (mappingSize > allocSize) {
-    WARN_ON_ONCE(m.kernel, true, "kernel/dma/swiotlb.c:swiotlb_tbl_map_single", `Invalid sizes (mapping: ${mappingSize} bytes, alloc: ${allocSize} bytes)`);
+    WARN_ON_ONCE(
+      m.kernel,
+      true,
+      "kernel/dma/swiotlb.c:swiotlb_tbl_map_single",
+      `Invalid sizes (mapping: ${mappingSize} bytes, alloc: ${allocSize} bytes)`,
+    );
     return null;
   }
   const offset = alignOffset(dev, origAddr);
   const index = findSlots(m, p, dev, origAddr, allocSize + offset, opts.allocAlignMask ?? 0);
   if (index < 0) {
     if (!opts.noWarn) {
-      m.kernel.printk(KERN_WARNING, `${dev.name}: swiotlb buffer is full (sz: ${allocSize} bytes), total ${p.nslabs} (slots), used ${p.used} (slots)`);
+      m.kernel.printk(
+        KERN_WARNING,
+        `${dev.name}: swiotlb buffer is full (sz: ${allocSize} bytes), total ${p.nslabs} (slots), used ${p.used} (slots)`,
+      );
     }
     return null;
   }
@@ -244,7 +272,12 @@ export function swiotlbAllocSlots(m: Machine, dev: Device, origAddr: number, map
     p.orig[index + i] = origAddr + i * IO_TLB_SIZE;
   }
   const tlb = p.start + index * IO_TLB_SIZE + offset;
-  m.kernel.trace("swiotlb", "dma", "alloc", { dev: dev.name, orig: origAddr, tlb, size: mappingSize });
+  m.kernel.trace("swiotlb", "dma", "alloc", {
+    dev: dev.name,
+    orig: origAddr,
+    tlb,
+    size: mappingSize,
+  });
   return tlb;
 }
 
@@ -259,12 +292,24 @@ export function swiotlbAllocSlots(m: Machine, dev: Device, origAddr: number, map
 export function swiotlbReleaseSlots(m: Machine, dev: Device, tlbAddr: number): void {
   const p = pool(m);
   if (!p || tlbAddr < p.start || tlbAddr >= p.end) {
-    WARN_ON_ONCE(m.kernel, true, "kernel/dma/swiotlb.c:swiotlb_release_slots", `${hexAddr(tlbAddr)} is not a swiotlb buffer`);
+    WARN_ON_ONCE(
+      m.kernel,
+      true,
+      "kernel/dma/swiotlb.c:swiotlb_release_slots",
+      `${hexAddr(tlbAddr)} is not a swiotlb buffer`,
+    );
     return;
   }
   const offset = alignOffset(dev, tlbAddr);
   const index = Math.floor((tlbAddr - offset - p.start) / IO_TLB_SIZE);
-  if (WARN_ON_ONCE(m.kernel, p.orig[index] === INVALID_PHYS_ADDR, "kernel/dma/swiotlb.c:swiotlb_release_slots", `releasing free swiotlb slot ${index} (${hexAddr(tlbAddr)})`)) {
+  if (
+    WARN_ON_ONCE(
+      m.kernel,
+      p.orig[index] === INVALID_PHYS_ADDR,
+      "kernel/dma/swiotlb.c:swiotlb_release_slots",
+      `releasing free swiotlb slot ${index} (${hexAddr(tlbAddr)})`,
+    )
+  ) {
     return;
   }
   const nslots = nrSlots((p.allocSize[index] ?? 0) + offset);
@@ -295,7 +340,13 @@ export function swiotlbReleaseSlots(m: Machine, dev: Device, tlbAddr: number): v
  *
  * **Locking:** any context (atomic-safe).
  */
-export function swiotlbBounce(m: Machine, dev: Device, tlbAddr: number, size: number, dir: number): void {
+export function swiotlbBounce(
+  m: Machine,
+  dev: Device,
+  tlbAddr: number,
+  size: number,
+  dir: number,
+): void {
   const p = pool(m);
   if (!p || tlbAddr < p.start || tlbAddr >= p.end) {
     return;
@@ -310,53 +361,106 @@ export function swiotlbBounce(m: Machine, dev: Device, tlbAddr: number, size: nu
   const origOffset = alignOffset(dev, orig);
   const site = "kernel/dma/swiotlb.c:swiotlb_bounce";
   if (tlbOffset < origOffset) {
-    WARN_ON_ONCE(m.kernel, true, site, `Access before mapping start detected. orig offset ${origOffset}, requested offset ${tlbOffset}.`);
+    WARN_ON_ONCE(
+      m.kernel,
+      true,
+      site,
+      `Access before mapping start detected. orig offset ${origOffset}, requested offset ${tlbOffset}.`,
+    );
     return;
   }
   tlbOffset -= origOffset;
   if (tlbOffset > alloc) {
-    WARN_ON_ONCE(m.kernel, true, site, `Buffer overflow detected. Allocation size: ${alloc}. Mapping size: ${size}+${tlbOffset}.`);
+    WARN_ON_ONCE(
+      m.kernel,
+      true,
+      site,
+      `Buffer overflow detected. Allocation size: ${alloc}. Mapping size: ${size}+${tlbOffset}.`,
+    );
     return;
   }
   orig += tlbOffset;
   alloc -= tlbOffset;
   if (size > alloc) {
-    WARN_ON_ONCE(m.kernel, true, site, `Buffer overflow detected. Allocation size: ${alloc}. Mapping size: ${size}.`);
+    WARN_ON_ONCE(
+      m.kernel,
+      true,
+      site,
+      `Buffer overflow detected. Allocation size: ${alloc}. Mapping size: ${size}.`,
+    );
     size = alloc;
   }
   const toDevice = dir === 1;
   const src = toDevice ? orig : tlbAddr;
   const dst = toDevice ? tlbAddr : orig;
   copyThroughLinearMap(m, src, dst, size, toDevice, dev);
-  m.kernel.trace("swiotlb", "dma", toDevice ? "bounce-to-device" : "bounce-from-device", { dev: dev.name, tlb: tlbAddr, orig, size });
+  m.kernel.trace("swiotlb", "dma", toDevice ? "bounce-to-device" : "bounce-from-device", {
+    dev: dev.name,
+    tlb: tlbAddr,
+    orig,
+    size,
+  });
 }
 
 /** The memcpy of a bounce: read `src` and write `dst` through the cacheable linear map. */
-function copyThroughLinearMap(m: Machine, src: number, dst: number, size: number, toDevice: boolean, dev: Device): void {
+function copyThroughLinearMap(
+  m: Machine,
+  src: number,
+  dst: number,
+  size: number,
+  toDevice: boolean,
+  dev: Device,
+): void {
   const agent = "swiotlb";
   const wid = m.checker.writerId(agent);
   const buf = new Uint8Array(size);
   const kind = toDevice ? "bounce-in" : "bounce-out";
   const what = toDevice ? "swiotlb_bounce to device" : "swiotlb_bounce from device";
   // read the source through the cache
-  for (let done = 0; done < size; ) {
+  for (let done = 0; done < size;) {
     const a = src + done;
     const n = Math.min(size - done, PAGE_SIZE - (a % PAGE_SIZE));
     m.cache.read(physToVirt(m, a), a, KERNEL_ASID, buf, done, n, agent);
-    m.checker.record(kind, agent, a, n, `${what} (${dev.name}), read by ${m.kernel.sched.current.name}; copy to ${hexAddr(dst + done)}`);
+    m.checker.record(
+      kind,
+      agent,
+      a,
+      n,
+      `${what} (${dev.name}), read by ${m.kernel.sched.current.name}; copy to ${hexAddr(dst + done)}`,
+    );
     done += n;
   }
   let reported = false;
-  for (let done = 0; done < size; ) {
+  for (let done = 0; done < size;) {
     const a = dst + done;
     const n = Math.min(size - done, PAGE_SIZE - (a % PAGE_SIZE));
     if (!toDevice && !reported) {
-      reported = !m.checker.checkWriteBack(agent, a, buf, done, n, `swiotlb bounce from ${hexAddr(src + done)} (${dev.name})`, { bounce: src + done, device: dev.name }, "bounce-copy", true);
+      reported = !m.checker.checkWriteBack(
+        agent,
+        a,
+        buf,
+        done,
+        n,
+        `swiotlb bounce from ${hexAddr(src + done)} (${dev.name})`,
+        { bounce: src + done, device: dev.name },
+        "bounce-copy",
+        true,
+      );
     }
     if (toDevice) {
       m.checker.idealWritePage(a, buf, done, n, wid);
     }
-    m.cache.write(physToVirt(m, a), a, KERNEL_ASID, buf, done, n, agent, wid, `${what} (${dev.name}) from ${hexAddr(src + done)}`);
+    m.cache.write(
+      physToVirt(m, a),
+      a,
+      KERNEL_ASID,
+      buf,
+      done,
+      n,
+      agent,
+      wid,
+      `${what} (${dev.name}) from ${hexAddr(src + done)}`,
+    );
     m.checker.record(kind, agent, a, n, `${what} (${dev.name}); copy from ${hexAddr(src + done)}`);
     done += n;
   }

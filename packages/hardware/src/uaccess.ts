@@ -7,7 +7,14 @@
  *
  * @module
  */
-import { KernelError, PAGE_SIZE, handleMmFault, type Mm, type Process, type Pte } from "@dmasim/kernel";
+import {
+  KernelError,
+  PAGE_SIZE,
+  handleMmFault,
+  type Mm,
+  type Process,
+  type Pte,
+} from "@dmasim/kernel";
 import type { CheckSegment } from "./checker";
 import { cpuAccessPage, cpuAgent } from "./cpu";
 import type { Machine } from "./machine";
@@ -35,7 +42,16 @@ export function userPteNoFault(mm: Mm, va: number): Pte | undefined {
   return vma?.ptes.get(Math.floor((va - vma.start) / PAGE_SIZE));
 }
 
-async function userWalk(m: Machine, proc: Process, va: number, len: number, write: boolean, buf: Uint8Array, agent: string, segs: CheckSegment[] | null): Promise<void> {
+async function userWalk(
+  m: Machine,
+  proc: Process,
+  va: number,
+  len: number,
+  write: boolean,
+  buf: Uint8Array,
+  agent: string,
+  segs: CheckSegment[] | null,
+): Promise<void> {
   const wid = write ? m.checker.writerId(agent) : 0;
   const asid = asidOf(m, proc.mm);
   let done = 0;
@@ -44,11 +60,17 @@ async function userWalk(m: Machine, proc: Process, va: number, len: number, writ
     const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
     const pte = userPteNoFault(proc.mm, a) ?? (await handleMmFault(proc.mm, a, write));
     if (write && !pte.writable) {
-      throw new KernelError("EFAULT", `SIGSEGV: write to read-only page at 0x${a.toString(16)} in ${proc.comm}`);
+      throw new KernelError(
+        "EFAULT",
+        `SIGSEGV: write to read-only page at 0x${a.toString(16)} in ${proc.comm}`,
+      );
     }
     const pa = pte.pfn * PAGE_SIZE + (a % PAGE_SIZE);
     if (!m.memory.contains(pa, n)) {
-      throw new KernelError("EFAULT", `SIGBUS: 0x${a.toString(16)} maps pfn 0x${pte.pfn.toString(16)}, which is not RAM`);
+      throw new KernelError(
+        "EFAULT",
+        `SIGBUS: 0x${a.toString(16)} maps pfn 0x${pte.pfn.toString(16)}, which is not RAM`,
+      );
     }
     cpuAccessPage(m, a, pa, pte.prot, asid, write, buf, done, n, agent, wid);
     segs?.push({ pa, actual: pa, off: done, len: n });
@@ -65,7 +87,13 @@ async function userWalk(m: Machine, proc: Process, va: number, len: number, writ
  *
  * @throws {@link KernelError} `EFAULT` for SIGSEGV/SIGBUS (no mapping, refused fault, not RAM)
  */
-export async function userRead(m: Machine, proc: Process, va: number, len: number, agent: string = cpuAgent(m)): Promise<Uint8Array> {
+export async function userRead(
+  m: Machine,
+  proc: Process,
+  va: number,
+  len: number,
+  agent: string = cpuAgent(m),
+): Promise<Uint8Array> {
   const out = new Uint8Array(len);
   const segs: CheckSegment[] = [];
   await userWalk(m, proc, va, len, false, out, agent, segs);
@@ -83,7 +111,13 @@ export async function userRead(m: Machine, proc: Process, va: number, len: numbe
  *
  * @throws {@link KernelError} `EFAULT` for SIGSEGV/SIGBUS (no mapping, read-only, refused fault)
  */
-export async function userWrite(m: Machine, proc: Process, va: number, data: Uint8Array, agent: string = cpuAgent(m)): Promise<void> {
+export async function userWrite(
+  m: Machine,
+  proc: Process,
+  va: number,
+  data: Uint8Array,
+  agent: string = cpuAgent(m),
+): Promise<void> {
   await userWalk(m, proc, va, data.length, true, data, agent, null);
   m.kernel.trace(agent, "cpu", "user-write", { va, len: data.length, pid: proc.pid });
 }

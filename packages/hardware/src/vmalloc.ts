@@ -92,7 +92,11 @@ export class VmallocSpace {
  *
  * @throws {@link KernelError} `EINVAL` when a page is outside RAM
  */
-export function vmap(m: Machine, pages: readonly (Page | number)[], prot: PageProt = "cacheable"): number | null {
+export function vmap(
+  m: Machine,
+  pages: readonly (Page | number)[],
+  prot: PageProt = "cacheable",
+): number | null {
   might_sleep(m.kernel, "mm/vmalloc.c:vmap");
   const pfns = pages.map((p) => (typeof p === "number" ? p : p.pfn));
   for (const pfn of pfns) {
@@ -125,7 +129,14 @@ export function vunmap(m: Machine, va: number): void {
   might_sleep(m.kernel, "mm/vmalloc.c:vunmap");
   const space = m.vmalloc;
   const i = space.areas.findIndex((a) => a.start === va);
-  if (WARN_ON(m.kernel, i < 0, "mm/vmalloc.c:vunmap", `Trying to vunmap() nonexistent vm area (0x${va.toString(16)})`)) {
+  if (
+    WARN_ON(
+      m.kernel,
+      i < 0,
+      "mm/vmalloc.c:vunmap",
+      `Trying to vunmap() nonexistent vm area (0x${va.toString(16)})`,
+    )
+  ) {
     return;
   }
   const area = space.areas[i]!;

@@ -27,6 +27,7 @@ import {
   physToDma,
   vmap,
   vunmap,
+  type CachePolicy,
   type Machine,
 } from "../src/index";
 import { boot } from "./helpers";
@@ -157,7 +158,11 @@ describe("write-back data cache", () => {
 
   it("capacity and associativity: LRU evicts the oldest line of a full set", () => {
     // 2 sets × 2 ways × 64 B
-    const { k, m } = boot("arm64-soc", { cachePolicy: { name: "none" }, cacheSize: 256, cacheWays: 2 });
+    const { k, m } = boot("arm64-soc", {
+      cachePolicy: { name: "none" },
+      cacheSize: 256,
+      cacheWays: 2,
+    });
     const { va, pa } = onePage(m);
     // lines 0, 2, 4 map to set 0
     cpuWrite(m, va, new Uint8Array([1]));
@@ -166,7 +171,10 @@ describe("write-back data cache", () => {
     cpuWrite(m, va + 256, new Uint8Array([3])); // evicts line 2 (dirty: written back)
     expect(m.memory.read(pa + 128, 1)).toEqual(new Uint8Array([2]));
     expect(m.memory.read(pa, 1)).toEqual(new Uint8Array([0]));
-    expect(m.checker.lineHistory(pa + 128).at(-1)).toMatchObject({ kind: "evict", note: expect.stringContaining("capacity") });
+    expect(m.checker.lineHistory(pa + 128).at(-1)).toMatchObject({
+      kind: "evict",
+      note: expect.stringContaining("capacity"),
+    });
     expect(m.cache.validLines()).toBe(2);
     // big accesses still work with a tiny cache
     const big = new Uint8Array(3 * PAGE_SIZE).map((_, i) => i % 251);
@@ -258,8 +266,8 @@ describe("indexing and aliases", () => {
 });
 
 describe("speculation policies", () => {
-  function scenario(policy: Parameters<typeof boot>[1]["cachePolicy"], picks: number[] = []) {
-    const { k, m } = boot("arm64-soc", { cachePolicy: policy! }, replayPolicy(picks));
+  function scenario(policy: CachePolicy, picks: number[] = []) {
+    const { k, m } = boot("arm64-soc", { cachePolicy: policy }, replayPolicy(picks));
     const { va, pa } = onePage(m);
     const dev = addDevice(m, { name: "d", dmaMask: 64 });
     cpuWrite(m, va, new Uint8Array(64).fill(1));

@@ -21,7 +21,12 @@ import { boot, kinds } from "./helpers";
 describe("devices", () => {
   it("masks, bus offsets and the default coherency of the platform", () => {
     const { m } = boot("rpi4");
-    const dev = addDevice(m, { name: "emmc2", dmaMask: 32, busOffset: 0xc000_0000, busDmaLimit: 0xffff_ffff });
+    const dev = addDevice(m, {
+      name: "emmc2",
+      dmaMask: 32,
+      busOffset: 0xc000_0000,
+      busDmaLimit: 0xffff_ffff,
+    });
     expect(dev.coherent).toBe(false);
     expect(dev.dmaMask).toBe(0xffff_ffff);
     expect(physToDma(dev, 0x1000)).toBe(0xc000_1000);
@@ -41,7 +46,9 @@ describe("devices", () => {
     const high = allocPages(m, 0, GFP_KERNEL)!; // above 4 GiB on x86-64
     expect(pageToPhys(high)).toBeGreaterThan(2 ** 32);
     expect(deviceWrite(dev, physToDma(dev, pageToPhys(high)), new Uint8Array([1]))).toBe(0);
-    expect(deviceRead(dev, physToDma(dev, pageToPhys(high)), 2)).toEqual(new Uint8Array([0xff, 0xff]));
+    expect(deviceRead(dev, physToDma(dev, pageToPhys(high)), 2)).toEqual(
+      new Uint8Array([0xff, 0xff]),
+    );
     expect(k.findings.map((f) => [f.kind, f.code])).toEqual([
       ["dma-range", "beyond-dma-mask"],
       ["dma-range", "beyond-dma-mask"],
@@ -92,7 +99,9 @@ describe("devices", () => {
       seen: "00 00 00 00",
       lastWriter: { agent: "cpu:init", step: 3 },
     });
-    expect((f.details["history"] as { kind: string; step: number }[]).map((e) => [e.kind, e.step])).toEqual([
+    expect(
+      (f.details["history"] as { kind: string; step: number }[]).map((e) => [e.kind, e.step]),
+    ).toEqual([
       ["fill", 3],
       ["write", 3],
       ["dma-read", 4],

@@ -211,7 +211,12 @@ describe("H6: mismatched attributes (cacheable alias of an uncached buffer)", ()
 
 describe("H7: vmap alias on aliasing caches", () => {
   /** A page whose vmap alias has another colour than its linear alias (VIPT) — any page on VIVT. */
-  function aliasPage(m: Machine): { lin: number; v: number; dma: number; dev: ReturnType<typeof addDevice> } {
+  function aliasPage(m: Machine): {
+    lin: number;
+    v: number;
+    dma: number;
+    dev: ReturnType<typeof addDevice>;
+  } {
     const dev = addDevice(m, { name: "dev", coherent: false, dmaMask: 64 });
     for (;;) {
       const page = allocPages(m, 0, GFP_KERNEL)!;

@@ -31,7 +31,9 @@ describe("IOMMU domains", () => {
   it("default domains follow the platform's iommu.strict, untrusted devices are always strict", () => {
     const { m } = boot("x86-64");
     expect(addDevice(m, { name: "a", iommu: "default" }).domain!.type).toBe(IOMMU_DOMAIN_DMA_FQ);
-    expect(addDevice(m, { name: "b", iommu: "dma-fq", untrusted: true }).domain!.type).toBe(IOMMU_DOMAIN_DMA);
+    expect(addDevice(m, { name: "b", iommu: "dma-fq", untrusted: true }).domain!.type).toBe(
+      IOMMU_DOMAIN_DMA,
+    );
     expect(addDevice(m, { name: "c", iommu: "identity" }).domain!.type).toBe(IOMMU_DOMAIN_IDENTITY);
     const { m: arm } = boot("arm64-soc");
     expect(addDevice(arm, { name: "a", iommu: "default" }).domain!.type).toBe(IOMMU_DOMAIN_DMA);
@@ -63,9 +65,13 @@ describe("IOMMU domains", () => {
     });
     expect(deviceWrite(dev, 0x10ff0, new Uint8Array(32).fill(5))).toBe(16);
     expect(seen).toEqual([0x11000]);
-    expect(k.findings.map((f) => [f.kind, f.code, f.details["iova"]])).toEqual([["iommu-fault", "translation-fault", 0x11000]]);
+    expect(k.findings.map((f) => [f.kind, f.code, f.details["iova"]])).toEqual([
+      ["iommu-fault", "translation-fault", 0x11000],
+    ]);
     const r = deviceRead(dev, 0x10ff8, 16);
-    expect([...r]).toEqual([5, 5, 5, 5, 5, 5, 5, 5, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    expect([...r]).toEqual([
+      5, 5, 5, 5, 5, 5, 5, 5, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    ]);
   });
 
   it("the IOVA is checked against the device's mask", () => {
@@ -84,7 +90,9 @@ describe("IOMMU domains", () => {
     iommuMap(d, 0x2000, pageToPhys(a), PAGE_SIZE, IOMMU_READ);
     expect(() => iommuMap(d, 0x1000, pageToPhys(a), 2 * PAGE_SIZE, IOMMU_READ)).toThrow(/EEXIST/);
     expect(d.mappedPages).toBe(1); // 0x1000 was not mapped by the failed call
-    expect(() => iommuMap(iommuDomainAlloc(m, IOMMU_DOMAIN_IDENTITY), 0, 0, PAGE_SIZE, 0)).toThrow(/EINVAL/);
+    expect(() => iommuMap(iommuDomainAlloc(m, IOMMU_DOMAIN_IDENTITY), 0, 0, PAGE_SIZE, 0)).toThrow(
+      /EINVAL/,
+    );
     expect(() => iommuDomainAlloc(m, 0x40)).toThrow(/EINVAL/);
   });
 

@@ -29,7 +29,9 @@ const MiB = 1024 * 1024;
 describe("zones and the page allocator", () => {
   it("x86-64 has DMA (16 MiB), DMA32 (4 GiB) and Normal zones", () => {
     const { m } = boot("x86-64");
-    expect(m.pageAlloc.zones.map((z) => [z.name, z.startPfn * PAGE_SIZE, z.endPfn * PAGE_SIZE])).toEqual([
+    expect(
+      m.pageAlloc.zones.map((z) => [z.name, z.startPfn * PAGE_SIZE, z.endPfn * PAGE_SIZE]),
+    ).toEqual([
       ["DMA", 0, 16 * MiB],
       ["DMA32", 16 * MiB, 4096 * MiB],
       ["Normal", 4096 * MiB, 8192 * MiB],
@@ -184,6 +186,8 @@ describe("sparse memory", () => {
     expect(m.footprint().touchedPages).toBe(0);
     m.memory.write(5 * 1024 * MiB + 4090, new Uint8Array(12).fill(3));
     expect(m.footprint().touchedPages).toBe(2);
-    expect(m.memory.read(5 * 1024 * MiB + 4088, 16)).toEqual(new Uint8Array([0, 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0]));
+    expect(m.memory.read(5 * 1024 * MiB + 4088, 16)).toEqual(
+      new Uint8Array([0, 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0]),
+    );
   });
 });

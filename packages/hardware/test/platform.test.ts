@@ -1,23 +1,45 @@
 import { describe, expect, it } from "vitest";
 import { Kernel, isKernelError } from "@dmasim/kernel";
-import { PLATFORM_PRESETS, createMachine, getMachine, listPlatforms, resolvePlatform } from "../src/index";
+import {
+  PLATFORM_PRESETS,
+  createMachine,
+  getMachine,
+  listPlatforms,
+  resolvePlatform,
+} from "../src/index";
 
 describe("platforms", () => {
   it("lists the five presets with a description each", () => {
     const list = listPlatforms();
-    expect(list.map((p) => p.name)).toEqual(["x86-64", "arm64-soc", "rpi4", "armv7-vipt", "parisc-vivt"]);
+    expect(list.map((p) => p.name)).toEqual([
+      "x86-64",
+      "arm64-soc",
+      "rpi4",
+      "armv7-vipt",
+      "parisc-vivt",
+    ]);
     for (const p of list) {
       expect(p.description.length).toBeGreaterThan(20);
     }
   });
 
   it("presets say what the issue asks", () => {
-    expect(PLATFORM_PRESETS["x86-64"]).toMatchObject({ devicesCoherent: true, cacheIndexing: "pipt" });
-    expect(PLATFORM_PRESETS["arm64-soc"]).toMatchObject({ devicesCoherent: false, speculativePrefetch: true, arch: "arm64" });
+    expect(PLATFORM_PRESETS["x86-64"]).toMatchObject({
+      devicesCoherent: true,
+      cacheIndexing: "pipt",
+    });
+    expect(PLATFORM_PRESETS["arm64-soc"]).toMatchObject({
+      devicesCoherent: false,
+      speculativePrefetch: true,
+      arch: "arm64",
+    });
     expect(PLATFORM_PRESETS["rpi4"]).toMatchObject({ arch: "arm64", zoneDmaLimit: 1024 ** 3 });
     expect(PLATFORM_PRESETS["armv7-vipt"]).toMatchObject({ cacheIndexing: "vipt", arch: "arm" });
     expect(PLATFORM_PRESETS["armv7-vipt"]!.cacheColours).toBeGreaterThan(1);
-    expect(PLATFORM_PRESETS["parisc-vivt"]).toMatchObject({ cacheIndexing: "vivt", arch: "parisc" });
+    expect(PLATFORM_PRESETS["parisc-vivt"]).toMatchObject({
+      cacheIndexing: "vivt",
+      arch: "parisc",
+    });
   });
 
   it("overrides field by field", () => {

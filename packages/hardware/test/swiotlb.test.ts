@@ -80,7 +80,9 @@ describe("swiotlb pool", () => {
     const dev = addDevice(m, { name: "d" });
     expect(swiotlbAllocSlots(m, dev, 0x1000, IO_TLB_SIZE * IO_TLB_SEGSIZE)).not.toBeNull();
     expect(swiotlbAllocSlots(m, dev, 0x1000, IO_TLB_SIZE * IO_TLB_SEGSIZE + 1)).toBeNull();
-    expect(k.dmesg.format()).toMatch(/swiotlb buffer is full \(sz: 262145 bytes\), total 32768 \(slots\), used 128 \(slots\)/);
+    expect(k.dmesg.format()).toMatch(
+      /swiotlb buffer is full \(sz: 262145 bytes\), total 32768 \(slots\), used 128 \(slots\)/,
+    );
     const before = k.dmesg.format();
     expect(swiotlbAllocSlots(m, dev, 0x1000, 300 * 1024, { noWarn: true })).toBeNull();
     expect(k.dmesg.format()).toBe(before);
@@ -139,7 +141,9 @@ describe("bounce copies and the checker", () => {
     deviceWrite(dev, dma, new Uint8Array(128).fill(2));
     expect(m.checker.idealRead(orig, 2)).toEqual(new Uint8Array([2, 2])); // charged
     swiotlbBounce(m, dev, tlb, 256, FROM_DEVICE);
-    expect(cpuRead(m, va, 256)).toEqual(new Uint8Array([...new Array<number>(128).fill(2), ...new Array<number>(128).fill(1)]));
+    expect(cpuRead(m, va, 256)).toEqual(
+      new Uint8Array([...new Array<number>(128).fill(2), ...new Array<number>(128).fill(1)]),
+    );
     expect(k.findings).toEqual([]);
     const kindsOnOrig = m.checker.lineHistory(orig).map((e) => e.kind);
     expect(kindsOnOrig).toEqual(expect.arrayContaining(["bounce-in", "dma-write", "bounce-out"]));
@@ -183,7 +187,10 @@ describe("bounce copies and the checker", () => {
 
   it("non-coherent: the bounce buffer must be invalidated before the CPU copies it back", () => {
     for (const fix of [false, true]) {
-      const { k, m } = boot("arm64-soc", { cachePolicy: { name: "none" }, ramSize: 4 * 1024 * MiB });
+      const { k, m } = boot("arm64-soc", {
+        cachePolicy: { name: "none" },
+        ramSize: 4 * 1024 * MiB,
+      });
       const { dev, tlb, dma, va } = bounced(m, false);
       const tlbVa = physToVirt(m, tlb);
       dcacheCleanPoc(m, tlbVa, tlbVa + 256); // sync_for_device: the copy-in reaches memory
@@ -205,7 +212,9 @@ describe("bounce copies and the checker", () => {
     const { k, m } = boot("x86-64");
     const { dev, tlb } = bounced(m, true);
     swiotlbBounce(m, dev, tlb, 4096, FROM_DEVICE);
-    expect(k.findings.map((f) => f.summary)).toEqual([expect.stringMatching(/Buffer overflow detected/)]);
+    expect(k.findings.map((f) => f.summary)).toEqual([
+      expect.stringMatching(/Buffer overflow detected/),
+    ]);
     swiotlbBounce(m, dev, tlb + 5000, 16, FROM_DEVICE); // beyond the allocation: slot is free, skipped
   });
 });

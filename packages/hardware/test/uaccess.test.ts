@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { PAGE_SIZE, VM_READ, VM_SHARED, VM_WRITE, VM_FAULT_NOPAGE, Vma, vmfInsertPfn } from "@dmasim/kernel";
+import {
+  PAGE_SIZE,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+  VM_FAULT_NOPAGE,
+  Vma,
+  vmfInsertPfn,
+} from "@dmasim/kernel";
 import {
   GFP_KERNEL,
   addDevice,
@@ -19,10 +27,22 @@ import {
 } from "../src/index";
 import { boot, kinds } from "./helpers";
 
-function mapUser(k: ReturnType<typeof boot>["k"], pfn: number, prot: "cacheable" | "writecombine", writable = true) {
+function mapUser(
+  k: ReturnType<typeof boot>["k"],
+  pfn: number,
+  prot: "cacheable" | "writecombine",
+  writable = true,
+) {
   const proc = k.vfs.createProcess("app");
   const start = 0x4000_0000;
-  const vma = new Vma(proc.mm, start, start + PAGE_SIZE, 0, VM_READ | VM_SHARED | (writable ? VM_WRITE : 0), null);
+  const vma = new Vma(
+    proc.mm,
+    start,
+    start + PAGE_SIZE,
+    0,
+    VM_READ | VM_SHARED | (writable ? VM_WRITE : 0),
+    null,
+  );
   vma.pageProt = prot;
   vma.vmOps = { fault: (vmf) => (vmfInsertPfn(vmf.vma, vmf.address, pfn), VM_FAULT_NOPAGE) };
   proc.mm.vmas.push(vma);
