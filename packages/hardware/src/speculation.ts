@@ -18,6 +18,7 @@
  */
 import { PAGE_SIZE } from "@dmasim/kernel";
 import { KERNEL_ASID, LINE_DIRTY, LINE_INVALID, type CachePage } from "./cache";
+import { kernelTranslate } from "./cpu";
 import type { Machine } from "./machine";
 import { physToVirt } from "./memory";
 
@@ -195,6 +196,35 @@ export function speculationPoint(
 }
 
 /**
+ * Whether a dropped line's alias is still mapped by the kernel (speculation only goes through live
+ * cacheable mappings): always on PIPT (the linear map); on VIPT the linear map's colour or a live
+ * cacheable vmap of that colour; on VIVT a live kernel mapping of that virtual page.
+ */
+function aliasMapped(m: Machine, g: { space: number; pfn: number; va: number }): boolean {
+  const cache = m.cache;
+  switch (cache.indexing) {
+    case "pipt":
+      return true;
+    case "vipt": {
+      if (cache.spaceOf(physToVirt(m, g.pfn * PAGE_SIZE), KERNEL_ASID) === g.space) {
+        return true;
+      }
+      return m.vmalloc.areas.some(
+        (a) =>
+          a.prot === "cacheable" &&
+          (a.reverse.get(g.pfn) ?? []).some(
+            (i) => cache.colour(a.start + i * PAGE_SIZE) === g.space,
+          ),
+      );
+    }
+    case "vivt": {
+      const t = g.space === KERNEL_ASID ? kernelTranslate(m, g.va) : null;
+      return t !== null && t.pfn === g.pfn && t.prot === "cacheable";
+    }
+  }
+}
+
+/**
  * The speculation point between operations: evict every dirty line, or refill the lines that were
  * invalidated recently (the prefetcher follows recent accesses).
  *
@@ -209,7 +239,9 @@ export function tickPoint(m: Machine): void {
   }
   const cache = m.cache;
   const dirty = cache.allPages().filter((p) => p.dirty > 0);
-  const ghosts = m.config.speculativePrefetch ? [...cache.recentGhosts()] : [];
+  const ghosts = m.config.speculativePrefetch
+    ? cache.recentGhosts().filter((g) => aliasMapped(m, g))
+    : [];
   const choice = m.kernel.choice;
   const pe = policy.evict ?? 0;
   const pp = policy.prefetch ?? 0;
@@ -224,7 +256,7 @@ export function tickPoint(m: Machine): void {
   };
   const refill = (each?: () => boolean): void => {
     for (const g of ghosts) {
-      if (!each || each()) {
+      if (aliasMapped(m, g) && (!each || each())) {
         cache.refillGhost(g, "speculative load (tick)");
       }
     }

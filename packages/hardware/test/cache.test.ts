@@ -303,6 +303,36 @@ describe("speculation policies", () => {
     expect(k.findings.map((f) => f.kind)).toEqual(["clobbered-write"]);
   });
 
+  it("tick may refill recently invalidated lines (H2 through the prefetcher)", () => {
+    // tick: [none, prefetch] (no dirty line left); the device write's points answer 0
+    const { k, m } = boot("arm64-soc", { cachePolicy: { name: "explore" } }, replayPolicy([1]));
+    const { va, pa } = onePage(m);
+    const dev = addDevice(m, { name: "d", dmaMask: 64 });
+    cpuWrite(m, va, new Uint8Array(64).fill(1));
+    dcacheCleanPoc(m, va, va + 64);
+    dcacheInvalPoc(m, va, va + 64);
+    m.tick();
+    expect(k.choice.records()[0]).toEqual({ kind: "cache", count: 2, pick: 1 });
+    deviceWrite(dev, physToDma(dev, pa), new Uint8Array(64).fill(2));
+    cpuRead(m, va, 64);
+    expect(k.findings.map((f) => f.kind)).toEqual(["stale-read"]);
+  });
+
+  it("no speculative refill through a removed VIVT alias", () => {
+    const { k, m } = boot(
+      "parisc-vivt",
+      { cachePolicy: { name: "explore" }, speculativePrefetch: true },
+      replayPolicy([1, 1, 1]),
+    );
+    const p = allocPages(m, 0, GFP_KERNEL)!;
+    const v = vmap(m, [p])!;
+    cpuRead(m, v, 64);
+    vunmap(m, v); // flushes the alias: a ghost line whose mapping is gone
+    m.tick();
+    expect(m.cache.pages).toBe(0);
+    expect(k.choice.length).toBe(0);
+  });
+
   it("a coherent device snoops: reads see dirty lines, writes invalidate them", () => {
     const { k, m } = boot("x86-64");
     const { va, pa, pfn } = onePage(m);
