@@ -38,6 +38,10 @@ function program(io: Io, setCode: (code: number) => void): Command {
     .option("--trace <file>", "write Chrome trace-event JSON (open it in Perfetto)")
     .option("-k, --kernel <version>", "run as this kernel version instead of the scenario's")
     .option(
+      "-p, --platform <preset>",
+      "run on this platform preset instead of the scenario's (its overrides kept)",
+    )
+    .option(
       "-s, --seed <n>",
       "use the seeded random policy for every choice (schedules, evictions, …)",
     )

@@ -128,6 +128,20 @@ describe("dmasim run / check / example", () => {
     expect(ops.stdout).toMatch(/mutex_lock\s+@dmasim\/kernel/);
   });
 
+  it("--platform shows which machines a bug affects", async () => {
+    const arm = capture();
+    expect(await main(["run", "h3-dirty-writeback"], arm)).toBe(0);
+    const x86 = capture();
+    expect(await main(["run", "h3-dirty-writeback", "--platform", "x86-64"], x86)).toBe(1);
+    expect(x86.stdout).toContain("FAIL finding: clobbered-write at step writeback");
+    const bad = capture();
+    expect(await main(["run", "h3-dirty-writeback", "--platform", "vax"], bad)).toBe(2);
+    expect(bad.stderr).toContain('unknown platform "vax"');
+    const list = capture();
+    expect(await main(["list", "platforms"], list)).toBe(0);
+    expect(list.stdout).toMatch(/armv7-vipt\s+arm\s+vipt\/4 colours/);
+  });
+
   it("rejects a bad seed and a missing file with exit 2", async () => {
     const io = capture();
     expect(await main(["run", "lockdep-abba", "--seed", "-3"], io)).toBe(2);

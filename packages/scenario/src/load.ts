@@ -37,6 +37,8 @@ export interface ScenarioStep {
   readonly as: string | undefined;
   readonly label: string | undefined;
   readonly expect: StepExpect | undefined;
+  /** A comment for the report. */
+  readonly note: string | undefined;
   readonly line: number;
   readonly column: number;
 }
@@ -286,6 +288,11 @@ function parseStep(
     issues.add(path, `${key} needs \`as: NAME\` for the ${op.produces ?? "object"} it makes`);
     ok = false;
   }
+  const note = obj.note;
+  if (note !== undefined && typeof note !== "string") {
+    issues.add([...path, "note"], "a note is a string", "a string", JSON.stringify(note));
+    ok = false;
+  }
   const label = obj.label;
   if (label !== undefined && typeof label !== "string") {
     issues.add([...path, "label"], "a label is a string", "a string", JSON.stringify(label));
@@ -318,6 +325,7 @@ function parseStep(
     as: as as string | undefined,
     label: label as string | undefined,
     expect,
+    note: note as string | undefined,
     line: pos.line,
     column: pos.column,
   };
@@ -326,21 +334,33 @@ function parseStep(
 function checkRefs(
   steps: readonly { step: ScenarioStep; path: readonly PropertyKey[] }[],
   issues: IssueList,
+  sectionNames: readonly { name: string; type: string; key: string }[],
 ): void {
-  const made = new Map<string, { type: string; step: ScenarioStep }>();
+  const made = new Map<string, { type: string; origin: string; short: string }>();
+  for (const n of sectionNames) {
+    if (made.has(n.name)) {
+      issues.add([n.key], `"${n.name}" is named twice`);
+    }
+    made.set(n.name, {
+      type: n.type,
+      origin: `the \`${n.key}\` section`,
+      short: `the \`${n.key}\` section`,
+    });
+  }
   for (const { step, path } of steps) {
     if (step.as === undefined || !step.op.produces) {
       continue;
     }
     const prev = made.get(step.as);
     if (prev) {
-      issues.add(
-        [...path, "as"],
-        `"${step.as}" is already made by step ${prev.step.id} (line ${prev.step.line})`,
-      );
+      issues.add([...path, "as"], `"${step.as}" is already made by ${prev.origin}`);
       continue;
     }
-    made.set(step.as, { type: step.op.produces, step });
+    made.set(step.as, {
+      type: step.op.produces,
+      origin: `step ${step.id} (line ${step.line})`,
+      short: `step ${step.id}`,
+    });
   }
   for (const { step, path } of steps) {
     const args = step.args as Record<string, unknown>;
@@ -363,7 +383,7 @@ function checkRefs(
         } else if (m.type !== spec.type) {
           issues.add(
             where,
-            `"${String(n)}" is a ${m.type} (made by step ${m.step.id}), not a ${spec.type}`,
+            `"${String(n)}" is a ${m.type} (made by ${m.short}), not a ${spec.type}`,
             `a ${spec.type}`,
             m.type,
           );
@@ -456,7 +476,12 @@ export function loadScenario(text: string, file: string, registry: Registry): Sc
       parsed.push({ step, path: r.path });
     }
   });
-  checkRefs(parsed, issues);
+  const sectionNames = [...registry.sections.values()].flatMap((def) =>
+    t[def.key] !== undefined && def.names
+      ? def.names(t[def.key]).map((n) => ({ ...n, key: def.key }))
+      : [],
+  );
+  checkRefs(parsed, issues, sectionNames);
   const steps = parsed.map((p) => p.step);
   const findingsExpect = t.expect?.findings;
   if (Array.isArray(findingsExpect)) {

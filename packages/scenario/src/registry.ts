@@ -7,6 +7,7 @@
 import { CORE_MODULE, type KernelModule } from "@dmasim/kernel";
 import type { z } from "zod";
 import type { OpContext, OpDef } from "./op";
+import { HARDWARE_PART } from "./ops/hardware";
 import { KERNEL_OPS } from "./ops/kernel";
 
 /**
@@ -20,7 +21,19 @@ export interface SectionDef<V> {
   readonly schema: z.ZodType<V>;
   /** Order among sections (lower first). */
   readonly order: number;
+  /** The objects the section makes (so that steps may name them), e.g. each device. */
+  names?(value: V): readonly { readonly name: string; readonly type: string }[];
+  /** A CLI override of the section (e.g. `--platform`): the new value from the old one (or none). */
+  override?(old: V | undefined, arg: string): V;
   apply(ctx: OpContext, value: V): void | Promise<void>;
+}
+
+/** Code a layer runs around steps. */
+export interface RunHooks {
+  /** After every step (e.g. the hardware's speculation point between operations). */
+  afterStep?(ctx: OpContext): void;
+  /** When every thread has ended (e.g. leak checks). */
+  atEnd?(ctx: OpContext): void | Promise<void>;
 }
 
 /** The operations, sections and modules a scenario may use. */
@@ -28,6 +41,7 @@ export interface Registry {
   readonly ops: ReadonlyMap<string, OpDef<unknown>>;
   readonly sections: ReadonlyMap<string, SectionDef<unknown>>;
   readonly modules: readonly KernelModule[];
+  readonly hooks: readonly RunHooks[];
 }
 
 /** One layer's contribution to a {@link Registry}. */
@@ -35,6 +49,7 @@ export interface RegistryPart {
   readonly ops?: readonly OpDef<never>[];
   readonly sections?: readonly SectionDef<never>[];
   readonly modules?: readonly KernelModule[];
+  readonly hooks?: RunHooks;
 }
 
 /**
@@ -48,7 +63,11 @@ export function createRegistry(parts: readonly RegistryPart[]): Registry {
   const ops = new Map<string, OpDef<unknown>>();
   const sections = new Map<string, SectionDef<unknown>>();
   const modules: KernelModule[] = [CORE_MODULE];
+  const hooks: RunHooks[] = [];
   for (const part of parts) {
+    if (part.hooks) {
+      hooks.push(part.hooks);
+    }
     for (const op of part.ops ?? []) {
       if (ops.has(op.name)) {
         throw new Error(`operation ${op.name} is defined twice`);
@@ -68,7 +87,7 @@ export function createRegistry(parts: readonly RegistryPart[]): Registry {
     }
   }
   const ordered = new Map([...sections.entries()].sort((a, b) => a[1].order - b[1].order));
-  return { ops, sections: ordered, modules };
+  return { ops, sections: ordered, modules, hooks };
 }
 
 /**
@@ -77,5 +96,5 @@ export function createRegistry(parts: readonly RegistryPart[]): Registry {
  * **Kernel:** none. **Locking:** none.
  */
 export function defaultRegistry(): Registry {
-  return createRegistry([{ ops: KERNEL_OPS }]);
+  return createRegistry([{ ops: KERNEL_OPS }, HARDWARE_PART]);
 }

@@ -32,6 +32,55 @@ function indent(text: string, by: string): string {
     .join("\n");
 }
 
+/** What would have prevented a finding, when the layer that reported it gave no hint of its own. */
+const HINTS: Readonly<Record<string, string>> = {
+  "stale-read":
+    "hand the buffer to the reader with the maintenance its direction needs: dma_sync_*_for_cpu / unmap " +
+    "(invalidate after the device wrote) before the CPU reads, dma_sync_*_for_device / map (clean) before a " +
+    "device reads what the CPU wrote; with dma-buf, bracket CPU access with begin/end_cpu_access",
+  "clobbered-write/write-back":
+    "never write a buffer while a device owns it: dma_sync_*_for_cpu first, then write, then " +
+    "dma_sync_*_for_device; keep DMA buffers cache-line aligned so no other data shares their lines",
+  "clobbered-write/bounce-copy":
+    "sync the bounce buffer in the right direction before the copy-back (dma_sync_*_for_cpu), and do not " +
+    "map one buffer for several devices with DMA_ATTR_SKIP_CPU_SYNC when one of them bounces",
+  "iommu-fault":
+    "map the buffer for the device (with a direction that allows the access) before it touches it, and stop DMA before unmapping",
+  "dma-range": "use the DMA API so the buffer is bounced or allocated within the device's DMA mask",
+  deadlock: "take locks in one global order; back off (drop every lock) on -EDEADLK",
+  "lockdep/circular-dependency": "take the locks in the same order everywhere",
+  "lockdep/recursive-locking":
+    "do not take a lock the thread already holds (or annotate a real nesting with a subclass)",
+};
+
+function hex(n: unknown): string {
+  return typeof n === "number" ? `0x${n.toString(16)}` : String(n);
+}
+
+/** A line-history event as one readable line; other values as JSON. */
+function historyLine(h: unknown): string {
+  if (typeof h === "string") {
+    return h;
+  }
+  const e = h as {
+    step?: number;
+    kind?: string;
+    agent?: string;
+    pa?: number;
+    len?: number;
+    note?: string;
+    addr?: number;
+  };
+  if (typeof e.kind !== "string") {
+    return JSON.stringify(h);
+  }
+  const at =
+    e.addr !== undefined && e.addr !== e.pa
+      ? `${hex(e.addr)} -> phys ${hex(e.pa)}`
+      : `phys ${hex(e.pa)}`;
+  return `step ${String(e.step ?? "?").padStart(3)}  ${e.kind.padEnd(14)} ${String(e.agent ?? "").padEnd(12)} ${e.len ?? "?"} bytes at ${at}${e.note ? `  (${e.note})` : ""}`;
+}
+
 function findingText(f: Finding, i: number, c: Palette, unexpected: boolean): string {
   const head = `${c.bold(`[${i + 1}]`)} ${unexpected ? c.red(f.kind) : c.yellow(f.kind)} ${c.dim(`(${f.code})`)} at step ${f.step}, thread ${f.thread}: ${f.summary}`;
   const lines = [head];
@@ -42,11 +91,13 @@ function findingText(f: Finding, i: number, c: Palette, unexpected: boolean): st
   if (Array.isArray(d.history) && d.history.length > 0) {
     lines.push("      history of the line:");
     for (const h of d.history as unknown[]) {
-      lines.push(`        ${typeof h === "string" ? h : JSON.stringify(h)}`);
+      lines.push(`        ${historyLine(h)}`);
     }
   }
-  if (typeof d.hint === "string") {
-    lines.push(`      ${c.green("would have prevented it:")} ${d.hint}`);
+  const hint =
+    typeof d.hint === "string" ? d.hint : (HINTS[`${f.kind}/${f.code}`] ?? HINTS[f.kind]);
+  if (hint) {
+    lines.push(`      ${c.green("would have prevented it:")} ${hint}`);
   }
   return lines.join("\n");
 }
@@ -75,7 +126,12 @@ export function formatReport(r: RunReport, c: Palette = PLAIN): string {
         : s.status === "failed"
           ? c.red("FAILED")
           : c.dim("not run");
-    const detail = [s.text, s.status === "failed" ? s.error : undefined, s.expectation]
+    const detail = [
+      s.text,
+      s.status === "failed" ? s.error : undefined,
+      s.expectation,
+      s.note ? `# ${s.note}` : undefined,
+    ]
       .filter(Boolean)
       .join("; ");
     out.push(

@@ -6,6 +6,7 @@
  */
 import {
   Kernel,
+  KernelError,
   decodeReplayToken,
   encodeReplayToken,
   firstPolicy,
@@ -33,6 +34,8 @@ export interface RunOptions {
   readonly policy?: ChoicePolicy;
   /** Record trace events (for `--trace`). */
   readonly trace?: boolean;
+  /** Run on this platform preset instead of the scenario's (its overrides are kept). */
+  readonly platform?: string;
   readonly registry?: Registry;
 }
 
@@ -52,6 +55,8 @@ export interface StepRecord {
   text?: string;
   /** A failed step expectation, if any. */
   expectation?: string;
+  /** The step's `note:` from the file. */
+  note?: string;
 }
 
 /** One checked expectation. */
@@ -101,11 +106,13 @@ class Runner {
   readonly records = new Map<number, StepRecord>();
   private readonly processes = new Map<string, Process>();
   internalErrors: string[] = [];
+  /** A replay token that does not fit this scenario (the run diverged from the recorded one). */
+  replayError: unknown = undefined;
 
   constructor(
     readonly scenario: Scenario,
     opts: RunOptions,
-    registry: Registry,
+    readonly registry: Registry,
   ) {
     this.kernel = new Kernel({
       version: opts.kernel ?? scenario.kernel ?? "latest",
@@ -122,6 +129,7 @@ class Runner {
         label: s.label,
         line: s.line,
         status: "not-run",
+        ...(s.note !== undefined ? { note: s.note } : {}),
       });
     }
   }
@@ -150,9 +158,16 @@ class Runner {
     this.kernel.step = step.id;
     this.kernel.trace(thread, "step", `${step.id} ${step.op.name}`, { line: step.line });
     let result: OpResult | void;
+    const ctx = this.ctx(thread, step);
     try {
-      result = await step.op.run(this.ctx(thread, step), step.args);
+      result = await step.op.run(ctx, step.args);
+      this.afterStep(ctx);
     } catch (e) {
+      if (isKernelError(e) && e.message.includes("replay diverged")) {
+        this.replayError ??= e;
+        throw e;
+      }
+      this.afterStep(ctx);
       if (isKernelError(e)) {
         rec.errno = e.code;
         rec.error = e.message;
@@ -186,6 +201,12 @@ class Runner {
     }
     this.checkStepExpect(step, rec, result?.value);
     return rec.expectation === undefined;
+  }
+
+  private afterStep(ctx: OpContext): void {
+    for (const h of this.registry.hooks) {
+      h.afterStep?.(ctx);
+    }
   }
 
   private checkStepExpect(step: ScenarioStep, rec: StepRecord, value: unknown): void {
@@ -307,6 +328,29 @@ function evaluate(
   return { expectations: results, unexpected: findings.filter((f) => !expected.has(f)) };
 }
 
+/** The scenario's sections, with a `--platform` override applied, in section order. */
+function sectionsFor(
+  scenario: Scenario,
+  opts: RunOptions,
+  registry: Registry,
+): Scenario["sections"] {
+  if (opts.platform === undefined) {
+    return scenario.sections;
+  }
+  const def = registry.sections.get("platform");
+  if (!def?.override) {
+    throw new KernelError("EINVAL", "no layer defines platforms: --platform cannot apply");
+  }
+  let value: unknown;
+  try {
+    value = def.override(scenario.sections.find((s) => s.def === def)?.value, opts.platform);
+  } catch {
+    throw new KernelError("EINVAL", `unknown platform "${opts.platform}" (dmasim list platforms)`);
+  }
+  const rest = scenario.sections.filter((s) => s.def !== def);
+  return [...rest, { def, value }].sort((a, b) => a.def.order - b.def.order);
+}
+
 /**
  * Run a validated scenario.
  *
@@ -322,8 +366,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const runner = new Runner(scenario, opts, registry);
   const kernel = runner.kernel;
   let aborted: { reason: string; message: string } | undefined;
+  const sections = sectionsFor(scenario, opts, registry);
   try {
-    for (const { def, value } of scenario.sections) {
+    for (const { def, value } of sections) {
       await def.apply(runner.ctx("init", undefined), value);
     }
     await runner.runThread("init", scenario.setup);
@@ -331,6 +376,10 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       kernel.spawn(t.name, () => runner.runThread(t.name, t.steps)),
     );
     await kernel.sched.join(tasks);
+    kernel.step = 0;
+    for (const h of registry.hooks) {
+      await h.atEnd?.(runner.ctx("init", undefined));
+    }
   } catch (e) {
     const name = (e as { name?: unknown }).name;
     if (name === "RunAborted") {
@@ -344,6 +393,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       aborted = { reason: "error", message: e instanceof Error ? e.message : String(e) };
       runner.internalErrors.push(aborted.message);
     }
+  }
+  if (runner.replayError !== undefined) {
+    throw runner.replayError;
   }
   const { expectations, unexpected } = evaluate(scenario, runner);
   const steps = [...runner.records.values()].sort((a, b) => a.id - b.id);

@@ -161,3 +161,14 @@ steps:
     );
   });
 });
+
+describe("replay tokens", () => {
+  it("a token that does not fit the scenario is an EINVAL error, not a finding", async () => {
+    const sc = loadScenario(
+      readFileSync(join(__dirname, "..", "examples", "lockdep-abba.yaml"), "utf8"),
+      "a.yaml",
+      registry,
+    );
+    await expect(runScenario(sc, { replay: "v1.5-5-5" })).rejects.toThrow(/replay diverged/);
+  });
+});

@@ -1,10 +1,11 @@
+import { PLATFORM_PRESETS } from "@dmasim/hardware";
 import { DEFAULT_KERNEL_VERSION, KERNEL_PROFILES, Kernel } from "@dmasim/kernel";
 import { defaultRegistry } from "@dmasim/scenario";
 import { listExamples } from "../examples";
 import { table, UsageError, type Io } from "../io";
 
 /** What `dmasim list` can list. */
-export const LISTABLE = ["kernels", "options", "examples", "ops"] as const;
+export const LISTABLE = ["kernels", "platforms", "options", "examples", "ops"] as const;
 
 function listKernels(io: Io): void {
   const rows = KERNEL_PROFILES.map((p) => [
@@ -12,6 +13,19 @@ function listKernels(io: Io): void {
     p.summary,
   ]);
   io.out(table([["VERSION", "WHAT CHANGED FOR DMA BUFFER SHARING"], ...rows]) + "\n");
+}
+
+function listPlatforms(io: Io): void {
+  const gib = (n: number) => `${n / 1024 ** 3} GiB`;
+  const rows = Object.values(PLATFORM_PRESETS).map((p) => [
+    p.name,
+    p.arch,
+    `${p.cacheIndexing}${p.cacheIndexing === "vipt" ? `/${p.cacheColours} colours` : ""}, ${p.lineSize}-byte lines`,
+    p.devicesCoherent ? "coherent" : "non-coherent",
+    gib(p.ramSize),
+    p.description,
+  ]);
+  io.out(table([["PLATFORM", "ARCH", "CACHE", "DEVICES", "RAM", "DESCRIPTION"], ...rows]) + "\n");
 }
 
 function listOptions(io: Io, version: string): void {
@@ -46,6 +60,8 @@ export function list(io: Io, what: string, opts: { kernel: string }): void {
   switch (what) {
     case "kernels":
       return listKernels(io);
+    case "platforms":
+      return listPlatforms(io);
     case "options":
       return listOptions(io, opts.kernel);
     case "examples":

@@ -20,6 +20,7 @@ export interface RunFlags {
   json?: boolean;
   trace?: string;
   kernel?: string;
+  platform?: string;
   seed?: string;
   replay?: string;
   color?: boolean;
@@ -80,6 +81,7 @@ export async function run(io: Io, files: readonly string[], flags: RunFlags): Pr
   for (const sc of scenarios) {
     const r = await runScenario(sc, {
       ...(flags.kernel !== undefined ? { kernel: flags.kernel } : {}),
+      ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
       ...(seed !== undefined ? { seed } : {}),
       ...(flags.replay !== undefined ? { replay: flags.replay } : {}),
       trace: flags.trace !== undefined,
