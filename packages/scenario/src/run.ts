@@ -34,6 +34,8 @@ export interface RunOptions {
   /** Record trace events (for `--trace`). */
   readonly trace?: boolean;
   readonly registry?: Registry;
+  /** Called with the run's kernel once it is built, before anything runs (the explorer's hook). */
+  readonly observe?: (kernel: Kernel) => void;
 }
 
 /** What happened to one step. */
@@ -124,6 +126,13 @@ class Runner {
         status: "not-run",
       });
     }
+    // what the runner keeps decides the rest of the run too: the state digest must see it
+    this.kernel.addStateDigest("scenario", () => [
+      [...this.records.values()].map((r) => [r.status, r.errno, r.expectation]),
+      this.objects,
+      this.processes,
+      this.internalErrors.length,
+    ]);
   }
 
   ctx(thread: string, step: ScenarioStep | undefined): OpContext {
@@ -321,6 +330,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const registry = opts.registry ?? defaultRegistry();
   const runner = new Runner(scenario, opts, registry);
   const kernel = runner.kernel;
+  opts.observe?.(kernel);
   let aborted: { reason: string; message: string } | undefined;
   try {
     for (const { def, value } of scenario.sections) {
