@@ -49,7 +49,10 @@ export const DEFAULT_EXPLORE_BOUNDS: ResolvedBounds = {
  *
  * **Kernel:** none. **Locking:** none.
  */
-export function resolveBounds(scenario: Scenario | undefined, over: ExploreBounds = {}): ResolvedBounds {
+export function resolveBounds(
+  scenario: Scenario | undefined,
+  over: ExploreBounds = {},
+): ResolvedBounds {
   const sc = scenario?.explore;
   return {
     choices: { ...DEFAULT_EXPLORE_BOUNDS.choices, ...sc?.bounds, ...over.choices },

@@ -8,7 +8,8 @@
  */
 import type { ChoicePoint, ChoicePolicy, Kernel } from "@dmasim/kernel";
 import { KernelError } from "@dmasim/kernel";
-import { Budget, covers, type ResolvedBounds } from "./explore-bounds";
+import type { Budget } from "./explore-bounds";
+import { covers, type ResolvedBounds } from "./explore-bounds";
 
 /**
  * Every state seen at a choice point, with the budgets it was reached with (none covering another).
@@ -257,7 +258,8 @@ export class PctPolicy extends RecordingPolicy {
       this.prio(point.thread);
       this.priority.set(point.thread, change - 1);
     }
-    const ids = point.kind === "preempt" || point.kind === "sched" ? this.options(point) : undefined;
+    const ids =
+      point.kind === "preempt" || point.kind === "sched" ? this.options(point) : undefined;
     if (!ids) {
       return this.budget.allows(point.kind) && this.next() < 0.5 ? weighted(point, this.next()) : 0;
     }

@@ -107,6 +107,8 @@ export interface ExploreResult {
   readonly reduction: ExploreReduction;
   readonly bounds: ResolvedBounds;
   readonly shard: ExplorePart | undefined;
+  /** The shards merged into this result. */
+  readonly shards?: readonly ExplorePart[];
   readonly runs: number;
   readonly pruned: number;
   readonly states: number;
@@ -121,11 +123,20 @@ export interface ExploreResult {
 function failureKey(r: RunReport): { key: string; summary: string } {
   const f = r.unexpected[0];
   if (f) {
-    return { key: `${f.kind}/${f.code} at step ${f.step}`, summary: f.summary };
+    // a deadlock's step is only that of the thread that blocked last: the same deadlock either way
+    const where = f.kind === "deadlock" ? "" : ` at step ${f.step}`;
+    return { key: `${f.kind}/${f.code}${where}`, summary: f.summary };
+  }
+  const bad = r.steps.find((x) => x.expectation !== undefined);
+  if (bad) {
+    return {
+      key: `expectation of step ${bad.id} (${bad.op})`,
+      summary: `step ${bad.id} (${bad.op}): ${bad.expectation ?? ""}`,
+    };
   }
   const e = r.expectations.find((x) => !x.ok);
   if (e) {
-    return { key: `expectation: ${e.text}`, summary: `expectation failed: ${e.text}` };
+    return { key: `expectation: ${e.text.replace(/ \(found \d+\)$/, "")}`, summary: e.text };
   }
   const s = r.steps.find((x) => x.status === "failed");
   if (s) {
@@ -134,7 +145,10 @@ function failureKey(r: RunReport): { key: string; summary: string } {
       summary: s.error ?? "step failed",
     };
   }
-  return { key: `aborted: ${r.aborted?.reason ?? "?"}`, summary: r.aborted?.message ?? "run failed" };
+  return {
+    key: `aborted: ${r.aborted?.reason ?? "?"}`,
+    summary: r.aborted?.message ?? "run failed",
+  };
 }
 
 function shorter(a: string, b: string): boolean {
@@ -348,7 +362,7 @@ export async function explore(
   }
   s.frontier = 0;
   s.progress(true);
-  const failures = [...s.failures.values()];
+  const failures = [...s.failures.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
   return {
     scenario: scenario.name,
     file: scenario.file,

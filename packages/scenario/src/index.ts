@@ -55,3 +55,10 @@ export {
   type ExploreResult,
   type ExploreStrategy,
 } from "./explore";
+export {
+  EXPLORE_FORMAT,
+  exploreResultJson,
+  formatExploreSummary,
+  mergeExploreResults,
+  parseExploreResult,
+} from "./explore-merge";
