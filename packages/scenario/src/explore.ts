@@ -80,6 +80,8 @@ export interface ExploreOptions {
   readonly now?: () => number;
   readonly progressEveryMs?: number;
   readonly onProgress?: (p: ExploreProgress) => void;
+  /** Polled before each run: true stops the search (e.g. another worker found a failure). */
+  readonly stop?: () => boolean;
 }
 
 /** One kind of failure, with its first (shortest-token) run. */
@@ -188,6 +190,10 @@ class Search {
   /** Whether to stop before the next run. */
   done(): boolean {
     if (this.stopped) {
+      return true;
+    }
+    if (this.opts.stop?.()) {
+      this.stopped = this.limited = true;
       return true;
     }
     if (this.runs >= this.bounds.runs || this.elapsed() >= this.bounds.timeMs) {
