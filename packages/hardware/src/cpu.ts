@@ -1,0 +1,204 @@
+/**
+ * CPU loads and stores through kernel virtual addresses (the linear map and vmap areas), each
+ * attributed to an agent and checked by the coherency checker. A cacheable mapping goes through
+ * the data cache; write-combine and uncached mappings go straight to memory (write-combine stores
+ * are modelled as reaching memory at once; no write buffer).
+ *
+ * **Kernel:** none (hardware: the CPU's loads and stores and its MMU); the kernel code that does
+ * this is `memcpy()` / `readl()`-style accesses through `page_address()` or a vmap.
+ *
+ * @module
+ */
+import { BUG_ON, PAGE_SIZE, type PageProt } from "@dmasim/kernel";
+import { KERNEL_ASID } from "./cache";
+import type { CheckSegment } from "./checker";
+import type { Machine } from "./machine";
+import { PAGE_OFFSET, virtAddrValid } from "./memory";
+
+/** A resolved kernel mapping of one page. */
+export interface KernelMapping {
+  readonly pfn: number;
+  readonly prot: PageProt;
+}
+
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+
+/**
+ * Resolve a kernel virtual address (linear map or vmap), or null when nothing is mapped there.
+ *
+ * **Kernel:** none (hardware: a page-table walk of the kernel page tables).
+ *
+ * **Locking:** none.
+ */
+export function kernelTranslate(m: Machine, va: number): KernelMapping | null {
+  if (virtAddrValid(m, va)) {
+    return {
+      pfn: Math.floor((va - PAGE_OFFSET + m.config.ramBase) / PAGE_SIZE),
+      prot: "cacheable",
+    };
+  }
+  const a = m.vmalloc.find(va);
+  if (a) {
+    const pfn = a.pfns[Math.floor((va - a.start) / PAGE_SIZE)];
+    if (pfn !== undefined) {
+      return { pfn, prot: a.prot };
+    }
+  }
+  return null;
+}
+
+/**
+ * The default agent name of the running thread: `cpu:<thread>`.
+ *
+ * **Kernel:** none (the checker's naming of `current`).
+ *
+ * **Locking:** none.
+ */
+export function cpuAgent(m: Machine): string {
+  return `cpu:${m.kernel.sched.current.name}`;
+}
+
+/** @internal one page's worth of a CPU access */
+export function cpuAccessPage(
+  m: Machine,
+  va: number,
+  pa: number,
+  prot: PageProt,
+  asid: number,
+  write: boolean,
+  buf: Uint8Array,
+  off: number,
+  n: number,
+  agent: string,
+  wid: number,
+  note?: string,
+): void {
+  if (write) {
+    // the ideal memory first: a line evicted while the store allocates already carries new data
+    m.checker.idealWritePage(pa, buf, off, n, wid);
+  }
+  if (prot === "cacheable") {
+    if (write) {
+      m.cache.write(va, pa, asid, buf, off, n, agent, wid, note);
+    } else {
+      m.cache.read(va, pa, asid, buf, off, n, agent);
+    }
+  } else if (write) {
+    m.memory.writePage(pa, buf, off, n);
+    m.checker.record("write-uncached", agent, pa, n, `${prot} mapping at va 0x${va.toString(16)}`);
+  } else {
+    m.memory.readPage(pa, buf, off, n);
+    m.checker.record("read-uncached", agent, pa, n, `${prot} mapping at va 0x${va.toString(16)}`);
+  }
+}
+
+function walk(
+  m: Machine,
+  va: number,
+  len: number,
+  write: boolean,
+  buf: Uint8Array,
+  agent: string,
+  segs: CheckSegment[] | null,
+): void {
+  const wid = write ? m.checker.writerId(agent) : 0;
+  let done = 0;
+  while (done < len) {
+    const a = va + done;
+    const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
+    const t = kernelTranslate(m, a);
+    BUG_ON(
+      m.kernel,
+      t === null,
+      "arch/arm64/mm/fault.c:die_kernel_fault",
+      `Unable to handle kernel paging request at virtual address 0x${a.toString(16)}`,
+      { va: a, agent },
+    );
+    const pa = t!.pfn * PAGE_SIZE + (a % PAGE_SIZE);
+    cpuAccessPage(m, a, pa, t!.prot, KERNEL_ASID, write, buf, done, n, agent, wid);
+    segs?.push({ pa, actual: pa, off: done, len: n });
+    done += n;
+  }
+}
+
+/**
+ * Read `len` bytes at kernel virtual address `va` (any length and alignment, across lines and
+ * pages) as `agent` (default `cpu:<thread>`); the checker compares them with the ideal memory.
+ *
+ * **Kernel:** none (hardware: CPU loads through the kernel page tables).
+ *
+ * **Locking:** any context (never sleeps).
+ *
+ * @throws {@link KernelBug} for an unmapped address (a kernel paging-request oops)
+ */
+export function cpuRead(
+  m: Machine,
+  va: number,
+  len: number,
+  agent: string = cpuAgent(m),
+): Uint8Array {
+  const out = new Uint8Array(len);
+  const segs: CheckSegment[] = [];
+  walk(m, va, len, false, out, agent, segs);
+  m.checker.checkRead(agent, out, segs, { address: va, space: "va" });
+  m.kernel.trace(agent, "cpu", "read", { va, len });
+  return out;
+}
+
+/**
+ * Write `data` at kernel virtual address `va` as `agent` (default `cpu:<thread>`).
+ *
+ * **Kernel:** none (hardware: CPU stores through the kernel page tables).
+ *
+ * **Locking:** any context (never sleeps).
+ *
+ * @throws {@link KernelBug} for an unmapped address (a kernel paging-request oops)
+ */
+export function cpuWrite(
+  m: Machine,
+  va: number,
+  data: Uint8Array,
+  agent: string = cpuAgent(m),
+): void {
+  walk(m, va, data.length, true, data, agent, null);
+  m.kernel.trace(agent, "cpu", "write", { va, len: data.length });
+}
+
+/**
+ * Fill `len` bytes at `va` with `value` (a CPU `memset`).
+ *
+ * **Kernel:** `memset()` through a kernel mapping.
+ *
+ * **Locking:** any context.
+ *
+ * @throws {@link KernelBug} for an unmapped address
+ */
+export function cpuMemset(
+  m: Machine,
+  va: number,
+  value: number,
+  len: number,
+  agent: string = cpuAgent(m),
+): void {
+  cpuWrite(m, va, new Uint8Array(len).fill(value), agent);
+}
+
+/** @internal `clear_page()` through the linear map (for `__GFP_ZERO`). */
+export function cpuZeroPage(m: Machine, pfn: number): void {
+  const agent = cpuAgent(m);
+  const pa = pfn * PAGE_SIZE;
+  cpuAccessPage(
+    m,
+    PAGE_OFFSET + (pa - m.config.ramBase),
+    pa,
+    "cacheable",
+    KERNEL_ASID,
+    true,
+    ZERO_PAGE,
+    0,
+    PAGE_SIZE,
+    agent,
+    m.checker.writerId(agent),
+    "__GFP_ZERO clear_page",
+  );
+}

@@ -1,0 +1,182 @@
+/**
+ * The simulated machine of one kernel: RAM, the page allocator, the data cache, CPU mappings,
+ * devices, IOMMU domains, the swiotlb pool and the coherency checker, built from a platform
+ * description and stored in the kernel (`kernel.subsys`).
+ *
+ * **Kernel:** none (hardware: the board the kernel boots on); boot-time setup mirrors
+ * `mem_init()` / `swiotlb_init()`.
+ *
+ * @module
+ */
+import {
+  KernelError,
+  PAGE_SIZE,
+  defineSubsys,
+  type Kernel,
+  type KernelModule,
+  type Mm,
+} from "@dmasim/kernel";
+import { DataCache } from "./cache";
+import { Checker } from "./checker";
+import type { Device } from "./device";
+import type { IommuDomain } from "./iommu";
+import { PageAllocator } from "./page_alloc";
+import { PhysMemory } from "./physmem";
+import { resolvePlatform, type PlatformConfig } from "./platform";
+import { tickPoint } from "./speculation";
+import { IO_TLB_SIZE, IoTlbPool } from "./swiotlb";
+import { VmallocSpace } from "./vmalloc";
+
+/**
+ * The hardware layer's module (it defines no kernel options: the machine is described by its
+ * platform).
+ *
+ * **Kernel:** none.
+ */
+export const HARDWARE_MODULE: KernelModule = { name: "@dmasim/hardware", options: [] };
+
+const MACHINE = defineSubsys<{ machine: Machine | null }>(
+  "hardware",
+  () => ({ machine: null }),
+  HARDWARE_MODULE,
+);
+
+/** Host memory held by the simulator's stores, in bytes. */
+export interface MachineFootprint {
+  readonly memory: number;
+  readonly ideal: number;
+  readonly cache: number;
+  readonly total: number;
+  /** Simulated pages that hold host memory. */
+  readonly touchedPages: number;
+}
+
+/**
+ * One simulated machine.
+ *
+ * **Kernel:** none (hardware).
+ *
+ * **Locking:** none (the simulator runs one thread at a time; hardware state changes only inside
+ * synchronous calls).
+ */
+export class Machine {
+  readonly memory: PhysMemory;
+  readonly checker: Checker;
+  readonly cache: DataCache;
+  readonly pageAlloc: PageAllocator;
+  /** The default swiotlb pool, or null. **Kernel:** `io_tlb_default_mem`. */
+  readonly swiotlb: IoTlbPool | null;
+  readonly devices = new Map<string, Device>();
+  readonly iommuDomains: IommuDomain[] = [];
+  /** @internal */
+  readonly vmalloc = new VmallocSpace();
+  /** @internal cache address-space ids of user address spaces */
+  readonly asids = new Map<Mm, number>();
+
+  constructor(
+    readonly kernel: Kernel,
+    readonly config: PlatformConfig,
+  ) {
+    this.memory = new PhysMemory(config.ramBase, config.ramSize);
+    this.checker = new Checker(
+      kernel,
+      this.memory,
+      config.lineSize,
+      config.historyDepth,
+      config.checker,
+    );
+    this.cache = new DataCache(this.memory, this.checker, config);
+    this.swiotlb = this.placeSwiotlb();
+    const reserved = this.swiotlb ? [{ start: this.swiotlb.start, end: this.swiotlb.end }] : [];
+    this.pageAlloc = new PageAllocator(kernel, config, reserved);
+  }
+
+  private placeSwiotlb(): IoTlbPool | null {
+    const c = this.config;
+    if (c.swiotlbSize === 0) {
+      return null;
+    }
+    const low =
+      c.arch === "x86-64" || c.zoneDmaLimit === 0 ? 2 ** 32 : Math.min(c.zoneDmaLimit, 2 ** 32);
+    const top = Math.min(low, c.ramBase + c.ramSize);
+    let size = c.swiotlbSize;
+    while (size >= 1024 * 1024 || size === c.swiotlbSize) {
+      const start = Math.floor((top - size) / PAGE_SIZE) * PAGE_SIZE;
+      if (start >= c.ramBase) {
+        return new IoTlbPool(start, size / IO_TLB_SIZE, c.swiotlbForce);
+      }
+      size /= 2;
+    }
+    return null;
+  }
+
+  /**
+   * A point between operations where the cache may evict dirty lines or refill recently
+   * invalidated ones (a choice point under the platform's cache policy). Upper layers call it
+   * between the operations of a scenario.
+   *
+   * **Kernel:** none (hardware: time passing).
+   */
+  tick(): void {
+    tickPoint(this);
+  }
+
+  /** Host memory the simulator holds for this machine. */
+  footprint(): MachineFootprint {
+    const memory = this.memory.hostBytes;
+    const ideal = this.checker.hostBytes;
+    const cache = this.cache.hostBytes;
+    return {
+      memory,
+      ideal,
+      cache,
+      total: memory + ideal + cache,
+      touchedPages: this.memory.touchedPages,
+    };
+  }
+}
+
+/**
+ * Build the machine of `kernel` from a preset name (or a full platform config) and field-by-field
+ * overrides, and store it in the kernel.
+ *
+ * **Kernel:** none (hardware bring-up; what `setup_arch()` / `mem_init()` discover).
+ *
+ * **Locking:** none (call once, before anything else uses the hardware).
+ *
+ * @throws {@link KernelError} `EEXIST` when the kernel already has a machine, `EINVAL` for an unknown
+ * preset or an invalid field
+ */
+export function createMachine(
+  kernel: Kernel,
+  platform: string | PlatformConfig = "x86-64",
+  overrides: Partial<PlatformConfig> = {},
+): Machine {
+  const state = kernel.subsys(MACHINE);
+  if (state.machine) {
+    throw new KernelError(
+      "EEXIST",
+      `this kernel already has a machine (${state.machine.config.name})`,
+    );
+  }
+  const m = new Machine(kernel, resolvePlatform(platform, overrides));
+  state.machine = m;
+  return m;
+}
+
+/**
+ * The machine of `kernel`.
+ *
+ * **Kernel:** none.
+ *
+ * **Locking:** none.
+ *
+ * @throws {@link KernelError} `ENODEV` when {@link createMachine} was not called
+ */
+export function getMachine(kernel: Kernel): Machine {
+  const m = kernel.subsys(MACHINE).machine;
+  if (!m) {
+    throw new KernelError("ENODEV", "no machine: call createMachine(kernel, platform) first");
+  }
+  return m;
+}

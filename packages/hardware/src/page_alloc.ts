@@ -1,0 +1,616 @@
+/**
+ * The page allocator: zones (ZONE_DMA, ZONE_DMA32, ZONE_NORMAL), a buddy allocator with orders
+ * 0..{@link MAX_PAGE_ORDER} per zone, zone fallback, `__GFP_ZERO` (a CPU write of zeroes through the
+ * cacheable linear map, which leaves dirty lines, as `clear_page()` does), and a realistic boot-time
+ * fragmentation so that N single pages are usually not physically contiguous.
+ *
+ * **Kernel:** mm/page_alloc.c (`alloc_pages`, `__free_pages`, `alloc_pages_bulk`,
+ * `alloc_pages_exact`, `split_page`), include/linux/mmzone.h (zones), include/linux/mm.h
+ * (`page_to_pfn`, `page_address`).
+ *
+ * Placement: an allocation takes the head (the hot end) of the free list of the smallest order
+ * that fits; with `allocChoices: 2` the choice source may pick the tail instead (a choice point of
+ * kind `"alloc"`, option 0 the head). Boot reserves a random-looking part of some max-order blocks
+ * (a seeded, deterministic pattern: the boot allocations of a running system), so small free blocks
+ * are scattered over memory. Watermarks, reclaim and compaction are not modelled: an allocation
+ * fails only when no free block is large enough.
+ *
+ * @module
+ */
+import {
+  BUG_ON,
+  KERN_WARNING,
+  KernelError,
+  PAGE_SIZE,
+  WARN_ON,
+  WARN_ON_ONCE,
+  might_sleep,
+  type Kernel,
+} from "@dmasim/kernel";
+import { cpuZeroPage } from "./cpu";
+import {
+  __GFP_DMA,
+  __GFP_DMA32,
+  __GFP_NOWARN,
+  __GFP_ZERO,
+  gfpflagsAllowBlocking,
+  gfpString,
+  type GfpFlags,
+} from "./gfp";
+import type { Machine } from "./machine";
+import { physToVirt, virtToPhys } from "./memory";
+import type { PlatformConfig } from "./platform";
+
+/** The largest order of a buddy block (4 MiB). **Kernel:** `MAX_PAGE_ORDER` (`MAX_ORDER - 1` before 6.4). */
+export const MAX_PAGE_ORDER = 10;
+/** **Kernel:** `NR_PAGE_ORDERS`. */
+export const NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1;
+
+/** A zone name. **Kernel:** `enum zone_type`. */
+export type ZoneName = "DMA" | "DMA32" | "Normal";
+
+/**
+ * A physical page. One object per pfn while it is handed out, so identity comparisons hold.
+ *
+ * **Kernel:** `struct page`.
+ *
+ * **Locking:** none (a handle).
+ */
+export class Page {
+  /** The order of the allocation this page heads (0 for a single or split page). */
+  order = 0;
+  constructor(readonly pfn: number) {}
+}
+
+const FREE = 0;
+const TAIL = 1;
+const HEAD0 = 2; // HEAD0 + order
+const RESERVED = 255;
+const SECTION_SHIFT = 9;
+const SECTION_PAGES = 1 << SECTION_SHIFT;
+
+class FreeArea {
+  head = -1;
+  tail = -1;
+  count = 0;
+  readonly next = new Map<number, number>();
+  readonly prev = new Map<number, number>();
+
+  pushHead(pfn: number): void {
+    this.prev.set(pfn, -1);
+    this.next.set(pfn, this.head);
+    if (this.head >= 0) {
+      this.prev.set(this.head, pfn);
+    } else {
+      this.tail = pfn;
+    }
+    this.head = pfn;
+    this.count++;
+  }
+
+  remove(pfn: number): void {
+    const p = this.prev.get(pfn) ?? -1;
+    const n = this.next.get(pfn) ?? -1;
+    if (p >= 0) {
+      this.next.set(p, n);
+    } else {
+      this.head = n;
+    }
+    if (n >= 0) {
+      this.prev.set(n, p);
+    } else {
+      this.tail = p;
+    }
+    this.prev.delete(pfn);
+    this.next.delete(pfn);
+    this.count--;
+  }
+}
+
+/**
+ * One memory zone with its buddy free lists.
+ *
+ * **Kernel:** `struct zone` (`free_area[NR_PAGE_ORDERS]`).
+ *
+ * **Locking:** `zone->lock` in the kernel; none needed here (no scheduling point inside).
+ */
+export class Zone {
+  /** @internal */
+  readonly areas: FreeArea[] = Array.from({ length: NR_PAGE_ORDERS }, () => new FreeArea());
+  /** @internal the order of each free block, by its first pfn */
+  readonly freeOrder = new Map<number, number>();
+  /** Free pages. **Kernel:** `zone_page_state(zone, NR_FREE_PAGES)`. */
+  freePages = 0;
+  /** Pages the zone manages (not reserved at boot). */
+  managedPages = 0;
+
+  constructor(
+    readonly name: ZoneName,
+    readonly startPfn: number,
+    readonly endPfn: number,
+  ) {}
+
+  /** @internal */
+  addFree(pfn: number, order: number): void {
+    this.areas[order]!.pushHead(pfn);
+    this.freeOrder.set(pfn, order);
+    this.freePages += 1 << order;
+  }
+
+  /** @internal */
+  removeFree(pfn: number, order: number): void {
+    this.areas[order]!.remove(pfn);
+    this.freeOrder.delete(pfn);
+    this.freePages -= 1 << order;
+  }
+}
+
+/** mulberry32: the boot-time fragmentation pattern (deterministic, not a choice). */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The zones and their buddy allocators, and per-page allocation state.
+ *
+ * **Kernel:** the page allocator (mm/page_alloc.c) of one node.
+ *
+ * **Locking:** none of its own (see {@link Zone}).
+ */
+export class PageAllocator {
+  /** Zones from low to high addresses. */
+  readonly zones: Zone[] = [];
+  private readonly state = new Map<number, Uint8Array>();
+  private readonly pageObjs = new Map<number, Page>();
+
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly config: PlatformConfig,
+    reserved: readonly { start: number; end: number }[],
+  ) {
+    const first = config.ramBase / PAGE_SIZE;
+    const last = (config.ramBase + config.ramSize) / PAGE_SIZE;
+    const limits: [ZoneName, number][] = [];
+    if (config.zoneDmaLimit > 0) {
+      limits.push(["DMA", config.zoneDmaLimit / PAGE_SIZE]);
+    }
+    if (config.zoneDma32) {
+      limits.push(["DMA32", 2 ** 32 / PAGE_SIZE]);
+    }
+    limits.push(["Normal", Infinity]);
+    let lo = first;
+    for (const [name, limit] of limits) {
+      const hi = Math.min(last, limit);
+      if (hi > lo) {
+        this.zones.push(new Zone(name, lo, hi));
+        lo = hi;
+      }
+    }
+    for (const r of reserved) {
+      this.markRange(r.start / PAGE_SIZE, r.end / PAGE_SIZE, RESERVED);
+    }
+    const rand = prng(config.seed);
+    for (const zone of this.zones) {
+      this.initZone(zone, reserved);
+      this.fragment(zone, rand);
+    }
+  }
+
+  private initZone(zone: Zone, reserved: readonly { start: number; end: number }[]): void {
+    const holes = reserved
+      .map((r) => [r.start / PAGE_SIZE, r.end / PAGE_SIZE] as const)
+      .filter(([s, e]) => e > zone.startPfn && s < zone.endPfn)
+      .sort((a, b) => a[0] - b[0]);
+    let pfn = zone.startPfn;
+    for (const [s, e] of [...holes, [zone.endPfn, zone.endPfn] as const]) {
+      this.addRange(zone, pfn, Math.max(pfn, Math.min(s, zone.endPfn)));
+      pfn = Math.max(pfn, Math.min(e, zone.endPfn));
+    }
+  }
+
+  private addRange(zone: Zone, start: number, end: number): void {
+    let pfn = start;
+    while (pfn < end) {
+      let order = MAX_PAGE_ORDER;
+      while (order > 0 && (pfn % (1 << order) !== 0 || pfn + (1 << order) > end)) {
+        order--;
+      }
+      zone.addFree(pfn, order);
+      zone.managedPages += 1 << order;
+      pfn += 1 << order;
+    }
+  }
+
+  /**
+   * Boot-time fragmentation: some max-order blocks, spread over the zone, are partly taken by
+   * "boot" (reserved) in a seeded pattern; their remaining pages are freed in a shuffled order, so
+   * small allocations come from scattered places.
+   */
+  private fragment(zone: Zone, rand: () => number): void {
+    if (this.config.fragmentation <= 0) {
+      return;
+    }
+    const big = zone.areas[MAX_PAGE_ORDER]!;
+    const blocks: number[] = [];
+    for (let b = big.head; b >= 0; b = big.next.get(b) ?? -1) {
+      blocks.push(b);
+    }
+    const n = Math.min(16, Math.floor(blocks.length / 4));
+    if (n === 0) {
+      return;
+    }
+    const step = Math.floor(blocks.length / n);
+    const pages: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const b = blocks[i * step]!;
+      zone.removeFree(b, MAX_PAGE_ORDER);
+      for (let j = 0; j < 1 << MAX_PAGE_ORDER; j++) {
+        pages.push(b + j);
+      }
+    }
+    for (let i = pages.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      const t = pages[i]!;
+      pages[i] = pages[j]!;
+      pages[j] = t;
+    }
+    for (const pfn of pages) {
+      if (rand() < this.config.fragmentation) {
+        this.setState(pfn, RESERVED);
+        zone.managedPages--;
+      } else {
+        this.freeBlock(zone, pfn, 0);
+      }
+    }
+  }
+
+  // ---- per-page state ----------------------------------------------------------------------
+
+  private setState(pfn: number, v: number): void {
+    const sec = Math.floor(pfn / SECTION_PAGES);
+    let a = this.state.get(sec);
+    if (!a) {
+      if (v === FREE) {
+        return;
+      }
+      a = new Uint8Array(SECTION_PAGES);
+      this.state.set(sec, a);
+    }
+    a[pfn - sec * SECTION_PAGES] = v;
+  }
+
+  private getState(pfn: number): number {
+    const sec = Math.floor(pfn / SECTION_PAGES);
+    return this.state.get(sec)?.[pfn - sec * SECTION_PAGES] ?? FREE;
+  }
+
+  private markRange(start: number, end: number, v: number): void {
+    for (let pfn = start; pfn < end; pfn++) {
+      this.setState(pfn, v);
+    }
+  }
+
+  /** Whether `pfn` is in RAM and free (in the buddy allocator). */
+  isFree(pfn: number): boolean {
+    return this.zoneOf(pfn) !== undefined && this.getState(pfn) === FREE;
+  }
+
+  /** Whether `pfn` was reserved at boot (boot allocations, the swiotlb pool). */
+  isReserved(pfn: number): boolean {
+    return this.getState(pfn) === RESERVED;
+  }
+
+  /** The zone holding `pfn`. */
+  zoneOf(pfn: number): Zone | undefined {
+    return this.zones.find((z) => pfn >= z.startPfn && pfn < z.endPfn);
+  }
+
+  /** The page object of `pfn` (one per pfn while in use). */
+  page(pfn: number): Page {
+    let p = this.pageObjs.get(pfn);
+    if (!p) {
+      p = new Page(pfn);
+      this.pageObjs.set(pfn, p);
+    }
+    return p;
+  }
+
+  // ---- buddy -------------------------------------------------------------------------------
+
+  /** The zones an allocation may use, preferred first. **Kernel:** the zonelist of `gfp_zone()`. */
+  zonelist(gfp: GfpFlags): Zone[] {
+    const allowed: ZoneName[] =
+      gfp & __GFP_DMA ? ["DMA"] : gfp & __GFP_DMA32 ? ["DMA32", "DMA"] : ["Normal", "DMA32", "DMA"];
+    const out: Zone[] = [];
+    for (const name of allowed) {
+      const z = this.zones.find((x) => x.name === name);
+      if (z) {
+        out.push(z);
+      }
+    }
+    // arm64 without ZONE_DMA32: GFP_DMA32 is served from ZONE_DMA (which covers the low 4 GiB)
+    if (out.length === 0 && gfp & __GFP_DMA32) {
+      const z = this.zones.find((x) => x.name === "DMA");
+      if (z && z.endPfn * PAGE_SIZE <= 2 ** 32) {
+        out.push(z);
+      }
+    }
+    return out;
+  }
+
+  /** Take a block of `order` from `zone`, or -1. */
+  takeBlock(zone: Zone, order: number): number {
+    for (let o = order; o <= MAX_PAGE_ORDER; o++) {
+      const area = zone.areas[o]!;
+      if (area.count === 0) {
+        continue;
+      }
+      let pfn = area.head;
+      if (this.config.allocChoices > 1 && area.count > 1) {
+        if (this.kernel.choice.choose("alloc", 2, [0.9, 0.1]) === 1) {
+          pfn = area.tail;
+        }
+      }
+      zone.removeFree(pfn, o);
+      // expand(): hand out the low half, give the upper halves back
+      for (let h = o; h > order; h--) {
+        zone.addFree(pfn + (1 << (h - 1)), h - 1);
+      }
+      this.setState(pfn, HEAD0 + order);
+      for (let i = 1; i < 1 << order; i++) {
+        this.setState(pfn + i, TAIL);
+      }
+      return pfn;
+    }
+    return -1;
+  }
+
+  /** Give a block back, merging with free buddies. */
+  freeBlock(zone: Zone, pfn: number, order: number): void {
+    for (let i = 0; i < 1 << order; i++) {
+      this.setState(pfn + i, FREE);
+    }
+    while (order < MAX_PAGE_ORDER) {
+      const buddy = pfn ^ (1 << order);
+      if (
+        buddy < zone.startPfn ||
+        buddy + (1 << order) > zone.endPfn ||
+        zone.freeOrder.get(buddy) !== order
+      ) {
+        break;
+      }
+      zone.removeFree(buddy, order);
+      pfn = Math.min(pfn, buddy);
+      order++;
+    }
+    zone.addFree(pfn, order);
+  }
+
+  /** The order of the allocated block headed by `pfn`, or -1 (free, tail, reserved). */
+  allocatedOrder(pfn: number): number {
+    const s = this.getState(pfn);
+    return s >= HEAD0 && s < RESERVED ? s - HEAD0 : -1;
+  }
+
+  /** @internal mark a head's pages as separate order-0 allocations (`split_page`). */
+  split(pfn: number, order: number): void {
+    for (let i = 0; i < 1 << order; i++) {
+      this.setState(pfn + i, HEAD0);
+    }
+  }
+
+  /** Free pages over all zones. */
+  get freePages(): number {
+    return this.zones.reduce((n, z) => n + z.freePages, 0);
+  }
+}
+
+function warnAllocFailure(kernel: Kernel, order: number, gfp: GfpFlags): void {
+  if (gfp & __GFP_NOWARN) {
+    return;
+  }
+  kernel.printk(
+    KERN_WARNING,
+    `${kernel.sched.current.name}: page allocation failure: order:${order}, mode:0x${gfp.toString(16)}(${gfpString(gfp)})`,
+  );
+}
+
+/**
+ * Allocate `2^order` physically contiguous pages. Returns the head page, or null when no zone the
+ * flags allow has a free block that large (printing the kernel's "page allocation failure"
+ * warning unless `__GFP_NOWARN`). `__GFP_ZERO` clears the pages with CPU stores through the
+ * cacheable linear map (dirty lines, as `clear_page()` leaves them).
+ *
+ * **Kernel:** `alloc_pages()` / `__alloc_pages()`; an order above `MAX_PAGE_ORDER` is a
+ * `WARN_ON_ONCE` (unless `__GFP_NOWARN`) and NULL.
+ *
+ * **Locking:** may sleep when `gfp` allows blocking (`might_alloc()` checks the context); never
+ * blocks here (no reclaim is modelled), so it stays synchronous.
+ */
+export function allocPages(m: Machine, order: number, gfp: GfpFlags): Page | null {
+  const kernel = m.kernel;
+  if (order > MAX_PAGE_ORDER || order < 0 || !Number.isInteger(order)) {
+    WARN_ON_ONCE(
+      kernel,
+      (gfp & __GFP_NOWARN) === 0,
+      "mm/page_alloc.c:__alloc_pages",
+      `order ${order} > MAX_PAGE_ORDER`,
+    );
+    return null;
+  }
+  if (gfpflagsAllowBlocking(gfp)) {
+    might_sleep(kernel, "mm/page_alloc.c:__alloc_pages");
+  }
+  for (const zone of m.pageAlloc.zonelist(gfp)) {
+    const pfn = m.pageAlloc.takeBlock(zone, order);
+    if (pfn >= 0) {
+      const page = m.pageAlloc.page(pfn);
+      page.order = order;
+      if (gfp & __GFP_ZERO) {
+        for (let i = 0; i < 1 << order; i++) {
+          cpuZeroPage(m, pfn + i);
+        }
+      }
+      return page;
+    }
+  }
+  warnAllocFailure(kernel, order, gfp);
+  return null;
+}
+
+/**
+ * Allocate up to `nr` single pages, which are usually scattered. Returns the pages obtained (fewer
+ * than `nr` when memory ran out; the caller checks, as with the kernel's return count).
+ *
+ * **Kernel:** `alloc_pages_bulk_array()` / `alloc_pages_bulk()`.
+ *
+ * **Locking:** as {@link allocPages}.
+ */
+export function allocPagesBulk(m: Machine, gfp: GfpFlags, nr: number): Page[] {
+  const out: Page[] = [];
+  for (let i = 0; i < nr; i++) {
+    const p = allocPages(m, 0, out.length > 0 ? gfp | __GFP_NOWARN : gfp);
+    if (!p) {
+      break;
+    }
+    out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Free `2^order` pages allocated by {@link allocPages}.
+ *
+ * **Kernel:** `__free_pages()`. Freeing a page that is not allocated is
+ * `VM_BUG_ON_PAGE(page_ref_count(page) == 0)` (a BUG with `CONFIG_DEBUG_VM`); an order that does
+ * not match the allocation is reported as "Bad page state" (a WARN) and the pages are not freed.
+ *
+ * **Locking:** any context.
+ *
+ * @throws {@link KernelBug} for a double free
+ */
+export function freePages(m: Machine, page: Page, order: number = page.order): void {
+  const pa = m.pageAlloc;
+  const have = pa.allocatedOrder(page.pfn);
+  BUG_ON(
+    m.kernel,
+    have < 0 && pa.isFree(page.pfn),
+    "mm/page_alloc.c:__free_pages",
+    `VM_BUG_ON_PAGE(page_ref_count(page) == 0) pfn:0x${page.pfn.toString(16)}`,
+  );
+  if (have !== order) {
+    WARN_ON(
+      m.kernel,
+      true,
+      "mm/page_alloc.c:bad_page",
+      `BUG: Bad page state in process ${m.kernel.sched.current.name} pfn:0x${page.pfn.toString(16)} (freed with order ${order}, allocated ${have < 0 ? "as a tail or reserved page" : `with order ${have}`})`,
+    );
+    return;
+  }
+  const zone = pa.zoneOf(page.pfn);
+  if (!zone) {
+    return;
+  }
+  pa.freeBlock(zone, page.pfn, order);
+}
+
+/**
+ * Allocate `size` bytes of contiguous pages (rounded up to pages) and return their linear-map
+ * address, or null. The pages past `size` of the power-of-two block are freed at once.
+ *
+ * **Kernel:** `alloc_pages_exact()` (`split_page()` then frees the tail).
+ *
+ * **Locking:** as {@link allocPages}.
+ *
+ * @throws {@link KernelError} `EINVAL` for a size of 0
+ */
+export function allocPagesExact(m: Machine, size: number, gfp: GfpFlags): number | null {
+  if (size <= 0) {
+    throw new KernelError("EINVAL", "alloc_pages_exact: size 0");
+  }
+  const nr = Math.ceil(size / PAGE_SIZE);
+  const order = Math.ceil(Math.log2(nr));
+  const head = allocPages(m, order, gfp);
+  if (!head) {
+    return null;
+  }
+  m.pageAlloc.split(head.pfn, order);
+  head.order = 0;
+  for (let i = nr; i < 1 << order; i++) {
+    freePages(m, m.pageAlloc.page(head.pfn + i), 0);
+  }
+  return physToVirt(m, head.pfn * PAGE_SIZE);
+}
+
+/**
+ * Free what {@link allocPagesExact} returned.
+ *
+ * **Kernel:** `free_pages_exact()`.
+ *
+ * **Locking:** any context.
+ *
+ * @throws {@link KernelBug} when a page was not allocated (double free)
+ */
+export function freePagesExact(m: Machine, va: number, size: number): void {
+  const pfn = Math.floor(virtToPhys(m, va) / PAGE_SIZE);
+  for (let i = 0; i < Math.ceil(size / PAGE_SIZE); i++) {
+    freePages(m, m.pageAlloc.page(pfn + i), 0);
+  }
+}
+
+/**
+ * The physical address of a page. **Kernel:** `page_to_phys()`.
+ *
+ * **Locking:** none (pure).
+ */
+export function pageToPhys(page: Page): number {
+  return page.pfn * PAGE_SIZE;
+}
+
+/**
+ * The page holding physical address `pa`.
+ *
+ * **Kernel:** `phys_to_page()` / `pfn_to_page(PHYS_PFN(pa))`.
+ *
+ * **Locking:** none.
+ */
+export function physToPage(m: Machine, pa: number): Page {
+  return m.pageAlloc.page(Math.floor(pa / PAGE_SIZE));
+}
+
+/**
+ * The page of a pfn. **Kernel:** `pfn_to_page()`.
+ *
+ * **Locking:** none.
+ */
+export function pfnToPage(m: Machine, pfn: number): Page {
+  return m.pageAlloc.page(pfn);
+}
+
+/**
+ * The linear-map address of a page. **Kernel:** `page_address()`.
+ *
+ * **Locking:** none.
+ */
+export function pageAddress(m: Machine, page: Page): number {
+  return physToVirt(m, page.pfn * PAGE_SIZE);
+}
+
+/**
+ * The order of the smallest block holding `size` bytes. **Kernel:** `get_order()`.
+ *
+ * **Locking:** none (pure).
+ */
+export function getOrder(size: number): number {
+  if (size <= PAGE_SIZE) {
+    return 0;
+  }
+  return Math.ceil(Math.log2(Math.ceil(size / PAGE_SIZE)));
+}

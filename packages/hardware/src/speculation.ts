@@ -1,0 +1,292 @@
+/**
+ * Spontaneous cache behaviour as choice points: evictions (dirty lines written back) and
+ * speculative fills of lines through cacheable mappings. Every decision goes through the kernel's
+ * choice source; option 0 is always "nothing happens".
+ *
+ * **Kernel:** none (hardware: the cache's replacement policy and the CPU's speculative loads).
+ *
+ * Where the points are (kept few so that exploration stays small, yet enough for H2 and H3):
+ * - before a non-coherent device access: evict the valid lines aliasing the bytes it touches (a
+ *   device read may then see a dirty line's data), or, before a write on a speculating CPU,
+ *   speculatively fill the lines of those bytes through the linear map and through every alias
+ *   already cached (H2: a stale line loaded while the DMA is in flight);
+ * - after a non-coherent device write: evict the dirty lines aliasing those bytes (H3: a dirty
+ *   line written back over the device's data);
+ * - at {@link Machine.tick}: evict every dirty line, or refill the lines invalidated recently.
+ *
+ * @module
+ */
+import { PAGE_SIZE } from "@dmasim/kernel";
+import { KERNEL_ASID, LINE_DIRTY, LINE_INVALID, type CachePage } from "./cache";
+import { kernelTranslate } from "./cpu";
+import type { Machine } from "./machine";
+import { physToVirt } from "./memory";
+
+/** Physical bytes `[pa, pa + len)` within one page. */
+export interface PhysRange {
+  readonly pa: number;
+  readonly len: number;
+}
+
+/** Where a speculation point is offered. */
+export type SpeculationPhase = "before-read" | "before-write" | "after-write";
+
+interface Cand {
+  readonly p: CachePage;
+  readonly a: number;
+  readonly b: number;
+}
+
+function lineSpan(m: Machine, a: number, b: number): [number, number] {
+  const s = m.cache.lineShift;
+  return [a >> s, (b - 1) >> s];
+}
+
+function evictCands(m: Machine, ranges: readonly PhysRange[], dirtyOnly: boolean): Cand[] {
+  const out: Cand[] = [];
+  for (const r of ranges) {
+    const pfn = Math.floor(r.pa / PAGE_SIZE);
+    const a = r.pa - pfn * PAGE_SIZE;
+    for (const p of m.cache.aliasesOf(pfn)) {
+      if (dirtyOnly ? p.dirty === 0 : p.valid === 0) {
+        continue;
+      }
+      const [l0, l1] = lineSpan(m, a, a + r.len);
+      for (let l = l0; l <= l1; l++) {
+        const st = p.state[l];
+        if (dirtyOnly ? st === LINE_DIRTY : st !== LINE_INVALID) {
+          out.push({ p, a, b: a + r.len });
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function hasPrefetchCand(m: Machine, ranges: readonly PhysRange[]): boolean {
+  const cache = m.cache;
+  for (const r of ranges) {
+    const pfn = Math.floor(r.pa / PAGE_SIZE);
+    const va = physToVirt(m, pfn * PAGE_SIZE);
+    const lin = cache.lookup(cache.spaceOf(va, KERNEL_ASID), cache.keyOf(va, pfn));
+    const a = r.pa - pfn * PAGE_SIZE;
+    const [l0, l1] = lineSpan(m, a, a + r.len);
+    const pages = lin ? [lin, ...cache.aliasesOf(pfn)] : null;
+    if (!pages) {
+      return true;
+    }
+    for (const p of pages) {
+      for (let l = l0; l <= l1; l++) {
+        if (p.state[l] === LINE_INVALID) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+function doEvict(
+  m: Machine,
+  cands: readonly Cand[],
+  dirtyOnly: boolean,
+  cause: string,
+  each?: () => boolean,
+): void {
+  for (const c of cands) {
+    const [l0, l1] = lineSpan(m, c.a, c.b);
+    for (let l = l0; l <= l1 && !c.p.dead; l++) {
+      const st = c.p.state[l];
+      if (st === LINE_INVALID || (dirtyOnly && st !== LINE_DIRTY)) {
+        continue;
+      }
+      if (each && !each()) {
+        continue;
+      }
+      m.cache.evictLine(c.p, l, cause);
+    }
+  }
+}
+
+function doPrefetch(
+  m: Machine,
+  ranges: readonly PhysRange[],
+  cause: string,
+  each?: () => boolean,
+): void {
+  const cache = m.cache;
+  for (const r of ranges) {
+    const pfn = Math.floor(r.pa / PAGE_SIZE);
+    const va = physToVirt(m, pfn * PAGE_SIZE);
+    const a = r.pa - pfn * PAGE_SIZE;
+    const targets = new Set<CachePage>(cache.aliasesOf(pfn));
+    targets.add(cache.obtain(cache.spaceOf(va, KERNEL_ASID), cache.keyOf(va, pfn), pfn, va));
+    for (const p of targets) {
+      if (each) {
+        const [l0, l1] = lineSpan(m, a, a + r.len);
+        for (let l = l0; l <= l1; l++) {
+          if (p.state[l] === LINE_INVALID && each()) {
+            const s = l << cache.lineShift;
+            cache.prefetch(p, s, s + cache.lineSize, cause);
+          }
+        }
+      } else {
+        cache.prefetch(p, a, a + r.len, cause);
+      }
+      cache.discardIfEmpty(p);
+    }
+  }
+}
+
+/**
+ * Offer the cache a chance to evict or speculatively fill lines around a device access.
+ *
+ * **Kernel:** none (hardware: spontaneous cache behaviour).
+ *
+ * **Locking:** any context.
+ */
+export function speculationPoint(
+  m: Machine,
+  ranges: readonly PhysRange[],
+  phase: SpeculationPhase,
+  who: string,
+): void {
+  const policy = m.config.cachePolicy;
+  if (policy.name === "none" || ranges.length === 0) {
+    return;
+  }
+  const dirtyOnly = phase === "after-write";
+  const evict = evictCands(m, ranges, dirtyOnly);
+  const mayPrefetch = phase === "before-write" && m.config.speculativePrefetch;
+  const choice = m.kernel.choice;
+  const pe = policy.evict ?? 0;
+  const pp = policy.prefetch ?? 0;
+  const evictCause = `spontaneous eviction (${phase} ${who})`;
+  const prefetchCause = `speculative load (${phase} ${who})`;
+  if (policy.name === "random") {
+    doEvict(m, evict, dirtyOnly, evictCause, () => choice.chooseBool("evict", pe));
+    if (mayPrefetch) {
+      doPrefetch(m, ranges, prefetchCause, () => choice.chooseBool("prefetch", pp));
+    }
+    return;
+  }
+  const options: ("evict" | "prefetch")[] = [];
+  const weights = [Math.max(0, 1 - pe - pp)];
+  if (evict.length > 0) {
+    options.push("evict");
+    weights.push(pe);
+  }
+  if (mayPrefetch && hasPrefetchCand(m, ranges)) {
+    options.push("prefetch");
+    weights.push(pp);
+  }
+  if (options.length === 0) {
+    return;
+  }
+  const pick = choice.choose("cache", options.length + 1, weights);
+  if (pick === 0) {
+    return;
+  }
+  if (options[pick - 1] === "evict") {
+    doEvict(m, evict, dirtyOnly, evictCause);
+  } else {
+    doPrefetch(m, ranges, prefetchCause);
+  }
+}
+
+/**
+ * Whether a dropped line's alias is still mapped by the kernel (speculation only goes through live
+ * cacheable mappings): always on PIPT (the linear map); on VIPT the linear map's colour or a live
+ * cacheable vmap of that colour; on VIVT a live kernel mapping of that virtual page.
+ */
+function aliasMapped(m: Machine, g: { space: number; pfn: number; va: number }): boolean {
+  const cache = m.cache;
+  switch (cache.indexing) {
+    case "pipt":
+      return true;
+    case "vipt": {
+      if (cache.spaceOf(physToVirt(m, g.pfn * PAGE_SIZE), KERNEL_ASID) === g.space) {
+        return true;
+      }
+      return m.vmalloc.areas.some(
+        (a) =>
+          a.prot === "cacheable" &&
+          (a.reverse.get(g.pfn) ?? []).some(
+            (i) => cache.colour(a.start + i * PAGE_SIZE) === g.space,
+          ),
+      );
+    }
+    case "vivt": {
+      const t = g.space === KERNEL_ASID ? kernelTranslate(m, g.va) : null;
+      return t !== null && t.pfn === g.pfn && t.prot === "cacheable";
+    }
+  }
+}
+
+/**
+ * The speculation point between operations: evict every dirty line, or refill the lines that were
+ * invalidated recently (the prefetcher follows recent accesses).
+ *
+ * **Kernel:** none (hardware: the passage of time).
+ *
+ * **Locking:** any context.
+ */
+export function tickPoint(m: Machine): void {
+  const policy = m.config.cachePolicy;
+  if (policy.name === "none") {
+    return;
+  }
+  const cache = m.cache;
+  const dirty = cache.allPages().filter((p) => p.dirty > 0);
+  const ghosts = m.config.speculativePrefetch
+    ? cache.recentGhosts().filter((g) => aliasMapped(m, g))
+    : [];
+  const choice = m.kernel.choice;
+  const pe = policy.evict ?? 0;
+  const pp = policy.prefetch ?? 0;
+  const evictAll = (each?: () => boolean): void => {
+    for (const p of dirty) {
+      for (let l = 0; l < cache.linesPerPage && !p.dead; l++) {
+        if (p.state[l] === LINE_DIRTY && (!each || each())) {
+          cache.evictLine(p, l, "spontaneous eviction (tick)");
+        }
+      }
+    }
+  };
+  const refill = (each?: () => boolean): void => {
+    for (const g of ghosts) {
+      if (aliasMapped(m, g) && (!each || each())) {
+        cache.refillGhost(g, "speculative load (tick)");
+      }
+    }
+    cache.clearGhosts();
+  };
+  if (policy.name === "random") {
+    evictAll(() => choice.chooseBool("evict", pe));
+    refill(() => choice.chooseBool("prefetch", pp));
+    return;
+  }
+  const options: ("evict" | "prefetch")[] = [];
+  const weights = [Math.max(0, 1 - pe - pp)];
+  if (dirty.length > 0) {
+    options.push("evict");
+    weights.push(pe);
+  }
+  if (ghosts.length > 0) {
+    options.push("prefetch");
+    weights.push(pp);
+  }
+  if (options.length === 0) {
+    return;
+  }
+  const pick = choice.choose("cache", options.length + 1, weights);
+  if (pick === 0) {
+    return;
+  }
+  if (options[pick - 1] === "evict") {
+    evictAll();
+  } else {
+    refill();
+  }
+}
