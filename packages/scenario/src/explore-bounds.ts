@@ -32,12 +32,14 @@ export interface ResolvedBounds {
 }
 
 /**
- * The default bounds: 2 preemptions, 2 evictions, 2 prefetches and 1 injected `-EDEADLK` per run,
+ * The default bounds: 2 preemptions, 2 evictions, 2 prefetches, 2 hardware cache events (the
+ * `cache` kind of @dmasim/hardware's `explore` cache policy: one eviction or speculative prefetch
+ * per non-zero pick) and 1 injected `-EDEADLK` per run,
  * alternatives at the first 1000 choice points, at most 1,000,000 runs, no time limit. Small bounds
  * find most concurrency bugs (most need one or two preemptions) and keep the space finite.
  */
 export const DEFAULT_EXPLORE_BOUNDS: ResolvedBounds = {
-  choices: { preempt: 2, evict: 2, prefetch: 2, "ww-inject": 1 },
+  choices: { preempt: 2, evict: 2, prefetch: 2, cache: 2, "ww-inject": 1 },
   depth: 1000,
   runs: 1_000_000,
   timeMs: Infinity,
