@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { cli: "src/cli.ts", main: "src/main.ts" },
+  entry: { cli: "src/cli.ts", main: "src/main.ts", "explore-worker": "src/explore-worker.ts" },
   format: ["esm"],
   dts: { entry: { main: "src/main.ts" } },
   target: "node20",

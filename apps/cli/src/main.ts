@@ -9,6 +9,7 @@ import { isKernelError } from "@dmasim/kernel";
 import { ScenarioError } from "@dmasim/scenario";
 import { Command, CommanderError } from "commander";
 import pkg from "../package.json" with { type: "json" };
+import { exploreCommand, type ExploreFlags } from "./commands/explore";
 import { list, LISTABLE } from "./commands/list";
 import { check, run, type RunFlags } from "./commands/run";
 import { findExample } from "./examples";
@@ -49,6 +50,43 @@ function program(io: Io, setCode: (code: number) => void): Command {
     .option("--no-color", "never colour the report (colour is used only on a terminal)")
     .action(async (files: string[], flags: RunFlags & { color: boolean }) => {
       setCode(await run(io, files, { ...flags, color: flags.color && io.isTTY }));
+    });
+
+  cmd
+    .command("explore")
+    .description(
+      "re-run a scenario over its choice points (schedules, evictions, prefetches, -EDEADLK injection,\n" +
+        "allocator placement) until a run fails or the space within the bounds is exhausted",
+    )
+    .argument("[file...]", "a scenario file or bundled example name (with --merge: result files)")
+    .option("--strategy <name>", "dfs (exhaustive, default), random or pct")
+    .option("--reduction <name>", "dfs reduction: state (state hashing, default) or none")
+    .option("--preemptions <n>", "preemptions per run (default 2)")
+    .option("--evictions <n>", "cache evictions per run (default 2)")
+    .option("--prefetches <n>", "speculative prefetches per run (default 2)")
+    .option(
+      "--bound <kind=n>",
+      "non-zero picks per run of any choice kind, e.g. ww-inject=1, alloc=inf (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      "--depth <n>",
+      "explore alternatives at the first n choice points of a run (default 1000)",
+    )
+    .option("--runs <n>", "stop after n runs (default 1000000)")
+    .option("--time <duration>", "stop after this long, e.g. 30s, 5m")
+    .option("--all", "keep going after a failure; group failures by finding")
+    .option("-s, --seed <n>", "seed of the random and pct strategies (default 1)")
+    .option("--pct-depth <d>", "PCT bug depth: d-1 priority changes per run (default 3)")
+    .option("--workers <n>", "worker threads (a number, or auto for every core)")
+    .option("--shard <i/n>", "explore only shard i of n (0-based); merge the parts with --merge")
+    .option("--out <file>", "write the result as JSON (for --merge)")
+    .option("--merge", "merge result files written by --shard ... --out")
+    .option("--json", "print the result as JSON instead of text")
+    .option("--progress <mode>", "auto (bar on a terminal, NDJSON otherwise), bar, ndjson, none")
+    .option("-k, --kernel <version>", "run as this kernel version instead of the scenario's")
+    .action(async (files: string[], flags: ExploreFlags) => {
+      setCode(await exploreCommand(io, files, flags));
     });
 
   cmd

@@ -8,6 +8,7 @@
  */
 import { ChoiceSource, firstPolicy, randomPolicy, type ChoicePolicy } from "./choice";
 import { Clock } from "./clock";
+import { digestValue, hashText } from "./digest";
 import { KernelError } from "./errno";
 import type { Finding, FindingInput } from "./findings";
 import { Lockdep } from "./lockdep";
@@ -140,6 +141,7 @@ export class Kernel {
   private readonly modules = new Map<string, KernelModule>();
   private readonly subsystems = new Map<SubsysKey<unknown>, unknown>();
   private readonly findingListeners: ((f: Finding) => void)[] = [];
+  private readonly digestParts: { readonly name: string; readonly fn: () => unknown }[] = [];
 
   /**
    * @throws {@link KernelError} `EINVAL` for an unknown version, or an option that neither the core
@@ -185,7 +187,11 @@ export class Kernel {
   }
 
   set step(step: number) {
-    this.sched.current.step = step;
+    const cur = this.sched.current;
+    if (cur.step !== step) {
+      cur.step = step;
+      cur.position = 0;
+    }
   }
 
   /** Register a module's options (idempotent). **Kernel:** loading a module / its initcall. */
@@ -277,6 +283,54 @@ export class Kernel {
     const tasks = Object.entries(threads).map(([name, fn]) => this.spawn(name, fn));
     await this.sched.join(tasks);
     return Object.fromEntries(tasks.map((t) => [t.name, t.error]));
+  }
+
+  /**
+   * Add a part to every {@link Kernel.stateDigest}: a layer whose state decides what a run does next
+   * and that the kernel cannot see by walking it (closures, weak maps, state outside the kernel)
+   * contributes a value here. The value is serialised structurally (`digestValue`).
+   *
+   * **Kernel:** none (a model-checking aid).
+   */
+  addStateDigest(name: string, fn: () => unknown): void {
+    this.digestParts.push({ name, fn });
+  }
+
+  /**
+   * A 64-bit hash (16 hex digits) of the machine state that decides the rest of a run: the clock,
+   * the scheduler (each thread's state, step, position and wait; timers), the findings so far (kind,
+   * code, step, thread), lockdep (held stacks, dependency graph), `WARN_ON_ONCE` sites, the VFS, every
+   * layer's subsystem state (walked structurally, or its own `stateDigest()` method when it has one)
+   * and the parts added with {@link Kernel.addStateDigest}. Equal digests mean equal futures for
+   * every choice sequence, as far as the serialisation sees.
+   *
+   * **Kernel:** none.
+   */
+  stateDigest(): string {
+    const subsys = [...this.subsystems]
+      .map(([key, state]) => {
+        const own = (state as { stateDigest?: unknown } | null)?.stateDigest;
+        const value: unknown =
+          typeof own === "function" ? (own as () => unknown).call(state) : state;
+        return `${key.name}=${digestValue(value)}`;
+      })
+      .sort();
+    const parts = [
+      this.clock.now(),
+      this.sched.digest(),
+      this.findings.map((f) => [f.kind, f.code, f.step, f.thread]),
+      this.lockdep.digest(),
+      [...this.warnedOnce].sort(),
+      this.vfs,
+      subsys,
+      this.digestParts.map((p) => [p.name, p.fn()]),
+    ];
+    return hashText(digestValue(parts));
+  }
+
+  /** How a state digest names the kernel (it is never walked into). */
+  digestTag(): string {
+    return "K";
   }
 
   /** @internal called by the scheduler when a thread ends. */

@@ -120,6 +120,31 @@ export class Lockdep {
 
   constructor(private readonly kernel: Kernel) {}
 
+  /**
+   * Lockdep's part of a state digest: each thread's held stack, the dependency graph (class
+   * names, sorted) and the splats already printed; where each edge was first seen is left out.
+   */
+  digest(): unknown[] {
+    const held = this.kernel.sched.all.map((t) =>
+      this.heldLocks(t).map((h) => [
+        h.map.name,
+        h.map.cls.name,
+        h.read,
+        h.recursive,
+        h.trylock,
+        h.nestLock?.name ?? null,
+        h.subclass,
+      ]),
+    );
+    const edges: string[] = [];
+    for (const [from, out] of this.edges) {
+      for (const to of out.keys()) {
+        edges.push(`${from.name}>${to.name}`);
+      }
+    }
+    return [held, edges.sort(), [...this.reported].sort()];
+  }
+
   /** Whether checks are on (`CONFIG_PROVE_LOCKING`). */
   get enabled(): boolean {
     return this.kernel.options.enabled("CONFIG_PROVE_LOCKING");

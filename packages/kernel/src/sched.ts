@@ -73,6 +73,11 @@ export class Task {
   signalPending = false;
   /** The scenario step this thread is executing (the kernel's `step` while it runs). */
   step = 0;
+  /**
+   * How many scheduling points the thread has reached since its step began: with {@link Task.step},
+   * where the thread is in its code (for state digests).
+   */
+  position = 0;
   /** The error a thread ended with, if any. */
   error: unknown = undefined;
   /** Settles when the thread ends (never rejects). */
@@ -112,6 +117,11 @@ export class Task {
   /** `comm:pid`, as lockdep prints a task. */
   toString(): string {
     return `${this.name}/${this.id}`;
+  }
+
+  /** How a state digest names the task (see `digestValue`). */
+  digestTag(): string {
+    return `T${this.id}`;
   }
 }
 
@@ -202,6 +212,7 @@ export class Scheduler {
    */
   async schedulePoint(): Promise<void> {
     this.switches++;
+    this.current.position++;
     if (this.current.inAtomic()) {
       // preemption is disabled: cond_resched() does nothing in atomic context
       return;
@@ -223,6 +234,7 @@ export class Scheduler {
   async block(waitingFor: string, opts: BlockOptions = {}): Promise<WakeReason> {
     this.switches++;
     const task = this.current;
+    task.position++;
     if (opts.interruptible && task.signalPending) {
       return "signal";
     }
@@ -280,6 +292,34 @@ export class Scheduler {
   }
 
   private readonly joiners = new Map<Task, Task[]>();
+
+  /**
+   * The scheduler's part of a state digest: every thread's state, step, position and wait, the live
+   * timers, who waits for whom, and whether the run was aborted. Counters of the past (switches,
+   * preemptions, timer sequence numbers) are left out.
+   */
+  digest(): unknown[] {
+    const threads = this.tasks.map((t) => [
+      t.id,
+      t.state,
+      t.step,
+      t.position,
+      t.waitingFor,
+      t.preemptCount,
+      t.irqsDisabled,
+      t.rcuReadDepth,
+      t.signalPending,
+      t.interruptible,
+      t.wakeReason,
+      t.error !== undefined,
+      t.locals,
+    ]);
+    const timers = this.timers
+      .filter((x) => x.task.state === "blocked" && x.task.timerToken === x.token)
+      .map((x) => [x.at, x.task.id]);
+    const joins = [...this.joiners].map(([t, js]) => [t.id, js.map((j) => j.id)]);
+    return [this.current.id, threads, timers, joins, this.aborted?.reason ?? null];
+  }
 
   private timerDue(): boolean {
     const first = this.timers[0];

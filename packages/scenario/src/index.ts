@@ -25,6 +25,7 @@ export {
   loadScenario,
   type FindingExpectation,
   type Scenario,
+  type ScenarioExplore,
   type ScenarioStep,
   type StepExpect,
 } from "./load";
@@ -38,3 +39,26 @@ export {
 export { PLAIN, formatReport, reportJson, type Palette } from "./report";
 export { toChromeTrace, type ChromeTraceEvent } from "./trace";
 export { KERNEL_OPS } from "./ops/kernel";
+export {
+  DEFAULT_EXPLORE_BOUNDS,
+  resolveBounds,
+  type ExploreBounds,
+  type ResolvedBounds,
+} from "./explore-bounds";
+export {
+  explore,
+  type ExploreFailure,
+  type ExploreOptions,
+  type ExplorePart,
+  type ExploreProgress,
+  type ExploreReduction,
+  type ExploreResult,
+  type ExploreStrategy,
+} from "./explore";
+export {
+  EXPLORE_FORMAT,
+  exploreResultJson,
+  formatExploreSummary,
+  mergeExploreResults,
+  parseExploreResult,
+} from "./explore-merge";

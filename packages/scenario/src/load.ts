@@ -54,6 +54,17 @@ export interface FindingExpectation {
   readonly count?: number;
 }
 
+/**
+ * How `dmasim explore` should search this scenario when the command line does not say otherwise:
+ * bounds on the non-zero picks per choice kind (`preempt`, `evict`, `prefetch`, …), the depth and
+ * the number of runs.
+ */
+export interface ScenarioExplore {
+  readonly bounds?: Readonly<Record<string, number>>;
+  readonly depth?: number;
+  readonly runs?: number;
+}
+
 /** A validated scenario, ready to run. */
 export interface Scenario {
   readonly file: string;
@@ -68,6 +79,8 @@ export interface Scenario {
   readonly threads: readonly { readonly name: string; readonly steps: readonly ScenarioStep[] }[];
   /** `"none"`: no finding may happen; a list: these must, and no other. */
   readonly expectFindings: "none" | readonly FindingExpectation[] | undefined;
+  /** The `explore:` section: default bounds for `dmasim explore`. */
+  readonly explore: ScenarioExplore | undefined;
   readonly source: string;
 }
 
@@ -114,6 +127,14 @@ function topSchema(sections: readonly SectionDef<unknown>[]) {
     threads: z.record(name, z.array(z.unknown())).optional(),
     expect: z
       .object({ findings: z.union([z.literal("none"), z.array(findingExpectSchema)]).optional() })
+      .strict()
+      .optional(),
+    explore: z
+      .object({
+        bounds: z.record(z.string(), z.number().int().min(0)).optional(),
+        depth: z.number().int().min(0).optional(),
+        runs: z.number().int().min(1).optional(),
+      })
       .strict()
       .optional(),
   };
@@ -438,6 +459,7 @@ export function loadScenario(text: string, file: string, registry: Registry): Sc
     steps?: unknown[];
     threads?: Record<string, unknown[]>;
     expect?: { findings?: "none" | FindingExpectation[] };
+    explore?: ScenarioExplore;
   };
   const knownOptions = new Set(
     registry.modules.flatMap((m) => (m.options ?? []).map((o) => o.name)),
@@ -520,6 +542,7 @@ export function loadScenario(text: string, file: string, registry: Registry): Sc
     setup: steps.filter((s) => s.thread === "init"),
     threads: threadNames.map((n) => ({ name: n, steps: steps.filter((s) => s.thread === n) })),
     expectFindings: findingsExpect,
+    explore: t.explore,
     source: text,
   };
 }

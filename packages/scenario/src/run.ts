@@ -37,6 +37,8 @@ export interface RunOptions {
   /** Run on this platform preset instead of the scenario's (its overrides are kept). */
   readonly platform?: string;
   readonly registry?: Registry;
+  /** Called with the run's kernel once it is built, before anything runs (the explorer's hook). */
+  readonly observe?: (kernel: Kernel) => void;
 }
 
 /** What happened to one step. */
@@ -132,6 +134,13 @@ class Runner {
         ...(s.note !== undefined ? { note: s.note } : {}),
       });
     }
+    // what the runner keeps decides the rest of the run too: the state digest must see it
+    this.kernel.addStateDigest("scenario", () => [
+      [...this.records.values()].map((r) => [r.status, r.errno, r.expectation]),
+      this.objects,
+      this.processes,
+      this.internalErrors.length,
+    ]);
   }
 
   ctx(thread: string, step: ScenarioStep | undefined): OpContext {
@@ -365,6 +374,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   const registry = opts.registry ?? defaultRegistry();
   const runner = new Runner(scenario, opts, registry);
   const kernel = runner.kernel;
+  opts.observe?.(kernel);
   let aborted: { reason: string; message: string } | undefined;
   const sections = sectionsFor(scenario, opts, registry);
   try {

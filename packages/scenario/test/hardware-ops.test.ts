@@ -9,11 +9,25 @@ const load = (text: string) => loadScenario(text, "t.yaml", registry);
 
 describe("bundled examples", () => {
   const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
-  it.each(files)("%s runs and its expectations hold", async (f) => {
-    const r = await runScenario(loadScenario(readFileSync(join(dir, f), "utf8"), f, registry));
+  const run = (f: string) =>
+    runScenario(loadScenario(readFileSync(join(dir, f), "utf8"), f, registry));
+
+  it.each(files.filter((f) => f.endsWith("-fixed.yaml")))("%s (a fix) passes", async (f) => {
+    const r = await run(f);
     expect(r.unexpected.map((x) => x.summary)).toEqual([]);
     expect(r.expectations.filter((e) => !e.ok)).toEqual([]);
     expect(r.ok).toBe(true);
+  });
+
+  // Buggy examples state the correct behaviour, so they fail where the bug bites. Those whose bug
+  // needs a nondeterministic event force it with a step; the intermittent ones are found by explore.
+  it.each([
+    ["h2-speculative-refill.yaml", ["stale-read"]],
+    ["h3-dirty-writeback.yaml", ["clobbered-write", "stale-read"]],
+  ])("%s fails under run with %j", async (f, kinds) => {
+    const r = await run(f);
+    expect(r.ok).toBe(false);
+    expect(r.unexpected.map((x) => x.kind)).toEqual(kinds);
   });
 
   it("every buggy example has a -fixed variant that expects no finding", () => {

@@ -13,6 +13,7 @@ import {
   mutexLockInterruptible,
   mutexTrylock,
   mutexUnlock,
+  reinitCompletion,
   spinLock,
   spinLockInit,
   spinUnlock,
@@ -157,6 +158,17 @@ export const KERNEL_OPS: readonly OpDef<never>[] = [
     primary: "completion",
     run: (ctx, args) => {
       completeAll(ctx.objects.get<Completion>(args.completion, "completion"));
+    },
+  }),
+  defineOp({
+    name: "reinit_completion",
+    layer: LAYER,
+    summary: "re-arm a completion (done = 0) for its next use",
+    args: completionArg,
+    refs: { completion: { type: "completion" } },
+    primary: "completion",
+    run: (ctx, args) => {
+      reinitCompletion(ctx.objects.get<Completion>(args.completion, "completion"));
     },
   }),
   defineOp({

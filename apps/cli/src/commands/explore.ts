@@ -1,0 +1,329 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import {
+  explore,
+  exploreResultJson,
+  formatExploreSummary,
+  mergeExploreResults,
+  parseExploreResult,
+  type ExploreBounds,
+  type ExploreOptions,
+  type ExplorePart,
+  type ExploreProgress,
+  type ExploreResult,
+  type ExploreStrategy,
+} from "@dmasim/scenario";
+import { EXIT_FINDINGS, EXIT_OK, UsageError, type Io } from "../io";
+import { loadAll, readScenario } from "./run";
+
+/** Options of `dmasim explore`. */
+export interface ExploreFlags {
+  strategy?: string;
+  reduction?: string;
+  preemptions?: string;
+  evictions?: string;
+  prefetches?: string;
+  bound?: string[];
+  depth?: string;
+  runs?: string;
+  time?: string;
+  all?: boolean;
+  seed?: string;
+  pctDepth?: string;
+  workers?: string;
+  shard?: string;
+  out?: string;
+  merge?: boolean;
+  json?: boolean;
+  progress?: string;
+  kernel?: string;
+}
+
+/** What the parent sends a worker (all plain data). */
+export interface WorkerInput {
+  readonly text: string;
+  readonly file: string;
+  readonly options: Omit<ExploreOptions, "onProgress" | "now" | "registry" | "stop">;
+  readonly stop: SharedArrayBuffer;
+}
+
+/** What a worker sends back. */
+export type WorkerMessage =
+  | { readonly type: "progress"; readonly progress: ExploreProgress }
+  | { readonly type: "result"; readonly result: unknown }
+  | { readonly type: "error"; readonly message: string };
+
+function count(flag: string, v: string | undefined, min = 0): number | undefined {
+  if (v === undefined) {
+    return undefined;
+  }
+  if (!/^\d+$/.test(v) || Number(v) < min) {
+    throw new UsageError(`${flag} ${v}: expected a whole number >= ${min}`);
+  }
+  return Number(v);
+}
+
+function duration(v: string | undefined): number | undefined {
+  if (v === undefined) {
+    return undefined;
+  }
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v);
+  if (!m) {
+    throw new UsageError(`--time ${v}: expected a duration such as 30s, 5m, 1h or 500ms`);
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"] ?? 1000;
+  return Number(m[1]) * unit;
+}
+
+/** Parse `i/n` (0-based i). */
+export function parsePart(flag: string, v: string): ExplorePart {
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  const index = Number(m?.[1]);
+  const total = Number(m?.[2]);
+  if (!m || total < 1 || index >= total) {
+    throw new UsageError(`${flag} ${v}: expected i/n with 0 <= i < n, e.g. 0/4`);
+  }
+  return { index, count: total };
+}
+
+function bounds(flags: ExploreFlags): ExploreBounds {
+  const choices: Record<string, number> = {};
+  for (const b of flags.bound ?? []) {
+    const m = /^([a-z][a-z0-9-]*)=(\d+|inf)$/.exec(b);
+    if (!m) {
+      throw new UsageError(`--bound ${b}: expected KIND=N (e.g. preempt=3, evict=1, alloc=inf)`);
+    }
+    choices[m[1] as string] = m[2] === "inf" ? Infinity : Number(m[2]);
+  }
+  const named = [
+    ["preempt", "--preemptions", flags.preemptions],
+    ["evict", "--evictions", flags.evictions],
+    ["prefetch", "--prefetches", flags.prefetches],
+  ] as const;
+  for (const [kind, flag, v] of named) {
+    const n = count(flag, v);
+    if (n !== undefined) {
+      choices[kind] = n;
+    }
+  }
+  const depth = count("--depth", flags.depth);
+  const runs = count("--runs", flags.runs, 1);
+  const timeMs = duration(flags.time);
+  return {
+    choices,
+    ...(depth !== undefined ? { depth } : {}),
+    ...(runs !== undefined ? { runs } : {}),
+    ...(timeMs !== undefined ? { timeMs } : {}),
+  };
+}
+
+function options(flags: ExploreFlags): ExploreOptions {
+  const strategy = flags.strategy ?? "dfs";
+  if (!["dfs", "random", "pct"].includes(strategy)) {
+    throw new UsageError(`--strategy ${strategy}: expected dfs, random or pct`);
+  }
+  const reduction = flags.reduction ?? "state";
+  if (reduction !== "state" && reduction !== "none") {
+    throw new UsageError(`--reduction ${reduction}: expected state or none`);
+  }
+  const seed = count("--seed", flags.seed);
+  const pctDepth = count("--pct-depth", flags.pctDepth, 1);
+  return {
+    strategy: strategy as ExploreStrategy,
+    reduction,
+    bounds: bounds(flags),
+    all: flags.all === true,
+    ...(seed !== undefined ? { seed } : {}),
+    ...(pctDepth !== undefined ? { pctDepth } : {}),
+    ...(flags.shard !== undefined ? { shard: parsePart("--shard", flags.shard) } : {}),
+    ...(flags.kernel !== undefined ? { kernel: flags.kernel } : {}),
+  };
+}
+
+/** Progress on stderr: one rewritten line on a terminal, NDJSON lines otherwise. */
+function progressMode(io: Io, mode: string): string {
+  return mode === "auto" ? (io.isTTY ? "bar" : "ndjson") : mode;
+}
+
+function progressWriter(io: Io, mode: string): ((p: ExploreProgress) => void) | undefined {
+  const m = progressMode(io, mode);
+  if (m === "none") {
+    return undefined;
+  }
+  if (m === "ndjson") {
+    return (p) =>
+      io.err(
+        `${JSON.stringify({
+          type: "progress",
+          runs: p.runs,
+          runsPerSec: Math.round(p.runsPerSec),
+          states: p.states,
+          frontier: p.frontier,
+          pruned: p.pruned,
+          failures: p.failures,
+          elapsedMs: Math.round(p.elapsedMs),
+        })}\n`,
+      );
+  }
+  if (m === "bar") {
+    const spin = ["|", "/", "-", "\\"];
+    let i = 0;
+    return (p) =>
+      io.err(
+        `\r\x1b[2K${spin[i++ % 4] ?? ""} runs ${p.runs} | ${Math.round(p.runsPerSec)} runs/s | states ${p.states} | frontier ${p.frontier} | failures ${p.failures} | ${(p.elapsedMs / 1000).toFixed(1)}s`,
+      );
+  }
+  throw new UsageError(`--progress ${mode}: expected auto, bar, ndjson or none`);
+}
+
+/**
+ * Where the worker's code is: beside the bundle, or (running from the TypeScript sources, as the
+ * tests do) a small bootstrap that loads tsx and resolves workspace packages to their sources.
+ */
+function workerUrl(): URL {
+  const here = import.meta.url;
+  if (!here.endsWith(".ts")) {
+    return new URL("./explore-worker.js", here);
+  }
+  const tsxDir = dirname(createRequire(here).resolve("tsx/package.json"));
+  const tsx = pathToFileURL(join(tsxDir, "dist", "esm", "api", "index.mjs")).href;
+  const hook =
+    "data:text/javascript,export async function resolve(s,c,n){return n(s,{...c,conditions:[...c.conditions,'@dmasim/source']})}";
+  const boot = [
+    `const { register } = await import("node:module");`,
+    `register(${JSON.stringify(hook)});`,
+    `(await import(${JSON.stringify(tsx)})).register();`,
+    `await import(${JSON.stringify(new URL("../explore-worker.ts", here).href)});`,
+  ].join("\n");
+  return new URL(`data:text/javascript,${encodeURIComponent(boot)}`);
+}
+
+/** Run the search in `n` worker threads (each a deterministic part of the tree) and merge. */
+async function inWorkers(
+  text: string,
+  file: string,
+  opts: ExploreOptions,
+  n: number,
+  onProgress: ((p: ExploreProgress) => void) | undefined,
+): Promise<ExploreResult> {
+  const stop = new SharedArrayBuffer(4);
+  const flag = new Int32Array(stop);
+  const latest: ExploreProgress[] = [];
+  const url = workerUrl();
+  const { onProgress: _drop, ...plain } = opts;
+  const one = (index: number) =>
+    new Promise<ExploreResult>((resolve, reject) => {
+      const input: WorkerInput = {
+        text,
+        file,
+        options: { ...plain, worker: { index, count: n }, keepStates: true },
+        stop,
+      };
+      const w = new Worker(url, { workerData: input });
+      w.on("message", (m: WorkerMessage) => {
+        if (m.type === "progress") {
+          latest[index] = m.progress;
+          onProgress?.(sumProgress(latest));
+        } else if (m.type === "result") {
+          const r = parseExploreResult(m.result);
+          if (r.failures.length > 0 && !opts.all) {
+            Atomics.store(flag, 0, 1);
+          }
+          resolve(r);
+        } else {
+          reject(new Error(m.message));
+        }
+      });
+      w.on("error", reject);
+    });
+  const parts = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
+  const merged = mergeExploreResults(parts);
+  // the workers' parts make one search (or one shard of it)
+  return {
+    ...merged,
+    shard: opts.shard,
+    complete: parts.every((p) => p.complete),
+    elapsedMs: Math.max(...parts.map((p) => p.elapsedMs)),
+  };
+}
+
+function sumProgress(ps: readonly ExploreProgress[]): ExploreProgress {
+  const live = ps.filter(Boolean);
+  const sum = (k: keyof ExploreProgress) => live.reduce((a, p) => a + p[k], 0);
+  return {
+    runs: sum("runs"),
+    pruned: sum("pruned"),
+    states: sum("states"),
+    frontier: sum("frontier"),
+    failures: sum("failures"),
+    elapsedMs: Math.max(0, ...live.map((p) => p.elapsedMs)),
+    runsPerSec: sum("runsPerSec"),
+  };
+}
+
+function print(io: Io, r: ExploreResult, flags: ExploreFlags): number {
+  if (flags.out !== undefined) {
+    writeFileSync(flags.out, `${JSON.stringify(exploreResultJson(r))}\n`);
+  }
+  if (flags.json) {
+    const { stateKeys: _k, ...rest } = exploreResultJson(r) as { stateKeys?: unknown };
+    io.out(`${JSON.stringify(rest, null, 2)}\n`);
+  } else {
+    for (const f of r.failures) {
+      io.out(`${f.text}\n`);
+    }
+    io.out(formatExploreSummary(r));
+  }
+  return r.failures.length > 0 ? EXIT_FINDINGS : EXIT_OK;
+}
+
+/** `dmasim explore FILE` and `dmasim explore --merge A.json B.json…`. */
+export async function exploreCommand(
+  io: Io,
+  args: readonly string[],
+  flags: ExploreFlags,
+): Promise<number> {
+  if (flags.merge) {
+    if (args.length === 0) {
+      throw new UsageError("--merge needs the result files of the shards (written with --out)");
+    }
+    const parts = args.map((a) => {
+      try {
+        return parseExploreResult(JSON.parse(readFileSync(a, "utf8")));
+      } catch (e) {
+        throw new UsageError(`${a}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    });
+    let merged: ExploreResult;
+    try {
+      merged = mergeExploreResults(parts);
+    } catch (e) {
+      throw new UsageError(e instanceof Error ? e.message : String(e));
+    }
+    return print(io, merged, flags);
+  }
+  if (args.length !== 1) {
+    throw new UsageError("explore takes exactly one scenario FILE (or --merge FILES)");
+  }
+  const [sc] = loadAll(args);
+  const { text, file } = readScenario(args[0] as string);
+  const opts = options(flags);
+  const workers =
+    flags.workers === "auto" ? availableParallelism() : (count("--workers", flags.workers, 1) ?? 1);
+  const onProgress = progressWriter(io, flags.progress ?? "auto");
+  const withOut = { ...opts, keepStates: flags.out !== undefined };
+  let result: ExploreResult;
+  if (workers > 1) {
+    result = await inWorkers(text, file, withOut, workers, onProgress);
+  } else {
+    result = await explore(sc!, { ...withOut, ...(onProgress ? { onProgress } : {}) });
+  }
+  if (progressMode(io, flags.progress ?? "auto") === "bar") {
+    io.err("\n");
+  }
+  return print(io, result, flags);
+}
