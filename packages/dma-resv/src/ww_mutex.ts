@@ -101,6 +101,11 @@ export class WwMutex {
   ctx: WwAcquireCtx | null = null;
   /** @internal waiters, kept in stamp order for context waiters */
   readonly waiters: WwWaiter[] = [];
+  /**
+   * @internal `MUTEX_FLAG_HANDOFF`: the first waiter was woken and lost the lock to a thief; the
+   * next unlock hands the lock straight to the first waiter (no starvation).
+   */
+  handoff = false;
   /** The lockdep map (class `<ww_class>_mutex`). */
   readonly dep: LockdepMap;
 
@@ -131,8 +136,10 @@ export class WwAcquireCtx {
   contendingLock: WwMutex | null = null;
   /** The lockdep map of the context (class `<ww_class>_acquire`). */
   readonly dep: LockdepMap;
-  /** @internal CONFIG_DEBUG_WW_MUTEX_SLOWPATH: grows after each injection */
+  /** @internal CONFIG_DEBUG_WW_MUTEX_SLOWPATH: grows after each injection point */
   injectInterval = 1;
+  /** @internal CONFIG_DEBUG_WW_MUTEX_SLOWPATH: locks until the next injection point */
+  injectCountdown = 0;
 
   constructor(
     readonly kernel: Kernel,
@@ -396,6 +403,9 @@ function removeWaiter(lock: WwMutex, waiter: WwWaiter): void {
   if (i >= 0) {
     lock.waiters.splice(i, 1);
   }
+  if (lock.waiters.length === 0) {
+    lock.handoff = false;
+  }
 }
 
 async function waitForLock(
@@ -411,10 +421,14 @@ async function waitForLock(
   } else {
     lock.waiters.push(waiter);
   }
+  let woken = false;
   try {
     for (;;) {
-      if (lock.owner === null) {
+      if (lock.owner === null || lock.owner === self) {
         break;
+      }
+      if (woken && lock.waiters[0] === waiter) {
+        lock.handoff = true;
       }
       if (interruptible && self.signalPending) {
         throw new KernelError("EINTR", `interrupted while waiting for ww_mutex ${lock.name}`);
@@ -428,6 +442,7 @@ async function waitForLock(
         { interruptible },
       );
       self.locals.delete(IN_WW_WAIT);
+      woken = true;
       if (why === "signal") {
         throw new KernelError("EINTR", `interrupted while waiting for ww_mutex ${lock.name}`);
       }
@@ -490,11 +505,15 @@ function deadlockInjection(lock: WwMutex, ctx: WwAcquireCtx): void {
   if (!kernel.options.enabled("CONFIG_DEBUG_WW_MUTEX_SLOWPATH")) {
     return;
   }
-  const inject = kernel.choice.choose("ww-inject", 2, [ctx.injectInterval, 1]) === 1;
-  if (!inject) {
+  if (ctx.injectCountdown-- > 0) {
     return;
   }
-  ctx.injectInterval = Math.min(ctx.injectInterval * 3 + Math.floor(ctx.injectInterval / 2), 1e9);
+  const tmp = ctx.injectInterval;
+  ctx.injectInterval = tmp > 0x3fffffff ? 0xffffffff : tmp * 3 + Math.floor(tmp / 2);
+  ctx.injectCountdown = ctx.injectInterval;
+  if (kernel.choice.choose("ww-inject", 2) !== 1) {
+    return;
+  }
   ctx.contendingLock = lock;
   wwMutexUnlock(lock);
   throw new KernelError(
@@ -644,6 +663,10 @@ export function wwMutexUnlock(lock: WwMutex): void {
   kernel.trace(self.name, "lock", `ww_mutex_unlock ${lock.name}`);
   const first = lock.waiters[0];
   if (first) {
+    if (lock.handoff) {
+      lock.handoff = false;
+      lock.owner = first.task;
+    }
     kernel.sched.wake(first.task);
   }
 }
