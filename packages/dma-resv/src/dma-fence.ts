@@ -164,7 +164,12 @@ export class DmaFence {
  * **Locking:** any context.
  */
 export function dmaFenceContextAlloc(kernel: Kernel, num: number): number {
-  WARN_ON(kernel, num === 0, "drivers/dma-buf/dma-fence.c:dma_fence_context_alloc", "WARN_ON(!num)");
+  WARN_ON(
+    kernel,
+    num === 0,
+    "drivers/dma-buf/dma-fence.c:dma_fence_context_alloc",
+    "WARN_ON(!num)",
+  );
   const s = resvState(kernel);
   const first = s.nextContext;
   s.nextContext += num;
@@ -507,7 +512,11 @@ export function dmaFenceSignalTimestampLocked(fence: DmaFence, timestamp: number
   fence.cbList = [];
   fence.timestamp = timestamp;
   fence.flags |= 1 << DMA_FENCE_FLAG_TIMESTAMP_BIT;
-  kernel.trace(kernel.sched.current.name, "fence", `dma_fence_signaled ${fence.context}:${fence.seqno}`);
+  kernel.trace(
+    kernel.sched.current.name,
+    "fence",
+    `dma_fence_signaled ${fence.context}:${fence.seqno}`,
+  );
   const ops = fence.ops;
   if (ops && !ops.release && !ops.wait && kernel.version.since("latest")) {
     fence.ops = null;
@@ -889,10 +898,20 @@ export async function dmaFenceWaitTimeout(
   dmaFenceMightWait(kernel);
   await kernel.sched.schedulePoint();
   dmaFenceEnableSwSignaling(fence);
-  kernel.trace(kernel.sched.current.name, "fence", `dma_fence_wait_start ${fence.context}:${fence.seqno}`);
+  kernel.trace(
+    kernel.sched.current.name,
+    "fence",
+    `dma_fence_wait_start ${fence.context}:${fence.seqno}`,
+  );
   const wait = fence.ops?.wait;
-  const ret = wait ? await wait(fence, intr, timeout) : await dmaFenceDefaultWait(fence, intr, timeout);
-  kernel.trace(kernel.sched.current.name, "fence", `dma_fence_wait_end ${fence.context}:${fence.seqno}`);
+  const ret = wait
+    ? await wait(fence, intr, timeout)
+    : await dmaFenceDefaultWait(fence, intr, timeout);
+  kernel.trace(
+    kernel.sched.current.name,
+    "fence",
+    `dma_fence_wait_end ${fence.context}:${fence.seqno}`,
+  );
   return ret;
 }
 
@@ -930,7 +949,12 @@ export async function dmaFenceWaitAnyTimeout(
   const kernel0 = fences[0]?.kernel;
   if (!kernel0 || timeout < 0) {
     if (kernel0) {
-      WARN_ON(kernel0, true, "drivers/dma-buf/dma-fence.c:dma_fence_wait_any_timeout", "WARN_ON(timeout < 0)");
+      WARN_ON(
+        kernel0,
+        true,
+        "drivers/dma-buf/dma-fence.c:dma_fence_wait_any_timeout",
+        "WARN_ON(timeout < 0)",
+      );
     }
     throw new KernelError("EINVAL", "dma_fence_wait_any_timeout: no fences or negative timeout");
   }
@@ -976,7 +1000,10 @@ export async function dmaFenceWaitAnyTimeout(
         `any of ${fences.length} fences`,
         forever
           ? { interruptible: intr }
-          : { interruptible: intr, timeoutNs: kernel.clock.jiffiesToNs(expire) - kernel.clock.now() },
+          : {
+              interruptible: intr,
+              timeoutNs: kernel.clock.jiffiesToNs(expire) - kernel.clock.now(),
+            },
       );
       if (!forever) {
         ret = why === "timeout" ? 0 : remainingJiffies(kernel, expire);

@@ -658,9 +658,7 @@ export function dmaResvIterNext(cursor: DmaResvIter): DmaFence | null {
  *
  * **Locking:** the reservation lock must be held (asserted).
  */
-export function* dmaResvForEachFence(
-  cursor: DmaResvIter,
-): Generator<DmaFence, void, undefined> {
+export function* dmaResvForEachFence(cursor: DmaResvIter): Generator<DmaFence, void, undefined> {
   for (let f = dmaResvIterFirst(cursor); f; f = dmaResvIterNext(cursor)) {
     yield f;
   }

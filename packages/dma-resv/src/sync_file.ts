@@ -161,15 +161,10 @@ function syncFileOf(file: File): SyncFile | null {
  * **Locking:** process context.
  */
 export function syncFileFdget(process: Process, fd: number): SyncFile | null {
-  let file: File;
-  try {
-    file = process.fget(fd);
-  } catch (e) {
-    if (isKernelError(e, "EBADF")) {
-      return null;
-    }
-    throw e;
+  if (!process.peek(fd)) {
+    return null;
   }
+  const file = process.fget(fd);
   const sf = syncFileOf(file);
   if (!sf) {
     fput(file);
@@ -304,7 +299,10 @@ function ioctlFenceInfo(sf: SyncFile, arg: unknown): number {
     status = dmaFenceGetStatus(sf.fence);
   } else {
     if (info.numFences < numFences) {
-      throw new KernelError("EINVAL", `sync_file_info: room for ${info.numFences}, ${numFences} fences`);
+      throw new KernelError(
+        "EINVAL",
+        `sync_file_info: room for ${info.numFences}, ${numFences} fences`,
+      );
     }
     status = 1;
     for (const f of dmaFenceUnwrapForEach(sf.fence)) {

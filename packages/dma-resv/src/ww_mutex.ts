@@ -212,7 +212,12 @@ export function wwAcquireInit(kernel: Kernel, wwClass: WwClass): WwAcquireCtx {
  */
 export function wwAcquireDone(ctx: WwAcquireCtx): void {
   ctx.kernel.lockdep.assertHeld(ctx.dep, "ctx");
-  debugWarn(ctx.kernel, ctx.doneAcquire, "ww_acquire_done", "DEBUG_LOCKS_WARN_ON(ctx->done_acquire)");
+  debugWarn(
+    ctx.kernel,
+    ctx.doneAcquire,
+    "ww_acquire_done",
+    "DEBUG_LOCKS_WARN_ON(ctx->done_acquire)",
+  );
   ctx.doneAcquire = true;
 }
 
@@ -574,6 +579,9 @@ function checkSlowPath(lock: WwMutex, ctx: WwAcquireCtx): void {
  *
  * **Locking:** may sleep; `ctx` must hold no lock of the class (debug: WARN otherwise) and `lock`
  * must be the lock that returned `-EDEADLK` (debug: WARN otherwise).
+ *
+ * @throws nothing the kernel returns (`-EDEADLK` and `-EALREADY` are swallowed, as the kernel
+ * discards the return value); only an unexpected internal error would propagate
  */
 export async function wwMutexLockSlow(lock: WwMutex, ctx: WwAcquireCtx): Promise<void> {
   checkSlowPath(lock, ctx);
@@ -641,7 +649,12 @@ export function wwMutexUnlock(lock: WwMutex): void {
   const kernel = lock.kernel;
   const self = kernel.sched.current;
   if (lock.ctx) {
-    debugWarn(kernel, lock.ctx.acquired === 0, "__ww_mutex_unlock", "DEBUG_LOCKS_WARN_ON(!lock->ctx->acquired)");
+    debugWarn(
+      kernel,
+      lock.ctx.acquired === 0,
+      "__ww_mutex_unlock",
+      "DEBUG_LOCKS_WARN_ON(!lock->ctx->acquired)",
+    );
     if (lock.ctx.acquired > 0) {
       lock.ctx.acquired--;
     }

@@ -201,7 +201,13 @@ describe("dma-fence-array", () => {
     const k = new Kernel();
     const f1 = mockFence(k);
     const f2 = mockFence(k);
-    const a = dmaFenceArrayCreate(k, [dmaFenceGet(f1), dmaFenceGet(f2)], dmaFenceContextAlloc(k, 1), 1, false);
+    const a = dmaFenceArrayCreate(
+      k,
+      [dmaFenceGet(f1), dmaFenceGet(f2)],
+      dmaFenceContextAlloc(k, 1),
+      1,
+      false,
+    );
     dmaFenceEnableSwSignaling(a);
     dmaFenceSetError(f2, -5);
     dmaFenceSignal(f2);

@@ -169,7 +169,7 @@ describe("st-dma-resv", () => {
   it("usage order: a query for U returns every fence with usage <= U", async () => {
     const { k, alloc } = setup();
     const resv = dmaResvInit(k);
-    const byUsage = USAGES.map(([, u]) => alloc(dmaFenceContextAlloc(k, 1), 1));
+    const byUsage = USAGES.map(() => alloc(dmaFenceContextAlloc(k, 1), 1));
     await dmaResvLock(resv, null);
     dmaResvReserveFences(resv, 4);
     USAGES.forEach(([, u], i) => dmaResvAddFence(resv, byUsage[i] as DmaFence, u));
@@ -199,7 +199,9 @@ describe("dma_resv fence slots (H17)", () => {
     const resv = dmaResvInit(k);
     await dmaResvLock(resv, null);
     expect(() => dmaResvReserveFences(resv, 0)).toThrow(/EINVAL/);
-    expect(k.findings.map((f) => f.code)).toContain("drivers/dma-buf/dma-resv.c:dma_resv_reserve_fences");
+    expect(k.findings.map((f) => f.code)).toContain(
+      "drivers/dma-buf/dma-resv.c:dma_resv_reserve_fences",
+    );
     dmaResvUnlock(resv);
   });
 
@@ -521,7 +523,9 @@ describe("dma_resv lockless readers", () => {
         },
       }),
     ).rejects.toBeInstanceOf(RunAborted);
-    expect(String(k.findings.find((f) => f.kind === "deadlock")?.details.text)).toMatch(/dma_fence/);
+    expect(String(k.findings.find((f) => f.kind === "deadlock")?.details.text)).toMatch(
+      /dma_fence/,
+    );
     expect(isKernelError(new Error("x"))).toBe(false);
   });
 });

@@ -115,7 +115,14 @@ describe("sync_file", () => {
     dmaFenceSignal(b);
     expect(dmaFenceIsSignaled(merged)).toBe(true);
     dmaFencePut(merged);
-    const info: SyncFileInfo = { name: "", status: 0, flags: 0, numFences: 0, pad: 0, syncFenceInfo: [] };
+    const info: SyncFileInfo = {
+      name: "",
+      status: 0,
+      flags: 0,
+      numFences: 0,
+      pad: 0,
+      syncFenceInfo: [],
+    };
     expect(await p.ioctl(data.fence, SYNC_IOC_FILE_INFO, info)).toBe(0);
     expect(info).toMatchObject({ name: "merged", numFences: 2, status: 1 });
   });
@@ -124,8 +131,12 @@ describe("sync_file", () => {
     const k = new Kernel();
     const p = k.vfs.createProcess("app");
     const fd = syncFileInstall(p, syncFileCreate(mockFence(k)));
-    expect(await errCode(p.ioctl(fd, SYNC_IOC_MERGE, { name: "", fd2: fd, fence: 0, flags: 1, pad: 0 }))).toBe("EINVAL");
-    expect(await errCode(p.ioctl(fd, SYNC_IOC_MERGE, { name: "", fd2: 99, fence: 0, flags: 0, pad: 0 }))).toBe("ENOENT");
+    expect(
+      await errCode(p.ioctl(fd, SYNC_IOC_MERGE, { name: "", fd2: fd, fence: 0, flags: 1, pad: 0 })),
+    ).toBe("EINVAL");
+    expect(
+      await errCode(p.ioctl(fd, SYNC_IOC_MERGE, { name: "", fd2: 99, fence: 0, flags: 0, pad: 0 })),
+    ).toBe("ENOENT");
     expect(await errCode(p.ioctl(fd, SYNC_IOC_MERGE, null))).toBe("EFAULT");
     expect(await errCode(p.ioctl(fd, 0x1234, null))).toBe("ENOTTY");
     expect(p.openFds()).toEqual([fd]);
@@ -143,7 +154,14 @@ describe("sync_file", () => {
     await p.ioctl(fdA, SYNC_IOC_MERGE, data);
     dmaFenceSetError(a, -5);
     dmaFenceSignal(a);
-    const info: SyncFileInfo = { name: "", status: 0, flags: 0, numFences: 0, pad: 0, syncFenceInfo: [] };
+    const info: SyncFileInfo = {
+      name: "",
+      status: 0,
+      flags: 0,
+      numFences: 0,
+      pad: 0,
+      syncFenceInfo: [],
+    };
     await p.ioctl(data.fence, SYNC_IOC_FILE_INFO, info);
     expect(info.numFences).toBe(2);
     expect(info.status).toBe(0);
@@ -158,9 +176,17 @@ describe("sync_file", () => {
       objName: "signaled-timeline",
       driverName: "detached-driver",
     });
-    expect(info.syncFenceInfo[1]).toMatchObject({ objName: "mock", driverName: "mock", timestampNs: 0 });
-    expect(await errCode(p.ioctl(data.fence, SYNC_IOC_FILE_INFO, { ...info, flags: 1 }))).toBe("EINVAL");
+    expect(info.syncFenceInfo[1]).toMatchObject({
+      objName: "mock",
+      driverName: "mock",
+      timestampNs: 0,
+    });
+    expect(await errCode(p.ioctl(data.fence, SYNC_IOC_FILE_INFO, { ...info, flags: 1 }))).toBe(
+      "EINVAL",
+    );
     expect(await p.ioctl(fdA, SYNC_IOC_SET_DEADLINE, { deadlineNs: 5, pad: 0 })).toBe(0);
-    expect(await errCode(p.ioctl(fdA, SYNC_IOC_SET_DEADLINE, { deadlineNs: 5, pad: 1 }))).toBe("EINVAL");
+    expect(await errCode(p.ioctl(fdA, SYNC_IOC_SET_DEADLINE, { deadlineNs: 5, pad: 1 }))).toBe(
+      "EINVAL",
+    );
   });
 });

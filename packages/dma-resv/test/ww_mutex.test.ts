@@ -150,7 +150,9 @@ describe("ww_mutex basics", () => {
     wwAcquireInit(k, reservationWwClass);
     expect(
       k.findings.some(
-        (f) => f.code === "recursive-locking" && String(f.details.cls) === "reservation_ww_class_acquire",
+        (f) =>
+          f.code === "recursive-locking" &&
+          String(f.details.cls) === "reservation_ww_class_acquire",
       ),
     ).toBe(true);
   });
@@ -429,7 +431,9 @@ describe("the two-context dance", () => {
     // and a random seed finds it too
     let seedHit = false;
     for (let seed = 1; seed <= 50 && !seedHit; seed++) {
-      seedHit = (await dance(new Kernel({ seed }).choice.policy, lockAllHoldAndWait)).outcome === "deadlock";
+      seedHit =
+        (await dance(new Kernel({ seed }).choice.policy, lockAllHoldAndWait)).outcome ===
+        "deadlock";
     }
     expect(seedHit).toBe(true);
   });
@@ -538,7 +542,10 @@ describe("H16: debug checks of back-off mistakes", () => {
     wwAcquireFini(ctx);
     expect(unexpectedFindings(k)).toEqual([]);
     // option 0 never injects
-    const k2 = new Kernel({ modules: [DMA_RESV_MODULE], options: { CONFIG_DEBUG_WW_MUTEX_SLOWPATH: true } });
+    const k2 = new Kernel({
+      modules: [DMA_RESV_MODULE],
+      options: { CONFIG_DEBUG_WW_MUTEX_SLOWPATH: true },
+    });
     const c2 = wwAcquireInit(k2, reservationWwClass);
     await wwMutexLock(wwMutexInit(k2, "a", reservationWwClass), c2);
     await wwMutexLock(wwMutexInit(k2, "b", reservationWwClass), c2);
