@@ -24,8 +24,9 @@ import type { DmaFence } from "./dma-fence";
  *
  * - `CONFIG_DEBUG_WW_MUTEX_SLOWPATH` (default off): `ww_mutex_lock()` with an acquire context that
  *   already holds a lock may return a spurious `-EDEADLK` after really taking and then dropping the
- *   lock. Whether it does is a `"ww-inject"` choice point, so a random policy or the explorer can
- *   drive every caller through its back-off path.
+ *   lock. The kernel injects when a per-context countdown expires (the interval grows 1, 3, 10,
+ *   35, …); here each expiry is a `"ww-inject"` choice point (option 0: no injection), so a random
+ *   policy or the explorer can drive every caller through its back-off path.
  *
  * The ww_mutex debug checks and the debug-only reset of unused fence reservations at
  * `dma_resv_unlock()` follow the core's `CONFIG_DEBUG_MUTEXES` (default on).

@@ -18,6 +18,10 @@
  * usual mistakes as WARNs, and `CONFIG_DEBUG_WW_MUTEX_SLOWPATH` injects spurious `-EDEADLK`
  * through the choice source so that back-off paths get exercised.
  *
+ * As the kernel's mutex, a lock is not handed over in strict FIFO order (a running thread may take
+ * it first), but a first waiter that lost it once gets it handed over at the next unlock
+ * (`MUTEX_FLAG_HANDOFF`), so a back-off loop cannot starve an older context.
+ *
  * Lockdep sees every ww_mutex of a class as one lock class (`<class>_mutex`) nested under the
  * acquire context (`<class>_acquire`), so holding several of them with a context is fine, while
  * taking one without a context while holding another is reported as recursive locking.
