@@ -83,8 +83,12 @@ export interface FileOperations {
   open?(file: File): void | Promise<void>;
   /** The last reference was dropped. Must not sleep. */
   release?(file: File): void;
-  /** `unlocked_ioctl`: returns a non-negative result or throws a {@link KernelError}. May sleep. */
-  unlockedIoctl?(file: File, cmd: number, arg: unknown): number | Promise<number>;
+  /**
+   * `unlocked_ioctl`: returns a non-negative result or throws a {@link KernelError}. May sleep.
+   * `process` is the calling process (the kernel's `current`, whose fd table an ioctl that
+   * creates or looks up fds uses).
+   */
+  unlockedIoctl?(file: File, cmd: number, arg: unknown, process: Process): number | Promise<number>;
   /** Set up `vma` (called with `mmap_lock` held for write). May sleep. */
   mmap?(file: File, vma: Vma): void | Promise<void>;
   /** Return the new position or throw. */
@@ -430,7 +434,7 @@ export class Process {
         );
       }
       try {
-        return await op(file, cmd, arg);
+        return await op(file, cmd, arg, this);
       } catch (e) {
         if ((e as { code?: unknown }).code === "ENOIOCTLCMD") {
           throw new KernelError(
