@@ -1,14 +1,7 @@
 // The rest of mapping.c: masks, limits, dma_need_sync and dma_skip_sync, the BUG on a bad
 // direction, resources; and coherent allocations (alloc, free, mmap, get_sgtable).
 import { describe, expect, it } from "vitest";
-import {
-  KernelBug,
-  PAGE_SIZE,
-  VM_READ,
-  VM_SHARED,
-  VM_WRITE,
-  Vma,
-} from "@dmasim/kernel";
+import { KernelBug, PAGE_SIZE, VM_READ, VM_SHARED, VM_WRITE, Vma } from "@dmasim/kernel";
 import {
   DMA_BIT_MASK,
   GFP_KERNEL,

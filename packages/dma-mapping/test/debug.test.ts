@@ -51,7 +51,13 @@ function setup(platform = "x86-64", version = "latest", options: Record<string, 
   return { k, m, dev, page, va: pageAddress(m, page) };
 }
 
-function mapChecked(dev: Device, page: ReturnType<typeof setup>["page"], size: number, dir: number, attrs = 0) {
+function mapChecked(
+  dev: Device,
+  page: ReturnType<typeof setup>["page"],
+  size: number,
+  dir: number,
+  attrs = 0,
+) {
   const a = dmaMapPageAttrs(dev, page, 0, size, dir, attrs);
   expect(dmaMappingError(dev, a)).toBe(false);
   return a;
@@ -166,7 +172,9 @@ describe("unmap and free checks", () => {
     const a = mapChecked(dev, page, 64, DMA_TO_DEVICE);
     dmaUnmapPage(dev, a, 128, DMA_FROM_DEVICE);
     expect(dmaApi(k)).toEqual(["free-wrong-size", "free-wrong-direction"]);
-    expect(summary(k, "free-wrong-size")).toMatch(/\[map size=64 bytes\] \[unmap size=128 bytes\]$/);
+    expect(summary(k, "free-wrong-size")).toMatch(
+      /\[map size=64 bytes\] \[unmap size=128 bytes\]$/,
+    );
     expect(summary(k, "free-wrong-direction")).toMatch(
       /\[mapped with DMA_TO_DEVICE\] \[unmapped with DMA_FROM_DEVICE\]$/,
     );
@@ -188,7 +196,9 @@ describe("unmap and free checks", () => {
     const c = dmaAllocCoherent(dev, PAGE_SIZE, GFP_KERNEL)!;
     dmaFreeCoherent(dev, PAGE_SIZE, c.cpuAddr + 64, c.dmaHandle);
     expect(dmaApi(k)).toEqual(["free-wrong-cpu-address"]);
-    expect(summary(k, "free-wrong-cpu-address")).toMatch(/\[cpu alloc address=0x[0-9a-f]+\] \[cpu free address=0x/);
+    expect(summary(k, "free-wrong-cpu-address")).toMatch(
+      /\[cpu alloc address=0x[0-9a-f]+\] \[cpu free address=0x/,
+    );
   });
 
   it("free-wrong-sg-count and free of an sg list as a page", () => {

@@ -242,7 +242,9 @@ describe("H20: scatterlist count confusion", () => {
     ]);
     const leaks = dmaDebugCheckLeaks(k);
     expect(leaks.map((f) => [f.kind, f.code])).toEqual([["leak", "dma-mapping-leak"]]);
-    expect(leaks[0]!.summary).toMatch(/pending DMA allocations while released from device \[count=2\]/);
+    expect(leaks[0]!.summary).toMatch(
+      /pending DMA allocations while released from device \[count=2\]/,
+    );
   });
 });
 

@@ -16,12 +16,12 @@ import {
   type Machine,
   type Page,
 } from "@dmasim/hardware";
+import type { SgTable } from "../src/index";
 import {
   DMA_BIDIRECTIONAL,
   DMA_FROM_DEVICE,
   DMA_TO_DEVICE,
   SG_DMA_SWIOTLB,
-  SgTable,
   dmaMapSg,
   dmaMapSgtable,
   dmaSyncSgtableForCpu,
@@ -84,7 +84,13 @@ describe("building tables", () => {
 
   it("the _segment variant cuts runs at max_segment", () => {
     const { k, m } = boot("x86-64");
-    const sgt = sgAllocTableFromPagesSegment(k, contiguous(m, 2), 0, 4 * PAGE_SIZE, 2 * PAGE_SIZE + 100);
+    const sgt = sgAllocTableFromPagesSegment(
+      k,
+      contiguous(m, 2),
+      0,
+      4 * PAGE_SIZE,
+      2 * PAGE_SIZE + 100,
+    );
     expect(sgt.sgl.map((s) => s.length)).toEqual([2 * PAGE_SIZE, 2 * PAGE_SIZE]);
   });
 
@@ -168,7 +174,9 @@ describe("dma-iommu sg mapping", () => {
     expect(sgDmaAddress(sgt.sgl[0]!)).toBe(2 ** 32 - 4 * PAGE_SIZE);
     expect(sgDmaLen(sgt.sgl[0]!)).toBe(4 * PAGE_SIZE);
     for (let i = 0; i < 4; i++) {
-      expect(deviceRead(dev, sgDmaAddress(sgt.sgl[0]!) + i * PAGE_SIZE, 16)).toEqual(bytes(16, i + 1));
+      expect(deviceRead(dev, sgDmaAddress(sgt.sgl[0]!) + i * PAGE_SIZE, 16)).toEqual(
+        bytes(16, i + 1),
+      );
     }
     expect(sgt.sgl.slice(1).map(sgDmaLen)).toEqual([0, 0, 0]);
     dmaUnmapSgtable(dev, sgt, DMA_TO_DEVICE);
