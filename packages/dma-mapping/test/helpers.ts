@@ -49,3 +49,41 @@ export function codes(k: Kernel): [string, string][] {
 export function bytes(n: number, v: number): Uint8Array {
   return new Uint8Array(n).fill(v);
 }
+
+/**
+ * Run `body` once per answer sequence of the `"cache"` choice points (depth first; other choice
+ * kinds answer 0) and collect each run's findings.
+ */
+export function exploreCache(
+  body: (policy: ChoicePolicy) => readonly { kind: string }[],
+  limit = 200,
+): { picks: number[]; kinds: string[] }[] {
+  const runs: { picks: number[]; kinds: string[] }[] = [];
+  let next: number[] | null = [];
+  while (next && runs.length < limit) {
+    const prefix: number[] = next;
+    const picks: number[] = [];
+    const counts: number[] = [];
+    const policy: ChoicePolicy = {
+      name: "dfs",
+      pick(point) {
+        if (point.kind !== "cache") {
+          return 0;
+        }
+        const p = prefix[picks.length] ?? 0;
+        picks.push(p);
+        counts.push(point.count);
+        return p;
+      },
+    };
+    runs.push({ picks, kinds: body(policy).map((f) => f.kind) });
+    next = null;
+    for (let i = picks.length - 1; i >= 0; i--) {
+      if (picks[i]! + 1 < counts[i]!) {
+        next = [...picks.slice(0, i), picks[i]! + 1];
+        break;
+      }
+    }
+  }
+  return runs;
+}

@@ -116,6 +116,23 @@ describe("arm64 (latest): direction × coherency × path", () => {
   }
 });
 
+describe("the line history tells the same story", () => {
+  it("non-coherent direct FROM_DEVICE: write, clean (map; the line stays valid), dma-write, invalidate (unmap), fill", () => {
+    const r = run("arm64-soc", false, "direct", DMA_FROM_DEVICE);
+    const kinds = r.m.checker.lineHistory(r.phys).map((e) => e.kind);
+    expect(kinds).toEqual(["write", "clean", "dma-write", "invalidate", "fill"]);
+    const inval = r.m.checker.lineHistory(r.phys).find((e) => e.kind === "invalidate")!;
+    expect(inval.note).toMatch(/dcache_inval_poc/);
+  });
+
+  it("bounced FROM_DEVICE: the original's line shows both copies", () => {
+    const r = run("arm64-soc", false, "bounced", DMA_FROM_DEVICE);
+    const kinds = r.m.checker.lineHistory(r.phys).map((e) => e.kind);
+    expect(kinds.filter((k) => k.startsWith("bounce"))).toEqual(["bounce-in", "bounce-out"]);
+    expect(kinds).toContain("dma-write"); // charged to the original through the slot
+  });
+});
+
 describe("x86-64: no cache maintenance, every device treated as coherent", () => {
   for (const path of PATHS) {
     for (const dir of DIRS) {
