@@ -149,7 +149,12 @@ class LruSets {
         return;
       }
       h.word(idx).word(s.pages.length);
-      s.pages.forEach((p, i) => h.word(p.space).num(p.key).word(s.lines[i] as number));
+      s.pages.forEach((p, i) =>
+        h
+          .word(p.space)
+          .num(p.key)
+          .word(s.lines[i] as number),
+      );
     });
   }
 }

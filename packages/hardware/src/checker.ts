@@ -13,7 +13,7 @@
  * @module
  */
 import { PAGE_SIZE, type Kernel } from "@dmasim/kernel";
-import { Hasher, PageHashes } from "./internal/hash";
+import { PageHashes, type Hasher } from "./internal/hash";
 import { PageStore, WordStore } from "./internal/pagestore";
 import type { PhysMemory } from "./physmem";
 

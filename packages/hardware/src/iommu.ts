@@ -138,7 +138,10 @@ export class IommuDomain {
    * on every change, so this is O(devices))
    */
   digestInto(h: Hasher): void {
-    h.word(this.id).word(this.type).num(this.apertureEnd).word(this.faultHandler ? 1 : 0);
+    h.word(this.id)
+      .word(this.type)
+      .num(this.apertureEnd)
+      .word(this.faultHandler ? 1 : 0);
     h.word(this.devices.size);
     for (const d of this.devices) {
       h.str(d.name);

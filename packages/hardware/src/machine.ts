@@ -48,11 +48,7 @@ class HardwareState {
   }
 }
 
-const MACHINE = defineSubsys<HardwareState>(
-  "hardware",
-  () => new HardwareState(),
-  HARDWARE_MODULE,
-);
+const MACHINE = defineSubsys<HardwareState>("hardware", () => new HardwareState(), HARDWARE_MODULE);
 
 /** Host memory held by the simulator's stores, in bytes. */
 export interface MachineFootprint {

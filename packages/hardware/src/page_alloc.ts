@@ -59,12 +59,18 @@ export type ZoneName = "DMA" | "DMA32" | "Normal";
  */
 export class Page {
   private ord = 0;
+  /** The allocator's sum of page orders (for its state digest), once tracked. */
+  private orders: HashSum | null = null;
 
-  constructor(
-    readonly pfn: number,
-    /** @internal the allocator's sum of page orders (for its state digest) */
-    private readonly orders: HashSum | null = null,
-  ) {}
+  constructor(readonly pfn: number) {}
+
+  /** @internal keep `orders` current with this page's order from now on */
+  trackOrder(orders: HashSum): void {
+    this.orders = orders;
+    if (this.ord !== 0) {
+      orders.add(pageOrderHash(this.pfn, this.ord));
+    }
+  }
 
   /** The order of the allocation this page heads (0 for a single or split page). */
   get order(): number {
@@ -205,7 +211,7 @@ export class PageAllocator {
   readonly zones: Zone[] = [];
   private readonly state = new Map<number, Uint8Array>();
   private readonly pageObjs = new Map<number, Page>();
-  /** A running hash of the allocation events since boot (see {@link PageAllocator.eventHash}). */
+  /** A running hash of the allocation events since boot (for the state digest). */
   private events: HashPair = [0, 0];
   private booted = false;
   /** The orders of the page objects whose order is not 0. */
@@ -385,7 +391,8 @@ export class PageAllocator {
   page(pfn: number): Page {
     let p = this.pageObjs.get(pfn);
     if (!p) {
-      p = new Page(pfn, this.orders);
+      p = new Page(pfn);
+      p.trackOrder(this.orders);
       this.pageObjs.set(pfn, p);
     }
     return p;

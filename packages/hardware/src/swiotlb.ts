@@ -94,7 +94,9 @@ export class IoTlbPool {
    * the slots in use. The high-water mark is statistics nothing decides on and is left out.
    */
   digestInto(h: Hasher): void {
-    h.num(this.start).word(this.nslabs).word(this.force ? 1 : 0);
+    h.num(this.start)
+      .word(this.nslabs)
+      .word(this.force ? 1 : 0);
     h.pair(this.slotSum.value).word(this.index).word(this.used);
   }
 
@@ -104,7 +106,12 @@ export class IoTlbPool {
   }
 }
 
-function slotHash(i: number, orig: number, allocSize: number, list: number): readonly [number, number] {
+function slotHash(
+  i: number,
+  orig: number,
+  allocSize: number,
+  list: number,
+): readonly [number, number] {
   return new Hasher().word(i).num(orig).word(allocSize).word(list).done();
 }
 

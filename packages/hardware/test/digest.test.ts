@@ -132,9 +132,7 @@ describe("machine state digest: every kind of state change changes it", () => {
     expect(changes(m, () => m.memory.write(pa + 4000, new Uint8Array([1])))).toBe(true);
     expect(changes(m, () => m.memory.write(pa, new Uint8Array([2])))).toBe(true);
     expect(changes(m, () => m.memory.write(pa, new Uint8Array([2])))).toBe(false);
-    expect(changes(m, () => m.checker.idealWritePage(pa, new Uint8Array([7]), 0, 1, 0))).toBe(
-      true,
-    );
+    expect(changes(m, () => m.checker.idealWritePage(pa, new Uint8Array([7]), 0, 1, 0))).toBe(true);
     expect(changes(m, () => (m.checker.enabled = false))).toBe(true);
   });
 
@@ -146,7 +144,9 @@ describe("machine state digest: every kind of state change changes it", () => {
     expect(changes(m, () => cpuWrite(m, a, new Uint8Array(4)))).toBe(true);
     expect(changes(m, () => dcacheCleanPoc(m, a, a + 64))).toBe(true); // dirty -> clean
     expect(changes(m, () => dcacheInvalPoc(m, a, a + 64))).toBe(true); // clean -> invalid
-    expect(m.stateDigest()).toBe(boot("arm64-soc", { cachePolicy: { name: "none" } }).m.stateDigest());
+    expect(m.stateDigest()).toBe(
+      boot("arm64-soc", { cachePolicy: { name: "none" } }).m.stateDigest(),
+    );
   });
 
   it("which line of a page is dirty (same counts of valid and dirty lines)", () => {
