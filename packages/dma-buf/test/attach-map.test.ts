@@ -1,7 +1,6 @@
 /** §1.4–§1.7, §1.14, §1.15: attach, the dynamic-ness matrix per era, map/unmap, locking, pin, move. */
 import { describe, expect, it } from "vitest";
 import {
-  RunAborted,
   isKernelError,
   spinLockInit,
   type Kernel,

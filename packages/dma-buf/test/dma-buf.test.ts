@@ -66,6 +66,8 @@ import {
 } from "../src/index";
 import { MockExporter, codes, setup } from "./helpers";
 
+const NOP = (): void => undefined;
+const NULL = (): null => null;
 const ERR = (code: string) => (e: unknown) => isKernelError(e) && e.code === code;
 
 async function rejects(p: Promise<unknown> | (() => unknown), code: string): Promise<void> {
@@ -121,9 +123,9 @@ describe("dma_buf_export", () => {
 
   it.each([
     ["a null priv", { priv: null }],
-    ["no map_dma_buf", { ops: { unmapDmaBuf: () => undefined, release: () => undefined } }],
-    ["no unmap_dma_buf", { ops: { mapDmaBuf: () => null, release: () => undefined } }],
-    ["no release", { ops: { mapDmaBuf: () => null, unmapDmaBuf: () => undefined } }],
+    ["no map_dma_buf", { ops: { unmapDmaBuf: NOP, release: NOP } }],
+    ["no unmap_dma_buf", { ops: { mapDmaBuf: NULL, release: NOP } }],
+    ["no release", { ops: { mapDmaBuf: NULL, unmapDmaBuf: NOP } }],
   ])("WARN + EINVAL for %s, nothing exported", (_what, patch) => {
     const { kernel } = setup();
     const ex = new MockExporter();
