@@ -80,17 +80,23 @@ export interface DeviceSpec {
  *
  * **Kernel:** `struct device` (its DMA fields).
  *
- * **Locking:** fields are set at probe time; none afterwards.
+ * **Locking:** fields are set at probe time. The DMA layer changes the masks and the segment
+ * limits afterwards, as the kernel's `dma_set_mask()`, `dma_set_coherent_mask()`,
+ * `dma_set_max_seg_size()` and `dma_set_seg_boundary()` write `struct device`.
  */
 export class Device {
   domain: IommuDomain | null = null;
   readonly coherent: boolean;
-  readonly dmaMaskBits: number;
-  readonly coherentDmaMaskBits: number;
+  /** Bits of `*dev->dma_mask` (written by `dma_set_mask()` in layer 2). */
+  dmaMaskBits: number;
+  /** Bits of `dev->coherent_dma_mask` (written by `dma_set_coherent_mask()`). */
+  coherentDmaMaskBits: number;
   readonly busOffset: number;
   readonly busDmaLimit: number;
-  readonly maxSegmentSize: number;
-  readonly segmentBoundaryMask: number;
+  /** `dma_parms->max_segment_size` (written by `dma_set_max_seg_size()`). */
+  maxSegmentSize: number;
+  /** `dma_parms->segment_boundary_mask` (written by `dma_set_seg_boundary()`). */
+  segmentBoundaryMask: number;
   readonly minAlignMask: number;
   readonly untrusted: boolean;
 

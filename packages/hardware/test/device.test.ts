@@ -56,6 +56,24 @@ describe("devices", () => {
     expect(m.memory.read(pageToPhys(high), 1)).toEqual(new Uint8Array([0]));
   });
 
+  it("a mask widened after probe (dma_set_mask) lets the device reach high memory", () => {
+    const { k, m } = boot("x86-64");
+    const dev = addDevice(m, { name: "late", dmaMask: 32 });
+    const high = allocPages(m, 0, GFP_KERNEL)!;
+    const dma = physToDma(dev, pageToPhys(high));
+    expect(deviceWrite(dev, dma, new Uint8Array([7]))).toBe(0);
+    dev.dmaMaskBits = 64;
+    dev.coherentDmaMaskBits = 64;
+    expect(dev.dmaMask).toBe(Number.MAX_SAFE_INTEGER);
+    expect(dev.coherentDmaMask).toBe(Number.MAX_SAFE_INTEGER);
+    expect(deviceWrite(dev, dma, new Uint8Array([7]))).toBe(1);
+    expect(m.memory.read(pageToPhys(high), 1)).toEqual(new Uint8Array([7]));
+    expect(k.findings.map((f) => f.code)).toEqual(["beyond-dma-mask"]);
+    dev.dmaMaskBits = 32;
+    expect(deviceRead(dev, dma, 1)).toEqual(new Uint8Array([0xff]));
+    expect(k.findings.map((f) => f.code)).toEqual(["beyond-dma-mask", "beyond-dma-mask"]);
+  });
+
   it("the bus limit counts as well as the mask (min_not_zero)", () => {
     const { k, m } = boot("rpi4");
     const dev = addDevice(m, { name: "legacy", dmaMask: 32, busDmaLimit: 0x3fff_ffff });

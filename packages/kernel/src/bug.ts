@@ -91,8 +91,8 @@ export function WARN_ON_ONCE(
 }
 
 /**
- * If `condition` holds, print `kernel BUG at <site>!`, record a `bug` finding and throw
- * {@link KernelBug}.
+ * If `condition` holds, print `kernel BUG at <site>!`, record a `bug` finding, turn lockdep off
+ * (as `oops_enter()` does) and throw {@link KernelBug}.
  *
  * **Kernel:** `BUG_ON()`.
  *
@@ -115,6 +115,7 @@ export function BUG_ON(
     KERN_EMERG,
     `------------[ cut here ]------------\nkernel BUG at ${site}!\n${message ? `${message}\n` : ""}Internal error: Oops - BUG: 0 [#1] SMP\nComm: ${task.name} PID: ${task.id}`,
   );
+  kernel.lockdep.debugLocksOff();
   kernel.report({
     kind: "bug",
     code: site,

@@ -147,7 +147,20 @@ export class Lockdep {
 
   /** Whether checks are on (`CONFIG_PROVE_LOCKING`). */
   get enabled(): boolean {
-    return this.kernel.options.enabled("CONFIG_PROVE_LOCKING");
+    return this.debugLocks && this.kernel.options.enabled("CONFIG_PROVE_LOCKING");
+  }
+
+  /** `debug_locks`: cleared for good by {@link Lockdep.debugLocksOff}. */
+  private debugLocks = true;
+
+  /**
+   * Turn lock debugging off for the rest of the run, as the kernel does once it has oopsed: after a
+   * BUG the lock state is not trustworthy, so lockdep says nothing more.
+   *
+   * **Kernel:** `debug_locks_off()` (called by `oops_enter()`).
+   */
+  debugLocksOff(): void {
+    this.debugLocks = false;
   }
 
   /** The class named `name`, created on first use. **Kernel:** a `lock_class_key`. */

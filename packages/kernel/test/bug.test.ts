@@ -186,3 +186,19 @@ describe("might_sleep", () => {
     expect(k.findings.map((f) => f.code)).toEqual(["sleep-in-atomic"]);
   });
 });
+
+describe("after a BUG", () => {
+  it("lockdep is off for the rest of the run, as oops_enter() turns debug_locks off", async () => {
+    const { Kernel, BUG_ON, mutexInit, mutexLock } = await import("../src/index");
+    const k = new Kernel();
+    const m = mutexInit(k, "m");
+    const t = k.spawn("t", async () => {
+      await mutexLock(m);
+      BUG_ON(k, true, "test.c:f");
+    });
+    await expect(k.sched.join([t])).rejects.toThrow(/BUG/);
+    // the dead thread held m: no "lock held when returning to user space" splat after the oops
+    expect(k.findings.map((f) => f.kind)).toEqual(["bug"]);
+    expect(k.lockdep.enabled).toBe(false);
+  });
+});

@@ -7,6 +7,7 @@
 import { CORE_MODULE, type KernelModule } from "@dmasim/kernel";
 import type { z } from "zod";
 import type { OpContext, OpDef } from "./op";
+import { DMA_RESV_PART } from "./ops/dma-resv";
 import { HARDWARE_PART } from "./ops/hardware";
 import { KERNEL_OPS } from "./ops/kernel";
 
@@ -96,5 +97,5 @@ export function createRegistry(parts: readonly RegistryPart[]): Registry {
  * **Kernel:** none. **Locking:** none.
  */
 export function defaultRegistry(): Registry {
-  return createRegistry([{ ops: KERNEL_OPS }, HARDWARE_PART]);
+  return createRegistry([{ ops: KERNEL_OPS }, HARDWARE_PART, DMA_RESV_PART]);
 }

@@ -153,7 +153,11 @@ export function formatReport(r: RunReport, c: Palette = PLAIN): string {
   if (r.aborted) {
     out.push(
       "",
-      c.red(`run aborted (${r.aborted.reason}): ${r.aborted.message.split("\n")[0] ?? ""}`),
+      c.red(
+        r.aborted.reason === "error"
+          ? `run aborted by an error: ${r.aborted.message}`
+          : `run aborted: ${r.aborted.reason === "bug" ? "the kernel hit a BUG" : "every thread is blocked"} (see the ${r.aborted.reason} finding)`,
+      ),
     );
   }
   out.push("");

@@ -194,6 +194,13 @@ class Runner {
       rec.status = "failed";
       rec.error = e instanceof Error ? e.message : String(e);
       if (
+        (e as { name?: unknown }).name === "KernelBug" &&
+        step.expect?.findings?.includes("bug")
+      ) {
+        rec.status = "ok";
+        rec.text = `BUG as expected: ${rec.error}`;
+      }
+      if (
         (e as { name?: unknown }).name !== "KernelBug" &&
         (e as { name?: unknown }).name !== "RunAborted"
       ) {

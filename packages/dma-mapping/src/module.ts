@@ -1,0 +1,101 @@
+/**
+ * The module of the DMA mapping layer: its named kernel options (Kconfig symbols and the named
+ * patch from review) and their defaults.
+ *
+ * **Kernel:** the Kconfig entries of kernel/dma/Kconfig (`DMA_API_DEBUG`, `DMA_API_DEBUG_SG`,
+ * `DMA_BOUNCE_UNALIGNED_KMALLOC`) and a patch proposed in review.
+ *
+ * @module
+ */
+import { defineOption, defineSubsys, type Kernel, type KernelModule } from "@dmasim/kernel";
+import type { Device } from "@dmasim/hardware";
+import { devIsDmaCoherent } from "./arch";
+
+/** **Kernel:** `CONFIG_DMA_API_DEBUG` (kernel/dma/debug.c). */
+export const CONFIG_DMA_API_DEBUG = "CONFIG_DMA_API_DEBUG";
+/** **Kernel:** `CONFIG_DMA_API_DEBUG_SG` (segment length and boundary checks). */
+export const CONFIG_DMA_API_DEBUG_SG = "CONFIG_DMA_API_DEBUG_SG";
+/** **Kernel:** `CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC` (arm64 selects it with swiotlb, 6.5+). */
+export const CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC = "CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC";
+/**
+ * The named patch: a mapping made with `DMA_ATTR_SKIP_CPU_SYNC` is never bounced; when the device
+ * cannot reach the memory the mapping fails instead. From the May 2024 review of "dma-direct: Set
+ * SG_DMA_SWIOTLB flag for dma-direct" (Catalin Marinas's untested proposal).
+ */
+export const DMA_DIRECT_SKIP_SYNC_NO_BOUNCE = "dma-direct-skip-sync-no-bounce";
+
+/**
+ * The options of `@dmasim/dma-mapping`. Pass it in `new Kernel({ modules: [DMA_MAPPING_MODULE],
+ * options: { ... } })` to set them; it loads by itself on first use otherwise.
+ *
+ * **Kernel:** kernel/dma/Kconfig.
+ */
+export const DMA_MAPPING_MODULE: KernelModule = {
+  name: "@dmasim/dma-mapping",
+  options: [
+    defineOption({
+      name: CONFIG_DMA_API_DEBUG,
+      kind: "config",
+      owner: "@dmasim/dma-mapping",
+      default: true,
+      description:
+        "DMA-API debugging: check every map, unmap, sync and free against the mappings made (kernel/dma/debug.c)",
+    }),
+    defineOption({
+      name: CONFIG_DMA_API_DEBUG_SG,
+      kind: "config",
+      owner: "@dmasim/dma-mapping",
+      default: true,
+      description:
+        "DMA-API debugging of scatterlists: segments longer than the device's maximum or across its boundary",
+    }),
+    defineOption({
+      name: CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC,
+      kind: "config",
+      owner: "@dmasim/dma-mapping",
+      default: (v) => v.since("6.5"),
+      description:
+        "bounce small, cache-line-unaligned buffers of non-coherent devices through swiotlb (arm64, 6.5+)",
+    }),
+    defineOption({
+      name: DMA_DIRECT_SKIP_SYNC_NO_BOUNCE,
+      kind: "patch",
+      owner: "@dmasim/dma-mapping",
+      default: false,
+      description:
+        "May 2024 review proposal: never bounce a DMA_ATTR_SKIP_CPU_SYNC mapping; fail it when the device cannot reach the memory",
+    }),
+  ],
+};
+
+/** Per-device DMA state the hardware `Device` does not hold. */
+export interface DevDmaState {
+  /**
+   * Syncs may be skipped: the device is coherent and no swiotlb buffer was used for it yet.
+   * **Kernel:** `dev->dma_skip_sync` (6.10+).
+   */
+  skipSync: boolean;
+}
+
+const DEV_STATE = defineSubsys(
+  "dma-mapping:devices",
+  () => new Map<Device, DevDmaState>(),
+  DMA_MAPPING_MODULE,
+);
+
+/** @internal the DMA state of `dev`, created on first use */
+export function devDma(dev: Device): DevDmaState {
+  const map = dev.machine.kernel.subsys(DEV_STATE);
+  let st = map.get(dev);
+  if (!st) {
+    st = { skipSync: dev.machine.kernel.version.since("6.10") && devIsDmaCoherent(dev) };
+    map.set(dev, st);
+  }
+  return st;
+}
+
+/** @internal whether option `name` is on (loads the module first) */
+export function optionOn(kernel: Kernel, name: string): boolean {
+  kernel.load(DMA_MAPPING_MODULE);
+  return kernel.options.enabled(name);
+}
