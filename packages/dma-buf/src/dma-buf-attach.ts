@@ -20,7 +20,7 @@ import { dmaResvAssertHeld, dmaResvLock, dmaResvUnlock } from "@dmasim/dma-resv"
 import { dmaBufAttachmentIsDynamic, dmaBufIsDynamic } from "./dma-buf";
 import { mapDmaBufInternal, unmapDmaBufInternal } from "./dma-buf-map";
 import { DmaBufAttachment, type DmaBuf, type DmaBufAttachOps } from "./include/dma-buf";
-import { DMA_BIDIRECTIONAL, type SgTable } from "./internal/dma-mapping";
+import { DMA_BIDIRECTIONAL, type SgTable } from "@dmasim/dma-mapping";
 import { dmaBufState, era, exporterCall } from "./module";
 
 const SITE = "drivers/dma-buf/dma-buf.c";

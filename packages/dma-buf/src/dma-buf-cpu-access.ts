@@ -15,7 +15,7 @@ import {
   DMA_FROM_DEVICE,
   DMA_TO_DEVICE,
   type DmaDataDirection,
-} from "./internal/dma-mapping";
+} from "@dmasim/dma-mapping";
 import { era, exporterCall } from "./module";
 import {
   DMA_BUF_SYNC_END,

@@ -34,12 +34,12 @@ import {
 import { dmaBufAttachmentIsDynamic, dmaBufIsDynamic } from "./dma-buf";
 import type { DmaBufAttachment } from "./include/dma-buf";
 import {
+  CONFIG_DMA_API_DEBUG,
   DMA_BIDIRECTIONAL,
-  newSgTable,
+  Scatterlist,
+  SgTable,
   type DmaDataDirection,
-  type Scatterlist,
-  type SgTable,
-} from "./internal/dma-mapping";
+} from "@dmasim/dma-mapping";
 import { era, exporterCall, inExporter } from "./module";
 
 const SITE = "drivers/dma-buf/dma-buf.c";
@@ -78,14 +78,11 @@ function mangle(kernel: Kernel, attach: DmaBufAttachment, sgt: SgTable): SgTable
   if (era.latest(kernel)) {
     const h: Hidden = { orig: sgt, pages: [], reported: false };
     const copy: Scatterlist[] = sgt.sgl.slice(0, sgt.nents).map((sg, i, all) => {
-      const e = {
-        offset: 0,
-        length: 0,
-        dmaAddress: sg.dmaAddress,
-        dmaLength: sg.dmaLength,
-        dmaFlags: sg.dmaFlags,
-        isLast: i === all.length - 1,
-      } as Scatterlist;
+      const e = new Scatterlist();
+      e.dmaAddress = sg.dmaAddress;
+      e.dmaLength = sg.dmaLength;
+      e.dmaFlags = sg.dmaFlags;
+      e.isLast = i === all.length - 1;
       Object.defineProperty(e, "page", {
         configurable: true,
         enumerable: true,
@@ -97,7 +94,7 @@ function mangle(kernel: Kernel, attach: DmaBufAttachment, sgt: SgTable): SgTable
       });
       return e;
     });
-    const wrapped = newSgTable(copy, copy.length);
+    const wrapped = new SgTable(copy);
     hidden.set(wrapped, h);
     return wrapped;
   }
@@ -195,6 +192,9 @@ function checkLive(attach: DmaBufAttachment, fn: string): void {
 
 /** The alignment check of `CONFIG_DMA_API_DEBUG`: a debug message only. */
 function checkAlignment(kernel: Kernel, sgt: SgTable): void {
+  if (!kernel.options.has(CONFIG_DMA_API_DEBUG) || !kernel.options.enabled(CONFIG_DMA_API_DEBUG)) {
+    return;
+  }
   for (const sg of sgt.sgl.slice(0, sgt.nents)) {
     const addr = sg.dmaAddress;
     const len = sg.dmaLength;

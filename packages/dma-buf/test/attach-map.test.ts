@@ -37,7 +37,7 @@ import {
   type DmaBufAttachOps,
   type DmaBufAttachment,
 } from "../src/index";
-import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE } from "../src/internal/dma-mapping";
+import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE } from "@dmasim/dma-mapping";
 import { MockExporter, codes, setup } from "./helpers";
 
 const IMPORTER: DmaBufAttachOps = { moveNotify: () => undefined };

@@ -41,7 +41,7 @@ import {
   iosysMapIsNull,
   type DmaBuf,
 } from "../src/index";
-import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE } from "../src/internal/dma-mapping";
+import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE } from "@dmasim/dma-mapping";
 import { MockExporter, codes, setup } from "./helpers";
 
 async function addFence(k: Kernel, b: DmaBuf, usage: DmaResvUsage): Promise<DmaFence> {
@@ -93,7 +93,7 @@ describe("begin/end_cpu_access", () => {
   });
 
   it("a CPU write (TO_DEVICE, BIDIRECTIONAL) waits for readers too", async () => {
-    for (const dir of [DMA_TO_DEVICE, DMA_BIDIRECTIONAL]) {
+    for (const dir of [DMA_TO_DEVICE, DMA_BIDIRECTIONAL] as const) {
       const { kernel } = setup();
       const b = new MockExporter().export(kernel);
       const rd = await addFence(kernel, b, DMA_RESV_USAGE_READ);

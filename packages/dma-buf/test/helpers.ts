@@ -1,6 +1,6 @@
 /** Test helpers: a kernel with a machine, a recording mock exporter, finding filters. */
 import { Kernel } from "@dmasim/kernel";
-import { addDevice, createMachine, type Device, type Machine } from "@dmasim/hardware";
+import { addDevice, createMachine, type Device, type Machine, type Page } from "@dmasim/hardware";
 import {
   DMA_BUF_MODULE,
   dmaBufExport,
@@ -10,7 +10,7 @@ import {
   type DmaBufOps,
   type IosysMap,
 } from "../src/index";
-import type { SgTable } from "../src/internal/dma-mapping";
+import { Scatterlist, SgTable } from "@dmasim/dma-mapping";
 
 export interface Setup {
   kernel: Kernel;
@@ -30,21 +30,13 @@ export function setup(version = "latest", options: Record<string, boolean> = {})
 
 /** A fresh one-entry table (the mock exporter's mapping). */
 export function mockTable(tag: number): SgTable {
-  return {
-    sgl: [
-      {
-        page: { tag },
-        offset: 0,
-        length: 4096,
-        dmaAddress: 0x10000 * tag,
-        dmaLength: 4096,
-        dmaFlags: 0,
-        isLast: true,
-      },
-    ],
-    nents: 1,
-    origNents: 1,
-  };
+  const sg = new Scatterlist();
+  sg.page = { tag } as unknown as Page;
+  sg.length = 4096;
+  sg.dmaAddress = 0x10000 * tag;
+  sg.dmaLength = 4096;
+  sg.isLast = true;
+  return new SgTable([sg]);
 }
 
 /** A recording exporter that maps to fresh mock tables. */

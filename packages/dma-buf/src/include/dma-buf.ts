@@ -13,7 +13,7 @@
 import type { File, Kernel, Mutex, Vma, WaitQueueHead } from "@dmasim/kernel";
 import type { Device } from "@dmasim/hardware";
 import { DmaFenceCb, type DmaResv } from "@dmasim/dma-resv";
-import type { DmaDataDirection, SgTable } from "../internal/dma-mapping";
+import type { DmaDataDirection, SgTable } from "@dmasim/dma-mapping";
 import { iosysMapInit, type IosysMap } from "./iosys-map";
 
 /**
