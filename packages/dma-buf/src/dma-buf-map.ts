@@ -98,6 +98,19 @@ function mangle(kernel: Kernel, attach: DmaBufAttachment, sgt: SgTable): SgTable
     hidden.set(wrapped, h);
     return wrapped;
   }
+  return toggle(kernel, attach, sgt);
+}
+
+/**
+ * The in-place mangling of ≤2025 is an XOR: applied twice (an exporter that hands out the same
+ * table again, hazard H11) it undoes itself, and the importer gets the plain table.
+ */
+function toggle(kernel: Kernel, attach: DmaBufAttachment, sgt: SgTable): SgTable {
+  const old = hidden.get(sgt);
+  if (old) {
+    restore(sgt, old);
+    return sgt;
+  }
   const h: Hidden = { orig: sgt, pages: sgt.sgl.map((sg) => sg.page), reported: false };
   sgt.sgl.forEach((sg, i) => {
     Object.defineProperty(sg, "page", {
@@ -116,24 +129,29 @@ function mangle(kernel: Kernel, attach: DmaBufAttachment, sgt: SgTable): SgTable
   return sgt;
 }
 
+function restore(sgt: SgTable, h: Hidden): void {
+  hidden.delete(sgt);
+  sgt.sgl.forEach((sg, i) => {
+    Object.defineProperty(sg, "page", {
+      configurable: true,
+      enumerable: true,
+      writable: true,
+      value: h.pages[i],
+    });
+  });
+}
+
 /** Undo {@link mangle}: the table the exporter gave out. */
-function unmangle(sgt: SgTable): SgTable {
+function unmangle(kernel: Kernel, attach: DmaBufAttachment, sgt: SgTable): SgTable {
   const h = hidden.get(sgt);
-  if (!h) {
+  if (h && h.orig !== sgt) {
+    hidden.delete(sgt);
+    return h.orig;
+  }
+  if (!era.debug(kernel) || era.latest(kernel)) {
     return sgt;
   }
-  hidden.delete(sgt);
-  if (h.orig === sgt) {
-    sgt.sgl.forEach((sg, i) => {
-      Object.defineProperty(sg, "page", {
-        configurable: true,
-        enumerable: true,
-        writable: true,
-        value: h.pages[i],
-      });
-    });
-  }
-  return h.orig;
+  return toggle(kernel, attach, sgt);
 }
 
 /**
@@ -174,7 +192,7 @@ export async function unmapDmaBufInternal(
   sgt: SgTable,
   dir: DmaDataDirection,
 ): Promise<void> {
-  const orig = unmangle(sgt);
+  const orig = unmangle(attach.dmabuf.kernel, attach, sgt);
   await exporterCall(attach.dmabuf.kernel, () => attach.dmabuf.ops.unmapDmaBuf(attach, orig, dir));
 }
 
