@@ -97,7 +97,10 @@ export async function main(): Promise<{ frame: number[]; findings: string[] }> {
   const app = kernel.vfs.createProcess("app");
 
   // Exporter: two pages, exported and handed to the application as an fd.
-  const priv: Buffer = { pages: [0, 1].map(() => allocPages(m, 0, GFP_KERNEL)!), mapped: new Map() };
+  const priv: Buffer = {
+    pages: [0, 1].map(() => allocPages(m, 0, GFP_KERNEL)!),
+    mapped: new Map(),
+  };
   const dmabuf = dmaBufExport(kernel, { ops: sysmemOps(kernel), size: 2 * PAGE_SIZE, priv });
   const fd = dmaBufFd(dmabuf, 0, app);
 

@@ -133,10 +133,7 @@ export async function dmaBufDynamicAttach(
   await dmaResvLock(dmabuf.resv, null);
   dmabuf.attachments.unshift(attach);
   dmaResvUnlock(dmabuf.resv);
-  if (
-    era.mapAtAttach(kernel) &&
-    dmaBufAttachmentIsDynamic(attach) !== dmaBufIsDynamic(dmabuf)
-  ) {
+  if (era.mapAtAttach(kernel) && dmaBufAttachmentIsDynamic(attach) !== dmaBufIsDynamic(dmabuf)) {
     await mapAtAttach(dmabuf, attach);
   }
   return attach;
@@ -232,7 +229,10 @@ async function callDetach(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<voi
 
 function needDynamicEra(kernel: Kernel, fn: string): void {
   if (!era.dynamic(kernel)) {
-    throw new KernelError("ENOSYS", `${fn}() does not exist before 5.6 (kernel ${kernel.version.name})`);
+    throw new KernelError(
+      "ENOSYS",
+      `${fn}() does not exist before 5.6 (kernel ${kernel.version.name})`,
+    );
   }
 }
 

@@ -7,11 +7,7 @@
  * @module
  */
 import { refcountRead, type Finding, type Kernel } from "@dmasim/kernel";
-import {
-  dmaResvDescribe,
-  dmaResvLockInterruptible,
-  dmaResvUnlock,
-} from "@dmasim/dma-resv";
+import { dmaResvDescribe, dmaResvLockInterruptible, dmaResvUnlock } from "@dmasim/dma-resv";
 import { dmaBufFmode } from "./dma-buf";
 import type { DmaBuf } from "./include/dma-buf";
 import { dmaBufState, era } from "./module";
@@ -91,7 +87,13 @@ export function dmaBufCheckLeaks(kernel: Kernel): Finding[] {
           kind: "leak",
           code: "dma-buf-mapping-leak",
           summary: `${a.dev.name} detached from dma-buf ${a.dmabuf.ino} without unmapping its mapping (direction ${m.dir}, mapped at step ${m.step})`,
-          details: { ino: a.dmabuf.ino, device: a.dev.name, dir: m.dir, step: m.step, detached: true },
+          details: {
+            ino: a.dmabuf.ino,
+            device: a.dev.name,
+            dir: m.dir,
+            step: m.step,
+            detached: true,
+          },
         }),
       );
     }

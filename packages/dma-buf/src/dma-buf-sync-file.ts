@@ -38,7 +38,10 @@ function copyIn<T extends { flags: number }>(arg: unknown, what: string): T {
   const a = arg as T;
   const flags = Number(a.flags);
   if (!Number.isInteger(flags) || flags < 0 || flags & ~DMA_BUF_SYNC_RW) {
-    throw new KernelError("EINVAL", `${what}: flags 0x${flags.toString(16)} outside DMA_BUF_SYNC_RW`);
+    throw new KernelError(
+      "EINVAL",
+      `${what}: flags 0x${flags.toString(16)} outside DMA_BUF_SYNC_RW`,
+    );
   }
   if ((flags & DMA_BUF_SYNC_RW) === 0) {
     throw new KernelError("EINVAL", `${what}: neither DMA_BUF_SYNC_READ nor DMA_BUF_SYNC_WRITE`);
@@ -84,7 +87,10 @@ export async function dmaBufImportSyncFile(
   const a = copyIn<DmaBufImportSyncFile>(arg, "DMA_BUF_IOCTL_IMPORT_SYNC_FILE");
   const fence = syncFileGetFence(process, a.fd);
   if (!fence) {
-    throw new KernelError("EINVAL", `DMA_BUF_IOCTL_IMPORT_SYNC_FILE: fd ${a.fd} is not a sync_file`);
+    throw new KernelError(
+      "EINVAL",
+      `DMA_BUF_IOCTL_IMPORT_SYNC_FILE: fd ${a.fd} is not a sync_file`,
+    );
   }
   const usage = a.flags & DMA_BUF_SYNC_WRITE ? DMA_RESV_USAGE_WRITE : DMA_RESV_USAGE_READ;
   try {

@@ -334,7 +334,10 @@ function dmaBufLlseek(file: File, offset: number, whence: number): number {
   } else if (whence === 0 /* SEEK_SET */) {
     base = 0;
   } else {
-    throw new KernelError("EINVAL", `dma_buf_llseek: whence ${whence} (only SEEK_SET and SEEK_END)`);
+    throw new KernelError(
+      "EINVAL",
+      `dma_buf_llseek: whence ${whence} (only SEEK_SET and SEEK_END)`,
+    );
   }
   if (offset !== 0) {
     throw new KernelError("EINVAL", `dma_buf_llseek: offset ${offset} (only 0)`);
@@ -514,7 +517,10 @@ function dmaBufShowFdinfo(file: File): string {
 /** `f_mode` as bufinfo prints it. @internal */
 export function dmaBufFmode(file: File): number {
   return (
-    (file.readable ? FMODE_READ : 0) | (file.writable ? FMODE_WRITE : 0) | FMODE_LSEEK | FMODE_OPENED
+    (file.readable ? FMODE_READ : 0) |
+    (file.writable ? FMODE_WRITE : 0) |
+    FMODE_LSEEK |
+    FMODE_OPENED
   );
 }
 

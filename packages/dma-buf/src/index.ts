@@ -79,10 +79,5 @@ export {
 } from "./dma-buf-map";
 export { dmaBufBeginCpuAccess, dmaBufEndCpuAccess } from "./dma-buf-cpu-access";
 export { dmaBufMmap } from "./dma-buf-mmap";
-export {
-  dmaBufVmap,
-  dmaBufVmapUnlocked,
-  dmaBufVunmap,
-  dmaBufVunmapUnlocked,
-} from "./dma-buf-vmap";
+export { dmaBufVmap, dmaBufVmapUnlocked, dmaBufVunmap, dmaBufVunmapUnlocked } from "./dma-buf-vmap";
 export { dmaBufCheckLeaks, dmaBufDebugfsBufinfo, dmaBufList } from "./dma-buf-debugfs";

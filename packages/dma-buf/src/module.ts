@@ -104,7 +104,8 @@ export const era = {
   /** The 2026 changes: invalidate_mappings, optional callback, copy-only DMABUF_DEBUG. */
   latest: (k: Kernel): boolean => k.version.since("latest"),
   /** `CONFIG_DMABUF_DEBUG` exists and is on (5.12+). */
-  debug: (k: Kernel): boolean => k.version.since("5.12") && k.options.enabled("CONFIG_DMABUF_DEBUG"),
+  debug: (k: Kernel): boolean =>
+    k.version.since("5.12") && k.options.enabled("CONFIG_DMABUF_DEBUG"),
   /** `CONFIG_DMABUF_MOVE_NOTIFY` in force (always on latest). */
   moveNotify: (k: Kernel): boolean =>
     k.version.since("latest") || k.options.enabled("CONFIG_DMABUF_MOVE_NOTIFY"),

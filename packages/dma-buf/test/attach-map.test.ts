@@ -1,10 +1,6 @@
 /** §1.4–§1.7, §1.14, §1.15: attach, the dynamic-ness matrix per era, map/unmap, locking, pin, move. */
 import { describe, expect, it } from "vitest";
-import {
-  isKernelError,
-  spinLockInit,
-  type Kernel,
-} from "@dmasim/kernel";
+import { isKernelError, spinLockInit, type Kernel } from "@dmasim/kernel";
 import {
   DMA_RESV_USAGE_KERNEL,
   dmaFenceContextAlloc,
@@ -156,7 +152,10 @@ describe("attach / detach", () => {
     const b = new MockExporter().export(kernel);
     const a = await dmaBufAttach(b, dev);
     await dmaBufDetach(b, a);
-    await expectErr(locked(b, () => dmaBufMapAttachment(a, DMA_TO_DEVICE)), "EINVAL");
+    await expectErr(
+      locked(b, () => dmaBufMapAttachment(a, DMA_TO_DEVICE)),
+      "EINVAL",
+    );
     expect(codes(kernel)).toEqual(["use-after-free/dma-buf-attachment-freed"]);
   });
 });
@@ -190,7 +189,10 @@ describe("the dynamic-ness matrix and the caching history", () => {
       const s1 = await lk(() => dmaBufMapAttachment(a, DMA_TO_DEVICE));
       const s2 = await lk(() => dmaBufMapAttachment(a, DMA_TO_DEVICE));
       expect(s2).toBe(s1);
-      await expectErr(lk(() => dmaBufMapAttachment(a, DMA_FROM_DEVICE)), "EBUSY");
+      await expectErr(
+        lk(() => dmaBufMapAttachment(a, DMA_FROM_DEVICE)),
+        "EBUSY",
+      );
       await lk(() => dmaBufUnmapAttachment(a, s1, DMA_TO_DEVICE));
       expect(ex.calls, v).toEqual(["map dev0 1"]);
       expect(a.sgt).toBe(s1);
@@ -310,7 +312,10 @@ describe("the dynamic-ness matrix and the caching history", () => {
     const ex = new MockExporter();
     const b = ex.export(kernel, { ...ex.dynamic(), mapDmaBuf: () => null });
     const a = await dmaBufAttach(b, dev);
-    await expectErr(locked(b, () => dmaBufMapAttachment(a, DMA_TO_DEVICE)), "ENOMEM");
+    await expectErr(
+      locked(b, () => dmaBufMapAttachment(a, DMA_TO_DEVICE)),
+      "ENOMEM",
+    );
     expect(ex.calls).toEqual(["pin dev0", "unpin dev0"]);
   });
 
@@ -328,8 +333,14 @@ describe("the dynamic-ness matrix and the caching history", () => {
     b.ops.pin = () => {
       throw new KernelError("EBUSY", "pinned elsewhere");
     };
-    await expectErr(locked(b, () => dmaBufMapAttachment(a, DMA_TO_DEVICE)), "EBUSY");
-    await expectErr(locked(b, () => dmaBufMapAttachment(a, DMA_TO_DEVICE)), "EBUSY");
+    await expectErr(
+      locked(b, () => dmaBufMapAttachment(a, DMA_TO_DEVICE)),
+      "EBUSY",
+    );
+    await expectErr(
+      locked(b, () => dmaBufMapAttachment(a, DMA_TO_DEVICE)),
+      "EBUSY",
+    );
     expect(codes(kernel)).toEqual(["warn/drivers/dma-buf/dma-buf.c:dma_buf_map_attachment"]);
   });
 
@@ -363,7 +374,9 @@ describe("the locking convention per era", () => {
     const s = await dmaBufMapAttachment(a, DMA_TO_DEVICE);
     await dmaBufUnmapAttachment(a, s, DMA_TO_DEVICE);
     expect(codes(kernel)).toEqual(["lockdep/assert-held", "lockdep/assert-held"]);
-    expect(kernel.findings[0]?.summary).toMatch(/lockdep_assert_held\(&dmabuf->resv \(dma_resv\)\) failed/);
+    expect(kernel.findings[0]?.summary).toMatch(
+      /lockdep_assert_held\(&dmabuf->resv \(dma_resv\)\) failed/,
+    );
   });
 
   it("≤6.1: a static importer of a static exporter maps unlocked; a dynamic importer must hold resv", async () => {
@@ -426,19 +439,23 @@ describe("the locking convention per era", () => {
       },
     });
     const fa = await dmaBufAttach(fixed, ok.dev);
-    await ok.kernel.run({ importer: async () => void (await dmaBufMapAttachmentUnlocked(fa, DMA_TO_DEVICE)) });
+    await ok.kernel.run({
+      importer: async () => void (await dmaBufMapAttachmentUnlocked(fa, DMA_TO_DEVICE)),
+    });
     expect(ok.kernel.findings).toEqual([]);
   });
 
   it("H12 (b): attach with resv already held is recursive locking", async () => {
     const { kernel, dev } = setup("6.12");
     const b = new MockExporter().export(kernel);
-    await kernel.run({
-      importer: async () => {
-        await dmaResvLock(b.resv, null);
-        await dmaBufAttach(b, dev).catch(() => undefined);
-      },
-    }).catch(() => undefined);
+    await kernel
+      .run({
+        importer: async () => {
+          await dmaResvLock(b.resv, null);
+          await dmaBufAttach(b, dev).catch(() => undefined);
+        },
+      })
+      .catch(() => undefined);
     expect(codes(kernel)[0]).toBe("lockdep/recursive-locking");
     expect(kernel.findings[0]?.summary).toBe("possible recursive locking detected");
   });
@@ -546,7 +563,9 @@ describe("pin, unpin, move_notify, invalidate_mappings", () => {
     const seen: string[] = [];
     const ex = new MockExporter();
     const b = ex.export(kernel, ex.dynamic());
-    await dmaBufDynamicAttach(b, dev, { moveNotify: (a: DmaBufAttachment) => void seen.push(a.dev.name) });
+    await dmaBufDynamicAttach(b, dev, {
+      moveNotify: (a: DmaBufAttachment) => void seen.push(a.dev.name),
+    });
     await dmaBufAttach(b, dev2);
     await locked(b, async () => dmaBufMoveNotify(b));
     expect(seen).toEqual(["dev0"]);
@@ -560,7 +579,9 @@ describe("pin, unpin, move_notify, invalidate_mappings", () => {
     const seen: string[] = [];
     const ex = new MockExporter();
     const b = ex.export(kernel, ex.dynamic());
-    await dmaBufDynamicAttach(b, dev, { invalidateMappings: (a) => void seen.push(`inv ${a.dev.name}`) });
+    await dmaBufDynamicAttach(b, dev, {
+      invalidateMappings: (a) => void seen.push(`inv ${a.dev.name}`),
+    });
     await dmaBufDynamicAttach(b, dev2, {});
     await dmaBufDynamicAttach(b, dev, { moveNotify: (a) => void seen.push(`move ${a.dev.name}`) });
     await locked(b, async () => dmaBufInvalidateMappings(b));

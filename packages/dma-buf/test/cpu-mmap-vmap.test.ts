@@ -258,7 +258,10 @@ describe("vmap / vunmap", () => {
     expect(m1).toEqual({ vaddr: ex.vaddr, isIomem: false });
     expect(m2).toEqual(m1);
     expect(b.vmappingCounter).toBe(2);
-    expect(dmaBufCheckLeaks(kernel).map((f) => f.code)).toEqual(["dma-buf-leak", "dma-buf-vmap-leak"]);
+    expect(dmaBufCheckLeaks(kernel).map((f) => f.code)).toEqual([
+      "dma-buf-leak",
+      "dma-buf-vmap-leak",
+    ]);
     await dmaBufVunmapUnlocked(b, m1);
     await dmaBufVunmapUnlocked(b, m2);
     expect(ex.calls).toEqual(["vmap", "vunmap"]);
@@ -331,7 +334,9 @@ describe("vmap / vunmap", () => {
     const ex = new MockExporter();
     const b = ex.export(kernel, ex.vmapOps());
     b.vmapPtr.vaddr = ex.vaddr;
-    await expect(dmaBufVunmapUnlocked(b, { vaddr: ex.vaddr, isIomem: false })).rejects.toBeInstanceOf(KernelBug);
+    await expect(
+      dmaBufVunmapUnlocked(b, { vaddr: ex.vaddr, isIomem: false }),
+    ).rejects.toBeInstanceOf(KernelBug);
     expect(kernel.findings[0]?.summary).toMatch(/vmapping_counter is 0/);
   });
 

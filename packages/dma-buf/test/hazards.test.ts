@@ -81,7 +81,12 @@ async function unmapU(a: DmaBufAttachment, s: SgTable, dir: DmaDataDirection): P
     : dmaBufUnmapAttachment(a, s, dir);
 }
 
-async function addFence(k: Kernel, b: DmaBuf, usage: DmaResvUsage, name = "gpu"): Promise<DmaFence> {
+async function addFence(
+  k: Kernel,
+  b: DmaBuf,
+  usage: DmaResvUsage,
+  name = "gpu",
+): Promise<DmaFence> {
   const f = dmaFenceInit(
     k,
     { getDriverName: () => name, getTimelineName: () => "ring" },
@@ -106,7 +111,10 @@ async function sharedCachedTable(
   iommu: boolean,
 ): Promise<{ findings: string[]; summaries: string[]; gpuSaw: number }> {
   const { kernel, m } = machine(version);
-  const cam = addDevice(m, iommu ? { name: "cam", coherent: false, iommu: "dma" } : { name: "cam", coherent: false });
+  const cam = addDevice(
+    m,
+    iommu ? { name: "cam", coherent: false, iommu: "dma" } : { name: "cam", coherent: false },
+  );
   const gpu = addDevice(m, { dmaMask: 64, name: "gpu", coherent: true });
   const buf = new SysmemBuffer(kernel, 1, { cacheSgt });
   const b = buf.export();
@@ -124,28 +132,38 @@ async function sharedCachedTable(
   cpuRead(m, va, 64); // a driver that trusted the unmap for CPU coherency (H10)
   await dmaBufDetach(b, a1);
   await dmaBufDetach(b, a2);
-  return { findings: kinds(kernel.findings), summaries: kernel.findings.map((f) => f.summary), gpuSaw };
+  return {
+    findings: kinds(kernel.findings),
+    summaries: kernel.findings.map((f) => f.summary),
+    gpuSaw,
+  };
 }
 
 describe("seed 1: a cached sg table shared by a non-coherent and a coherent device", () => {
-  it.each(["5.4", "6.12"])("%s with cache_sgt_mapping: the unmap skips the invalidate: stale-read", async (v) => {
-    const r = await sharedCachedTable(v, true, false);
-    // the coherent GPU snoops the CPU's stale line, then the CPU reads it too
-    expect(r.gpuSaw).toBe(0);
-    expect(r.findings).toEqual(["stale-read/stale-read", "stale-read/stale-read"]);
-    expect(r.summaries[0]).toMatch(/stale read by dev:gpu/);
-    expect(r.summaries[1]).toMatch(/stale read by cpu/);
-  });
+  it.each(["5.4", "6.12"])(
+    "%s with cache_sgt_mapping: the unmap skips the invalidate: stale-read",
+    async (v) => {
+      const r = await sharedCachedTable(v, true, false);
+      // the coherent GPU snoops the CPU's stale line, then the CPU reads it too
+      expect(r.gpuSaw).toBe(0);
+      expect(r.findings).toEqual(["stale-read/stale-read", "stale-read/stale-read"]);
+      expect(r.summaries[0]).toMatch(/stale read by dev:gpu/);
+      expect(r.summaries[1]).toMatch(/stale read by cpu/);
+    },
+  );
 
   it.each([
     ["6.12", false],
     ["6.15", true],
     ["latest", true],
-  ] as const)("%s (caching requested: %s): no caching, the unmap invalidates: no finding", async (v, cache) => {
-    const r = await sharedCachedTable(v, cache, false);
-    expect(r.gpuSaw).toBe(0x22);
-    expect(r.findings).toEqual([]);
-  });
+  ] as const)(
+    "%s (caching requested: %s): no caching, the unmap invalidates: no finding",
+    async (v, cache) => {
+      const r = await sharedCachedTable(v, cache, false);
+      expect(r.gpuSaw).toBe(0x22);
+      expect(r.findings).toEqual([]);
+    },
+  );
 
   it("with an IOMMU, the cached mapping stays in the IOMMU after unmap: the camera still reaches the buffer (lost sandboxing)", async () => {
     const cached = await sharedCachedTable("6.12", true, true);
@@ -222,9 +240,9 @@ describe("seed 2: importer and exporter disagree on dynamic-ness (5.6-6.14)", ()
   it("an exporter with both cache_sgt_mapping and pin is refused at export with EINVAL", () => {
     const { kernel } = machine("6.12");
     const buf = new SysmemBuffer(kernel, 1, { cacheSgt: true, dynamic: true });
-    expect(() =>
-      dmaBufExport(kernel, { ops: buf.ops, size: PAGE_SIZE, priv: buf }),
-    ).toThrow(/EINVAL/);
+    expect(() => dmaBufExport(kernel, { ops: buf.ops, size: PAGE_SIZE, priv: buf })).toThrow(
+      /EINVAL/,
+    );
   });
 });
 
@@ -290,7 +308,9 @@ describe("H10: relying on unmap for cache maintenance with a cached mapping", ()
         await app.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_READ });
       }
       cpuRead(m, va, 64);
-      expect(kinds(kernel.findings), String(bracket)).toEqual(bracket ? [] : ["stale-read/stale-read"]);
+      expect(kinds(kernel.findings), String(bracket)).toEqual(
+        bracket ? [] : ["stale-read/stale-read"],
+      );
       await dmaBufDetach(b, a);
     }
   });
@@ -341,7 +361,11 @@ function importer(dev: Device) {
 
 describe("H13: a map without the reservation lock races with a move", () => {
   async function run(fixed: boolean): Promise<string[]> {
-    const { kernel, m } = machine("6.12", { CONFIG_PROVE_LOCKING: false, CONFIG_DMABUF_MOVE_NOTIFY: true }, "x86-64");
+    const { kernel, m } = machine(
+      "6.12",
+      { CONFIG_PROVE_LOCKING: false, CONFIG_DMABUF_MOVE_NOTIFY: true },
+      "x86-64",
+    );
     const dev = addDevice(m, { dmaMask: 64, name: "gpu" });
     const buf = new SysmemBuffer(kernel, 1, { dynamic: true, freshTable: true, mapSleep: 2 });
     const b = buf.export();

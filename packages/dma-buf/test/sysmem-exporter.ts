@@ -70,7 +70,9 @@ export class SysmemBuffer {
   }
 
   private alloc(): Page[] {
-    return Array.from({ length: this.npages }, () => allocPages(this.m, 0, GFP_KERNEL | __GFP_ZERO)!);
+    return Array.from({ length: this.npages }, () =>
+      allocPages(this.m, 0, GFP_KERNEL | __GFP_ZERO)!,
+    );
   }
 
   private table(): SgTable {
@@ -82,7 +84,11 @@ export class SysmemBuffer {
     const ops: DmaBufOps = {
       cacheSgtMapping: o.cacheSgt ?? false,
       attach: (_b, a) => {
-        const st: AttachState = { dev: a.dev, table: o.freshTable ? null : this.table(), mapped: false };
+        const st: AttachState = {
+          dev: a.dev,
+          table: o.freshTable ? null : this.table(),
+          mapped: false,
+        };
         a.priv = st;
         this.attachments.add(st);
       },

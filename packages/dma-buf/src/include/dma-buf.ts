@@ -129,6 +129,8 @@ export interface DmaBufAttachOps {
  * lifetime and fails with `ENOENT` while it is being unloaded.
  *
  * **Kernel:** `struct module` (`THIS_MODULE`), `try_module_get()` / `module_put()`.
+ *
+ * **Locking:** none (counted atomically).
  */
 export class DmaBufOwner {
   /** References held (one per live buffer). */
@@ -161,7 +163,13 @@ export interface DmaBufExportInfo {
   readonly priv: unknown;
 }
 
-/** One of the two poll callback slots. **Kernel:** `struct dma_buf_poll_cb_t`. */
+/**
+ * One of the two poll callback slots.
+ *
+ * **Kernel:** `struct dma_buf_poll_cb_t`.
+ *
+ * **Locking:** `active` is protected by the poll wait queue's lock.
+ */
 export class DmaBufPollCb {
   /** The event (`POLLIN` / `POLLOUT`) armed, or 0. */
   active = 0;
@@ -223,7 +231,7 @@ export class DmaBuf {
   }
 }
 
-/** A mapping the importer holds (for the leak check). @internal */
+/** A mapping an importer holds and has not unmapped yet (what the leak check reports). */
 export interface DmaBufMapping {
   readonly sgt: SgTable;
   readonly dir: DmaDataDirection;
@@ -246,7 +254,7 @@ export class DmaBufAttachment {
   dir: DmaDataDirection = 0;
   /** `dma_buf_detach` has freed it. */
   detached = false;
-  /** @internal mappings handed to the importer and not yet unmapped (cached one excluded) */
+  /** Mappings handed to the importer and not yet unmapped (a table cached by the core excluded). */
   readonly mappings: DmaBufMapping[] = [];
   /** @internal pins taken by the core at map (6.15+ pin_on_map, ≤6.14 !MOVE_NOTIFY) */
   corePins = 0;
