@@ -77,14 +77,11 @@ export async function dmaBufMmap(dmabuf: DmaBuf, vma: Vma | null, pgoff: number)
       `dma_buf_mmap: pages ${pgoff}..${pgoff + v.pages} beyond the buffer's ${sizePages(dmabuf)}`,
     );
   }
-  // vm_file and vm_pgoff are readonly for users of the kernel layer; dma_buf_mmap() is the one
-  // place that replaces them, as vma_set_file() does
-  const writable = v as { file: File | null; pgoff: number };
   const old = v.file;
   const oldPgoff = v.pgoff;
   const restore = kernel.version.before("5.11");
-  writable.file = getFile(dmabuf.file as File);
-  writable.pgoff = pgoff;
+  v.file = getFile(dmabuf.file as File);
+  v.pgoff = pgoff;
   if (old && !restore) {
     fput(old);
   }
@@ -94,8 +91,8 @@ export async function dmaBufMmap(dmabuf: DmaBuf, vma: Vma | null, pgoff: number)
   } catch (e) {
     if (restore) {
       // 5.10 and older put the importer's file back
-      writable.file = old;
-      writable.pgoff = oldPgoff;
+      v.file = old;
+      v.pgoff = oldPgoff;
       fput(dmabuf.file as File);
     }
     throw e;

@@ -422,12 +422,12 @@ describe("the locking convention per era", () => {
       },
     });
     const a = await dmaBufAttach(buggy, dev);
-    await kernel.run({
+    const hung = kernel.run({
       importer: async () => void (await dmaBufMapAttachmentUnlocked(a, DMA_TO_DEVICE)),
     });
-    // The kernel hangs here; lockdep names it first. (dmasim's layer-3 ww_mutex lets the owner
-    // re-take a context-less lock, so the run goes on after the splat.)
-    expect(codes(kernel)).toContain("lockdep/recursive-locking");
+    // The kernel hangs here, and lockdep names the recursion first.
+    await expect(hung).rejects.toThrow(/deadlock/);
+    expect(codes(kernel)).toEqual(["lockdep/recursive-locking", "deadlock/all-blocked"]);
     expect(kernel.findings[0]?.summary).toBe("possible recursive locking detected");
 
     const ok = setup("6.12");
@@ -456,7 +456,7 @@ describe("the locking convention per era", () => {
         },
       })
       .catch(() => undefined);
-    expect(codes(kernel)[0]).toBe("lockdep/recursive-locking");
+    expect(codes(kernel)).toEqual(["lockdep/recursive-locking", "deadlock/all-blocked"]);
     expect(kernel.findings[0]?.summary).toBe("possible recursive locking detected");
   });
 });

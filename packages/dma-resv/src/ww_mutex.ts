@@ -468,6 +468,23 @@ async function waitForLock(
   takeOwnership(lock, self, ctx);
 }
 
+/**
+ * The thread re-locks a ww_mutex it already holds, without the context it holds it through: the
+ * kernel's mutex then waits for itself forever (lockdep has already reported the recursion). Only a
+ * signal ends an interruptible wait.
+ */
+async function selfDeadlock(lock: WwMutex, interruptible: boolean): Promise<never> {
+  const kernel = lock.kernel;
+  for (;;) {
+    const why = await kernel.sched.block(`ww_mutex ${lock.name} (held by this thread itself)`, {
+      interruptible,
+    });
+    if (why === "signal") {
+      throw new KernelError("EINTR", `interrupted while waiting for ww_mutex ${lock.name}`);
+    }
+  }
+}
+
 async function lockCommon(
   lock: WwMutex,
   ctx: WwAcquireCtx | null,
@@ -495,6 +512,8 @@ async function lockCommon(
       if (ctx && lock.waiters.length > 0) {
         checkWaiters(lock, ctx);
       }
+    } else if (lock.owner === kernel.sched.current) {
+      await selfDeadlock(lock, interruptible);
     } else {
       await waitForLock(lock, ctx, interruptible);
     }

@@ -552,3 +552,25 @@ describe("H16: debug checks of back-off mistakes", () => {
     expect(c2.acquired).toBe(2);
   });
 });
+
+describe("re-locking a held ww_mutex without its context", () => {
+  it("hangs as the kernel's mutex does: lockdep reports it, then every thread is blocked", async () => {
+    const { Kernel, RunAborted } = await import("@dmasim/kernel");
+    const { wwMutexInit, wwMutexLock, defineWwClass } = await import("../src/index");
+    const k = new Kernel();
+    const cls = defineWwClass("self");
+    const lock = wwMutexInit(k, "L", cls);
+    const run = k.run({
+      t: async () => {
+        await wwMutexLock(lock, null);
+        await wwMutexLock(lock, null);
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(RunAborted);
+    expect(k.findings.map((f) => [f.kind, f.code])).toEqual([
+      ["lockdep", "recursive-locking"],
+      ["deadlock", "all-blocked"],
+    ]);
+    expect(String(k.findings[1]?.details.text)).toContain("held by this thread itself");
+  });
+});

@@ -173,6 +173,7 @@ export {
   Vma,
   handleMmFault,
   remapPfnRange,
+  vmaSetFile,
   vmfInsertPfn,
   zapVmaPtes,
   type PageProt,

@@ -12,7 +12,7 @@
 import { KernelError } from "./errno";
 import type { Kernel } from "./kernel";
 import { downRead, initRwsem, upRead, type RwSemaphore } from "./rwsem";
-import type { File } from "./vfs";
+import { fput, getFile, type File } from "./vfs";
 
 /** Page size (4 KiB). **Kernel:** `PAGE_SIZE`. */
 export const PAGE_SIZE = 4096;
@@ -108,10 +108,11 @@ export class Vma {
     readonly mm: Mm,
     readonly start: number,
     readonly end: number,
-    /** Offset in pages into the file. */
-    readonly pgoff: number,
+    /** Offset in pages into the file (`dma_buf_mmap()` rewrites it). */
+    public pgoff: number,
     vmFlags: number,
-    readonly file: File | null,
+    /** The mapped file (`vma_set_file()` replaces it). */
+    public file: File | null,
   ) {
     this.vmFlags = vmFlags;
   }
@@ -140,6 +141,22 @@ export class Mm {
   /** The VMA containing `address`, or undefined. **Kernel:** `vma_lookup()`. */
   findVma(address: number): Vma | undefined {
     return this.vmas.find((v) => address >= v.start && address < v.end);
+  }
+}
+
+/**
+ * Make `vma` map `file` instead of its current file: takes a reference on the new file and drops
+ * the one on the old.
+ *
+ * **Kernel:** `vma_set_file()` in mm/util.c.
+ *
+ * **Locking:** the caller holds `mmap_lock` (it runs from an `mmap` file operation).
+ */
+export function vmaSetFile(vma: Vma, file: File): void {
+  const old = vma.file;
+  vma.file = getFile(file);
+  if (old) {
+    fput(old);
   }
 }
 

@@ -186,3 +186,24 @@ describe("handle_mm_fault", () => {
     expect(k0.k.findings.map((f) => f.code)).toContain("circular-dependency");
   });
 });
+
+describe("vmaSetFile", () => {
+  it("swaps the VMA's file, taking a reference on the new one and dropping the old", async () => {
+    const { Kernel, O_RDWR, anonInodeGetfile, vmaSetFile, MAP_SHARED, PROT_READ, PROT_WRITE } =
+      await import("../src/index");
+    const k = new Kernel();
+    let released = 0;
+    const ops = { name: "x", mmap: () => undefined, release: () => void released++ };
+    const p = k.vfs.createProcess("app");
+    const fd = p.installFd(anonInodeGetfile(k, "x", ops, null, O_RDWR));
+    const vma = await p.mmap(4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+    const other = anonInodeGetfile(k, "y", ops, null, O_RDWR);
+    const old = vma.file!;
+    vmaSetFile(vma, other);
+    expect(vma.file).toBe(other);
+    expect(other.fCount.value).toBe(2);
+    p.close(fd); // the old file's last reference was the VMA's: now gone too
+    expect(old.released).toBe(true);
+    expect(released).toBe(1);
+  });
+});
