@@ -10,6 +10,18 @@ export interface Example {
   readonly description: string;
 }
 
+/** The first line of a scenario's description; empty when the file does not parse (`run` reports why). */
+function firstLineOfDescription(text: string): string {
+  try {
+    const doc = parse(text) as { description?: unknown } | null;
+    return typeof doc?.description === "string"
+      ? (doc.description.trim().split("\n")[0] ?? "")
+      : "";
+  } catch {
+    return "";
+  }
+}
+
 /** The folder of bundled examples (shipped with @dmasim/scenario). */
 export function examplesDir(): string {
   const require = createRequire(import.meta.url);
@@ -24,8 +36,7 @@ export function listExamples(): Example[] {
     .sort()
     .map((f) => {
       const file = join(dir, f);
-      const doc = parse(readFileSync(file, "utf8")) as { description?: string } | null;
-      const description = (doc?.description ?? "").trim().split("\n")[0] ?? "";
+      const description = firstLineOfDescription(readFileSync(file, "utf8"));
       return { name: f.replace(/\.yaml$/, ""), file, description };
     });
 }

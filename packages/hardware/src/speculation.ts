@@ -140,6 +140,15 @@ function doPrefetch(
 }
 
 /**
+ * Count a speculation site as passed, whether or not it offers a choice: the running thread's
+ * position then tells the sites of one step apart, so that two sites that happen to see the same
+ * machine state never share a state digest (their futures differ).
+ */
+function passSite(m: Machine): void {
+  m.kernel.sched.current.position++;
+}
+
+/**
  * Offer the cache a chance to evict or speculatively fill lines around a device access.
  *
  * **Kernel:** none (hardware: spontaneous cache behaviour).
@@ -153,7 +162,11 @@ export function speculationPoint(
   who: string,
 ): void {
   const policy = m.config.cachePolicy;
-  if (policy.name === "none" || ranges.length === 0) {
+  if (policy.name === "none") {
+    return;
+  }
+  passSite(m);
+  if (ranges.length === 0) {
     return;
   }
   const dirtyOnly = phase === "after-write";
@@ -237,6 +250,7 @@ export function tickPoint(m: Machine): void {
   if (policy.name === "none") {
     return;
   }
+  passSite(m);
   const cache = m.cache;
   const dirty = cache.allPages().filter((p) => p.dirty > 0);
   const ghosts = m.config.speculativePrefetch

@@ -238,7 +238,8 @@ describe("explore: shards and workers", () => {
           reducedOne.failures.map((f) => f.key).sort(),
         );
       }
-    });
+      // about ten full explorations of the example (unreduced, sharded, reduced, workers)
+    }, 60_000);
   }
 
   it("merges through JSON files, and refuses parts of different searches", async () => {
