@@ -177,3 +177,50 @@ console.log(`\nclean + invalidate of a range holding 100 dirty lines (mean of 20
 console.log(
   `  1 MiB range: ${small.toFixed(1)} µs; 1 GiB range: ${big.toFixed(1)} µs; ratio ${(big / small).toFixed(2)}`,
 );
+
+// ---- state digest (what `dmasim explore` pays at every choice point) ---------------------------
+function digestMs(k: Kernel, reps: number): number {
+  k.stateDigest(); // the first call after a change pays for the pages written since the last one
+  return median(
+    [0, 1, 2, 3, 4].map(
+      () =>
+        time(() => {
+          for (let i = 0; i < reps; i++) {
+            k.stateDigest();
+          }
+        }) / reps,
+    ),
+  );
+}
+
+/** Digest cost of a machine with `touched` bytes written by a device and `lines` cached lines. */
+function digestRun(platform: string, ramSize: number, touched: number, lines: number): string {
+  const k = new Kernel();
+  const m = createMachine(k, platform, { ramSize, allocChoices: 1 });
+  const fresh = digestMs(k, 200);
+  const dev = addDevice(m, { name: "dma", coherent: true, dmaMask: 64 });
+  const base = m.config.ramBase + 256 * MiB;
+  const once = (): void => {
+    deviceWrite(dev, physToDma(dev, base), new Uint8Array(touched).fill(3));
+    for (let i = 0; i < lines; i++) {
+      cpuWrite(
+        m,
+        pageAddress(m, m.pageAlloc.page(base / PAGE_SIZE + i * 7)) + (i % 64) * 64,
+        src.subarray(0, 8),
+      );
+    }
+  };
+  once();
+  const first = time(() => k.stateDigest()); // rehashes the touched pages
+  const steady = digestMs(k, 200);
+  return `fresh ${(fresh * 1000).toFixed(0)} µs; ${touched / MiB} MiB touched + ${lines} cached lines: first digest ${first.toFixed(2)} ms, then ${(steady * 1000).toFixed(0)} µs`;
+}
+console.log("\nkernel.stateDigest() with a machine (median of 5 × 200 calls):");
+digestRun("arm64-soc", 1024 * MiB, MiB, 100); // warm-up
+for (const [platform, ram] of [
+  ["arm64-soc", 1024 * MiB],
+  ["arm64-soc", 4096 * MiB],
+  ["x86-64", 8192 * MiB],
+] as const) {
+  console.log(`  ${platform}, ${ram / 1024 / MiB} GiB: ${digestRun(platform, ram, MiB, 100)}`);
+}

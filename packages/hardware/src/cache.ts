@@ -17,6 +17,7 @@
 import { PAGE_SIZE } from "@dmasim/kernel";
 import type { Checker } from "./checker";
 import { hexAddr } from "./checker";
+import type { Hasher } from "./internal/hash";
 import { PageStore } from "./internal/pagestore";
 import type { PhysMemory } from "./physmem";
 import type { CacheIndexing, PlatformConfig } from "./platform";
@@ -64,6 +65,14 @@ export class CachePage {
   ) {
     this.state = new Uint8Array(lines);
     this.writer = new Uint32Array(lines);
+  }
+
+  /**
+   * How a state digest names this page of lines when another layer holds it (its lines are in the
+   * machine's digest).
+   */
+  digestTag(): string {
+    return `cp${this.space}:${this.key}${this.dead ? "x" : ""}`;
   }
 }
 
@@ -131,6 +140,22 @@ class LruSets {
         return;
       }
     }
+  }
+
+  /** Feed the replacement order of every non-empty set (least recently used first). */
+  digestInto(h: Hasher): void {
+    this.sets.forEach((s, idx) => {
+      if (s.pages.length === 0) {
+        return;
+      }
+      h.word(idx).word(s.pages.length);
+      s.pages.forEach((p, i) =>
+        h
+          .word(p.space)
+          .num(p.key)
+          .word(s.lines[i] as number),
+      );
+    });
   }
 }
 
@@ -767,6 +792,55 @@ export class DataCache {
         this.invalidateLine(p, l);
       }
     }
+  }
+
+  /**
+   * Feed everything about the cache that decides what happens next to a state digest: every cached
+   * page in the order the cache walks them (alias space, key, physical page, the alias's page
+   * address), each valid line's state and data, the order of aliases per physical page (snoops and
+   * maintenance visit them in that order), the LRU order when capacity is limited, and, when
+   * `ghosts` is set (a speculating policy refills them at a tick), the recently dropped lines.
+   * Costs the cached pages and lines, not the size of the cache or of RAM. Per-line writer ids are
+   * left out: they only name the writer in findings' text.
+   * @internal
+   */
+  digestInto(h: Hasher, ghosts: boolean): void {
+    const ls = this.lineSize;
+    const lineWords = ls / 4;
+    h.word(this.pageCount);
+    for (const m of this.spaces.values()) {
+      for (const p of m.values()) {
+        h.word(p.space).num(p.key).num(p.pfn).num(p.va).word(p.valid).word(p.dirty);
+        const words = this.store.words(p.slot);
+        const w0 = this.store.wordOffset(p.slot);
+        for (let l = 0; l < this.linesPerPage; l++) {
+          const st = p.state[l] as number;
+          if (st !== LINE_INVALID) {
+            h.word((l << 2) | st).words(words, w0 + l * lineWords, lineWords);
+          }
+        }
+      }
+    }
+    for (const [pfn, list] of this.byPfn) {
+      if (list.length > 1) {
+        h.num(pfn).word(list.length);
+        for (const p of list) {
+          h.word(p.space).num(p.key);
+        }
+      }
+    }
+    this.lru?.digestInto(h.word(1));
+    if (ghosts) {
+      h.word(this.ghosts.length);
+      for (const g of this.ghosts) {
+        h.word(g.space).num(g.key).num(g.pfn).num(g.va).word(g.line);
+      }
+    }
+  }
+
+  /** How a state digest names this part of the machine when another layer holds it (never walked). */
+  digestTag(): string {
+    return "cache";
   }
 
   /** Host bytes held by line data. */

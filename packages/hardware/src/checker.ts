@@ -13,6 +13,7 @@
  * @module
  */
 import { PAGE_SIZE, type Kernel } from "@dmasim/kernel";
+import { PageHashes, type Hasher } from "./internal/hash";
 import { PageStore, WordStore } from "./internal/pagestore";
 import type { PhysMemory } from "./physmem";
 
@@ -111,6 +112,10 @@ export class Checker {
   private readonly writers: ByteWriter[] = [{ agent: "boot", step: 0 }];
   private readonly writerIds = new Map<string, number>();
   private readonly history = new Map<number, LineEvent[]>();
+  private readonly hashes = new PageHashes(PAGE_SIZE / 4, (pfn) => {
+    const p = this.pages.get(pfn);
+    return p ? { words: this.store.words(p.slot), from: this.store.wordOffset(p.slot) } : null;
+  });
 
   constructor(
     private readonly kernel: Kernel,
@@ -156,6 +161,7 @@ export class Checker {
     }
     const pfn = Math.floor(pa / PAGE_SIZE);
     const po = pa - pfn * PAGE_SIZE;
+    this.hashes.touch(pfn);
     const p = this.page(pfn);
     const off = this.store.offset(p.slot);
     this.store.array(p.slot).set(src.subarray(srcOff, srcOff + len), off + po);
@@ -411,6 +417,23 @@ export class Checker {
       },
     });
     return false;
+  }
+
+  /**
+   * Feed the checker's state that decides future findings to a state digest: whether it is enabled
+   * and the ideal memory's bytes (costing the pages written since the last digest). Left out on
+   * purpose: the writer of each byte and the line histories, which only feed the text of findings
+   * (their summary and details), never whether or which finding is reported — and the kernel's
+   * digest leaves finding text out too.
+   * @internal
+   */
+  digestInto(h: Hasher): void {
+    h.word(this.enabled ? 1 : 0).pair(this.hashes.digest());
+  }
+
+  /** How a state digest names this part of the machine when another layer holds it (never walked). */
+  digestTag(): string {
+    return "checker";
   }
 
   /** Host bytes held by the ideal memory and writer ids. */

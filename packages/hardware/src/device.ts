@@ -15,6 +15,7 @@
  */
 import { KERN_ERR, KernelError, PAGE_SIZE } from "@dmasim/kernel";
 import { type CheckSegment, hexAddr } from "./checker";
+import type { Hasher } from "./internal/hash";
 import {
   IOMMU_DOMAIN_BLOCKED,
   IOMMU_DOMAIN_DMA,
@@ -134,6 +135,29 @@ export class Device {
   /** The checker's agent name: `dev:<name>`. */
   get agent(): string {
     return `dev:${this.name}`;
+  }
+
+  /**
+   * How a state digest names the device when another layer holds it (a name is unique per machine;
+   * the device's state is in the machine's digest). It is never walked into (it holds the machine).
+   */
+  digestTag(): string {
+    return this.agent;
+  }
+
+  /** @internal feed the device's DMA fields and its IOMMU domain to a digest */
+  digestInto(h: Hasher): void {
+    h.str(this.name)
+      .word(this.coherent ? 1 : 0)
+      .word(this.dmaMaskBits)
+      .word(this.coherentDmaMaskBits)
+      .num(this.busOffset)
+      .num(this.busDmaLimit)
+      .num(this.maxSegmentSize)
+      .num(this.segmentBoundaryMask)
+      .num(this.minAlignMask)
+      .word(this.untrusted ? 1 : 0)
+      .num(this.domain ? this.domain.id : -1);
   }
 }
 

@@ -18,6 +18,7 @@
  */
 import { KERN_ERR, KernelError, PAGE_SIZE, WARN_ON } from "@dmasim/kernel";
 import type { Device } from "./device";
+import { HashedMap, Hasher, type HashPair } from "./internal/hash";
 import type { Machine } from "./machine";
 
 /** Device may read. **Kernel:** `IOMMU_READ`. */
@@ -53,6 +54,10 @@ export const IOMMU_DOMAIN_DMA = PAGING | DMA_API;
 /** DMA-API domain with a flush queue (lazy invalidation). **Kernel:** `IOMMU_DOMAIN_DMA_FQ`. */
 export const IOMMU_DOMAIN_DMA_FQ = PAGING | DMA_API | DMA_FQ;
 
+function pteHash(iovaPage: number, pte: IommuPte): HashPair {
+  return new Hasher().num(iovaPage).num(pte.pfn).word(pte.prot).done();
+}
+
 /** The smallest IOMMU page. */
 export const IOMMU_PAGE_SIZE = PAGE_SIZE;
 
@@ -87,10 +92,12 @@ export const IOMMU_FAULT_WRITE = 0x1;
  * io-pgtable code is lockless per PTE); IOTLB invalidation is explicit.
  */
 export class IommuDomain {
+  private readonly hashedPtes = new HashedMap<IommuPte>(pteHash);
+  private readonly hashedIotlb = new HashedMap<IommuPte>(pteHash);
   /** @internal IOVA page number → translation */
-  readonly ptes = new Map<number, IommuPte>();
+  readonly ptes: Map<number, IommuPte> = this.hashedPtes;
   /** @internal translations the IOTLB holds */
-  readonly iotlb = new Map<number, IommuPte>();
+  readonly iotlb: Map<number, IommuPte> = this.hashedIotlb;
   readonly devices = new Set<Device>();
   faultHandler: IommuFaultHandler | null = null;
   /** Pages currently mapped. */
@@ -115,6 +122,32 @@ export class IommuDomain {
   /** Whether the domain translates (paging) at all. */
   get paging(): boolean {
     return (this.type & PAGING) !== 0;
+  }
+
+  /**
+   * How a state digest names the domain when another layer holds it (its id; the domain's state is
+   * in the machine's digest). It is never walked into (it holds the machine).
+   */
+  digestTag(): string {
+    return `iommu${this.id}`;
+  }
+
+  /**
+   * @internal feed the domain to a digest: type, aperture, attached devices, whether a fault
+   * handler is set, the page tables and the IOTLB (both as order-independent sums kept up to date
+   * on every change, so this is O(devices))
+   */
+  digestInto(h: Hasher): void {
+    h.word(this.id)
+      .word(this.type)
+      .num(this.apertureEnd)
+      .word(this.faultHandler ? 1 : 0);
+    h.word(this.devices.size);
+    for (const d of this.devices) {
+      h.str(d.name);
+    }
+    h.pair(this.hashedPtes.contentHash).word(this.ptes.size);
+    h.pair(this.hashedIotlb.contentHash).word(this.iotlb.size);
   }
 
   /** `"dma"`, `"dma-fq"`, `"identity"`, `"blocked"`, `"unmanaged"`. */

@@ -12,6 +12,8 @@ import {
   KernelError,
   PAGE_SIZE,
   defineSubsys,
+  digestValue,
+  hashText,
   type Kernel,
   type KernelModule,
   type Mm,
@@ -19,6 +21,7 @@ import {
 import { DataCache } from "./cache";
 import { Checker } from "./checker";
 import type { Device } from "./device";
+import { Hasher } from "./internal/hash";
 import type { IommuDomain } from "./iommu";
 import { PageAllocator } from "./page_alloc";
 import { PhysMemory } from "./physmem";
@@ -35,11 +38,17 @@ import { VmallocSpace } from "./vmalloc";
  */
 export const HARDWARE_MODULE: KernelModule = { name: "@dmasim/hardware", options: [] };
 
-const MACHINE = defineSubsys<{ machine: Machine | null }>(
-  "hardware",
-  () => ({ machine: null }),
-  HARDWARE_MODULE,
-);
+/** The hardware layer's per-kernel state: the machine, digested by {@link Machine.stateDigest}. */
+class HardwareState {
+  machine: Machine | null = null;
+
+  /** Used by `kernel.stateDigest()` instead of walking the machine. */
+  stateDigest(): string {
+    return this.machine ? this.machine.stateDigest() : "no machine";
+  }
+}
+
+const MACHINE = defineSubsys<HardwareState>("hardware", () => new HardwareState(), HARDWARE_MODULE);
 
 /** Host memory held by the simulator's stores, in bytes. */
 export interface MachineFootprint {
@@ -72,6 +81,8 @@ export class Machine {
   readonly vmalloc = new VmallocSpace();
   /** @internal cache address-space ids of user address spaces */
   readonly asids = new Map<Mm, number>();
+  /** The platform config's hash (it never changes). */
+  private readonly configHash: string;
 
   constructor(
     readonly kernel: Kernel,
@@ -89,6 +100,63 @@ export class Machine {
     this.swiotlb = this.placeSwiotlb();
     const reserved = this.swiotlb ? [{ start: this.swiotlb.start, end: this.swiotlb.end }] : [];
     this.pageAlloc = new PageAllocator(kernel, config, reserved);
+    this.configHash = hashText(digestValue(config));
+  }
+
+  /**
+   * A 64-bit hash (16 hex digits) of the machine state that decides the rest of a run, which the
+   * kernel's `stateDigest()` uses instead of walking the machine: the platform config, RAM's
+   * contents, the checker's ideal memory and whether it is on, the cache (lines, states, data,
+   * alias order, LRU order, the recently dropped lines a speculating policy may refill), the page
+   * allocator (a running hash of its events), vmap areas, devices, IOMMU domains (page tables,
+   * IOTLB), the swiotlb slots, and user address-space ids. Its cost follows what the run touched
+   * (pages written since the last digest, cached lines, live mappings, devices), never the size of
+   * RAM or of the pool. Left out: line histories, byte writers and other text of findings, host
+   * storage layout.
+   *
+   * **Kernel:** none (a model-checking aid).
+   *
+   * **Locking:** none.
+   */
+  stateDigest(): string {
+    const h = new Hasher().str(this.configHash);
+    h.pair(this.memory.contentHash());
+    this.checker.digestInto(h);
+    const policy = this.config.cachePolicy;
+    this.cache.digestInto(h, policy.name !== "none" && this.config.speculativePrefetch);
+    h.pair(this.pageAlloc.eventHash);
+    this.vmalloc.digestInto(h);
+    h.word(this.devices.size);
+    for (const d of this.devices.values()) {
+      d.digestInto(h);
+    }
+    h.word(this.iommuDomains.length);
+    for (const d of this.iommuDomains) {
+      d.digestInto(h);
+    }
+    if (this.swiotlb) {
+      this.swiotlb.digestInto(h.word(1));
+    }
+    this.digestAsids(h);
+    return h.hex();
+  }
+
+  /** User address spaces by the pid of the process that owns them (or their contents). */
+  private digestAsids(h: Hasher): void {
+    h.word(this.asids.size);
+    if (this.asids.size === 0) {
+      return;
+    }
+    const procs = this.kernel.vfs.processes;
+    for (const [mm, id] of this.asids) {
+      const owner = procs.find((p) => p.mm === mm);
+      h.word(id).str(owner ? `pid${owner.pid}` : digestValue(mm));
+    }
+  }
+
+  /** How a state digest names the machine when another layer holds it (never walked into). */
+  digestTag(): string {
+    return "HW";
   }
 
   private placeSwiotlb(): IoTlbPool | null {

@@ -37,6 +37,7 @@ import {
   gfpString,
   type GfpFlags,
 } from "./gfp";
+import { HashSum, Hasher, type HashPair } from "./internal/hash";
 import type { Machine } from "./machine";
 import { physToVirt, virtToPhys } from "./memory";
 import type { PlatformConfig } from "./platform";
@@ -57,9 +58,45 @@ export type ZoneName = "DMA" | "DMA32" | "Normal";
  * **Locking:** none (a handle).
  */
 export class Page {
-  /** The order of the allocation this page heads (0 for a single or split page). */
-  order = 0;
+  private ord = 0;
+  /** The allocator's sum of page orders (for its state digest), once tracked. */
+  private orders: HashSum | null = null;
+
   constructor(readonly pfn: number) {}
+
+  /** @internal keep `orders` current with this page's order from now on */
+  trackOrder(orders: HashSum): void {
+    this.orders = orders;
+    if (this.ord !== 0) {
+      orders.add(pageOrderHash(this.pfn, this.ord));
+    }
+  }
+
+  /** The order of the allocation this page heads (0 for a single or split page). */
+  get order(): number {
+    return this.ord;
+  }
+
+  set order(order: number) {
+    if (this.orders && order !== this.ord) {
+      if (this.ord !== 0) {
+        this.orders.remove(pageOrderHash(this.pfn, this.ord));
+      }
+      if (order !== 0) {
+        this.orders.add(pageOrderHash(this.pfn, order));
+      }
+    }
+    this.ord = order;
+  }
+
+  /** How a state digest names the page (its pfn and order; it is never walked into). */
+  digestTag(): string {
+    return `pg${this.pfn}/${this.order}`;
+  }
+}
+
+function pageOrderHash(pfn: number, order: number): HashPair {
+  return new Hasher().num(pfn).num(order).done();
 }
 
 const FREE = 0;
@@ -132,6 +169,11 @@ export class Zone {
     readonly endPfn: number,
   ) {}
 
+  /** How a state digest names the zone when another layer holds it (never walked). */
+  digestTag(): string {
+    return `zone:${this.name}`;
+  }
+
   /** @internal */
   addFree(pfn: number, order: number): void {
     this.areas[order]!.pushHead(pfn);
@@ -171,6 +213,11 @@ export class PageAllocator {
   readonly zones: Zone[] = [];
   private readonly state = new Map<number, Uint8Array>();
   private readonly pageObjs = new Map<number, Page>();
+  /** A running hash of the allocation events since boot (for the state digest). */
+  private events: HashPair = [0, 0];
+  private booted = false;
+  /** The orders of the page objects whose order is not 0. */
+  private readonly orders = new HashSum();
 
   constructor(
     private readonly kernel: Kernel,
@@ -203,6 +250,34 @@ export class PageAllocator {
       this.initZone(zone, reserved);
       this.fragment(zone, rand);
     }
+    this.booted = true;
+  }
+
+  /** Chain one event (`op`: 1 take, 2 free, 3 split) into the running hash. */
+  private event(op: number, zone: Zone, pfn: number, order: number): void {
+    if (!this.booted) {
+      return;
+    }
+    this.events = new Hasher()
+      .pair(this.events)
+      .word(op)
+      .str(zone.name)
+      .num(pfn)
+      .word(order)
+      .done();
+  }
+
+  /**
+   * A summary of the allocator's state for a state digest: a running hash of every allocation,
+   * free and split since boot, in order. The state after boot follows from the platform config, and
+   * each event's effect from the state before it, so equal hashes mean equal free lists; equal
+   * states reached by different orders hash differently (which only costs the explorer pruning).
+   * The `order` of every page object whose order is not 0 is summed in too. O(1): the free lists
+   * and page objects are never walked.
+   * @internal
+   */
+  get eventHash(): HashPair {
+    return new Hasher().pair(this.events).pair(this.orders.value).done();
   }
 
   private initZone(zone: Zone, reserved: readonly { start: number; end: number }[]): void {
@@ -328,6 +403,7 @@ export class PageAllocator {
     let p = this.pageObjs.get(pfn);
     if (!p) {
       p = new Page(pfn);
+      p.trackOrder(this.orders);
       this.pageObjs.set(pfn, p);
     }
     return p;
@@ -378,6 +454,7 @@ export class PageAllocator {
       for (let i = 1; i < 1 << order; i++) {
         this.setState(pfn + i, TAIL);
       }
+      this.event(1, zone, pfn, order);
       return pfn;
     }
     return -1;
@@ -385,6 +462,7 @@ export class PageAllocator {
 
   /** Give a block back, merging with free buddies. */
   freeBlock(zone: Zone, pfn: number, order: number): void {
+    this.event(2, zone, pfn, order);
     for (let i = 0; i < 1 << order; i++) {
       this.setState(pfn + i, FREE);
     }
@@ -412,6 +490,7 @@ export class PageAllocator {
 
   /** @internal mark a head's pages as separate order-0 allocations (`split_page`). */
   split(pfn: number, order: number): void {
+    this.events = new Hasher().pair(this.events).word(3).num(pfn).word(order).done();
     for (let i = 0; i < 1 << order; i++) {
       this.setState(pfn + i, HEAD0);
     }
@@ -467,6 +546,7 @@ export class PageAllocator {
       pfn = blockEnd;
     }
     this.markRange(start, end, CMA_FREE);
+    this.events = new Hasher().pair(this.events).word(4).num(start).num(end).done();
   }
 
   /** Return `[from, to)` (the part of a split block outside a CMA range) to the free lists. */
@@ -490,6 +570,17 @@ export class PageAllocator {
    */
   setCmaRange(start: number, end: number, allocated: boolean): void {
     this.markRange(start, end, allocated ? HEAD0 : CMA_FREE);
+    this.events = new Hasher()
+      .pair(this.events)
+      .word(allocated ? 5 : 6)
+      .num(start)
+      .num(end)
+      .done();
+  }
+
+  /** How a state digest names the allocator when another layer holds it (never walked). */
+  digestTag(): string {
+    return "page-alloc";
   }
 
   /** Free pages over all zones. */

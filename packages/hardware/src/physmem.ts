@@ -7,6 +7,7 @@
  * @module
  */
 import { PAGE_SIZE } from "@dmasim/kernel";
+import { PageHashes, type HashPair } from "./internal/hash";
 import { PageStore } from "./internal/pagestore";
 
 /**
@@ -19,6 +20,12 @@ import { PageStore } from "./internal/pagestore";
 export class PhysMemory {
   private readonly store = new PageStore();
   private readonly pages = new Map<number, number>();
+  private readonly hashes = new PageHashes(PAGE_SIZE / 4, (pfn) => {
+    const slot = this.pages.get(pfn);
+    return slot === undefined
+      ? null
+      : { words: this.store.words(slot), from: this.store.wordOffset(slot) };
+  });
 
   constructor(
     /** First physical address of RAM. */
@@ -52,6 +59,7 @@ export class PhysMemory {
   /** Write `len` bytes of `src[srcOff..]` at `pa` (within one page). */
   writePage(pa: number, src: Uint8Array, srcOff: number, len: number): void {
     const pfn = Math.floor(pa / PAGE_SIZE);
+    this.hashes.touch(pfn);
     let slot = this.pages.get(pfn);
     if (slot === undefined) {
       slot = this.store.alloc(false);
@@ -83,6 +91,20 @@ export class PhysMemory {
       this.writePage(a, data, done, n);
       done += n;
     }
+  }
+
+  /**
+   * A hash of the contents of RAM, independent of the order pages were first written; a page of
+   * zeroes counts as untouched. Costs the pages written since the last call.
+   * @internal
+   */
+  contentHash(): HashPair {
+    return this.hashes.digest();
+  }
+
+  /** How a state digest names this part of the machine when another layer holds it (never walked). */
+  digestTag(): string {
+    return "ram";
   }
 
   /** Pages that hold host memory. */

@@ -16,6 +16,7 @@ import { KERN_WARNING, PAGE_SIZE, WARN_ON_ONCE } from "@dmasim/kernel";
 import { KERNEL_ASID } from "./cache";
 import { hexAddr } from "./checker";
 import { physToDma, type Device } from "./device";
+import { HashSum, Hasher } from "./internal/hash";
 import type { Machine } from "./machine";
 import { physToVirt } from "./memory";
 
@@ -44,12 +45,14 @@ function low(x: number, mask: number): number {
  * **Locking:** the area spinlock in the kernel; allocation and release are synchronous here.
  */
 export class IoTlbPool {
-  /** Original address per slot. */
+  /** Original address per slot (written through `updateSlot`). */
   readonly orig: Float64Array;
-  /** Bytes from this slot to the end of its allocation. */
+  /** Bytes from this slot to the end of its allocation (written through `updateSlot`). */
   readonly allocSize: Int32Array;
-  /** Free slots from here to the end of the segment (0 when used). */
+  /** Free slots from here to the end of the segment, 0 when used (written through `updateSlot`). */
   readonly list: Int32Array;
+  /** The slots' changes since boot, as a sum of (slot, old) out and (slot, new) in. */
+  private readonly slotSum = new HashSum();
   /** Next search start. */
   index = 0;
   /** Slots in use. */
@@ -75,6 +78,41 @@ export class IoTlbPool {
   get end(): number {
     return this.start + this.nslabs * IO_TLB_SIZE;
   }
+
+  /** @internal set slot `i`'s three fields, keeping the digest's sum of slots current */
+  updateSlot(i: number, orig: number, allocSize: number, list: number): void {
+    this.slotSum.remove(slotHash(i, this.orig[i]!, this.allocSize[i]!, this.list[i]!));
+    this.orig[i] = orig;
+    this.allocSize[i] = allocSize;
+    this.list[i] = list;
+    this.slotSum.add(slotHash(i, orig, allocSize, list));
+  }
+
+  /**
+   * @internal feed the pool to a digest: every slot's original address, allocation size and free
+   * count (an order-independent sum kept current by `updateSlot`, so O(1)), the search index and
+   * the slots in use. The high-water mark is statistics nothing decides on and is left out.
+   */
+  digestInto(h: Hasher): void {
+    h.num(this.start)
+      .word(this.nslabs)
+      .word(this.force ? 1 : 0);
+    h.pair(this.slotSum.value).word(this.index).word(this.used);
+  }
+
+  /** How a state digest names the pool when another layer holds it (never walked into). */
+  digestTag(): string {
+    return "swiotlb";
+  }
+}
+
+function slotHash(
+  i: number,
+  orig: number,
+  allocSize: number,
+  list: number,
+): readonly [number, number] {
+  return new Hasher().word(i).num(orig).word(allocSize).word(list).done();
 }
 
 /** The pool, or throw. */
@@ -187,8 +225,7 @@ function findSlots(
     }
     if (!spanBoundary(slot, nslots, nrSlots(tblDma), maxSlots) && (p.list[slot] ?? 0) >= nslots) {
       for (let i = slot; i < slot + nslots; i++) {
-        p.list[i] = 0;
-        p.allocSize[i] = allocSize - (offset + (i - slot) * IO_TLB_SIZE);
+        p.updateSlot(i, p.orig[i]!, allocSize - (offset + (i - slot) * IO_TLB_SIZE), 0);
       }
       let count = 0;
       for (
@@ -196,7 +233,7 @@ function findSlots(
         i >= 0 && i % IO_TLB_SEGSIZE !== IO_TLB_SEGSIZE - 1 && p.list[i];
         i--
       ) {
-        p.list[i] = ++count;
+        p.updateSlot(i, p.orig[i]!, p.allocSize[i]!, ++count);
       }
       p.index = wrap(index + nslots);
       p.used += nslots;
@@ -269,7 +306,8 @@ export function swiotlbAllocSlots(
     return null;
   }
   for (let i = 0; i < nrSlots(allocSize + offset); i++) {
-    p.orig[index + i] = origAddr + i * IO_TLB_SIZE;
+    const j = index + i;
+    p.updateSlot(j, origAddr + i * IO_TLB_SIZE, p.allocSize[j]!, p.list[j]!);
   }
   const tlb = p.start + index * IO_TLB_SIZE + offset;
   m.kernel.trace("swiotlb", "dma", "alloc", {
@@ -316,12 +354,10 @@ export function swiotlbReleaseSlots(m: Machine, dev: Device, tlbAddr: number): v
   const segEnd = (Math.floor(index / IO_TLB_SEGSIZE) + 1) * IO_TLB_SEGSIZE;
   let count = index + nslots < segEnd ? (p.list[index + nslots] ?? 0) : 0;
   for (let i = index + nslots - 1; i >= index; i--) {
-    p.list[i] = ++count;
-    p.orig[i] = INVALID_PHYS_ADDR;
-    p.allocSize[i] = 0;
+    p.updateSlot(i, INVALID_PHYS_ADDR, 0, ++count);
   }
   for (let i = index - 1; i >= 0 && i % IO_TLB_SEGSIZE !== IO_TLB_SEGSIZE - 1 && p.list[i]; i--) {
-    p.list[i] = ++count;
+    p.updateSlot(i, p.orig[i]!, p.allocSize[i]!, ++count);
   }
   p.used -= nslots;
   m.kernel.trace("swiotlb", "dma", "release", { dev: dev.name, tlb: tlbAddr });

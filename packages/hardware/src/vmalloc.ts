@@ -10,6 +10,7 @@
  */
 import { KernelError, PAGE_SIZE, WARN_ON, might_sleep, type PageProt } from "@dmasim/kernel";
 import { flushCacheVmap, flushCacheVunmap } from "./cacheflush";
+import type { Hasher } from "./internal/hash";
 import type { Machine } from "./machine";
 import { VMALLOC_END, VMALLOC_START } from "./memory";
 import type { Page } from "./page_alloc";
@@ -49,6 +50,14 @@ export class VmArea {
   get end(): number {
     return this.start + this.size;
   }
+
+  /**
+   * How a state digest names the area when another layer holds it (areas are in the machine's
+   * digest; a start address is never reused).
+   */
+  digestTag(): string {
+    return `vm${this.start}`;
+  }
 }
 
 /** @internal the vmap state of a machine */
@@ -71,6 +80,17 @@ export class VmallocSpace {
       }
     }
     return undefined;
+  }
+
+  /** Feed the live areas (start, memory type, pages) and the next free address to a digest. */
+  digestInto(h: Hasher): void {
+    h.num(this.next).word(this.areas.length);
+    for (const a of this.areas) {
+      h.num(a.start).str(a.prot).word(a.pfns.length);
+      for (const pfn of a.pfns) {
+        h.num(pfn);
+      }
+    }
   }
 
   /** Areas overlapping `[start, end)`. */

@@ -163,3 +163,16 @@ describe("CMA areas (mm/cma.c)", () => {
     expect(code(() => cmaDeclareContiguous(m, { size: 4 * MiB }))).toBe("ENOSPC");
   });
 });
+
+describe("CMA and the state digest", () => {
+  it("an allocation and its release change the digest", () => {
+    const { k } = boot("arm64-soc");
+    const cma = dmaContiguousDefaultArea(k)!;
+    const before = k.stateDigest();
+    const p = cmaAlloc(cma, 4, 0)!;
+    const during = k.stateDigest();
+    expect(during).not.toBe(before);
+    cmaRelease(cma, p, 4);
+    expect(k.stateDigest()).not.toBe(during);
+  });
+});

@@ -391,21 +391,25 @@ function checkRefs(
         continue;
       }
       const names = Array.isArray(v) ? (v as unknown[]) : [v];
+      const types: readonly string[] = typeof spec.type === "string" ? [spec.type] : spec.type;
+      const want = types.join(" or ");
       names.forEach((n, i) => {
         const where = [...path, step.op.name, arg, ...(Array.isArray(v) ? [i] : [])];
         const m = typeof n === "string" ? made.get(n) : undefined;
         if (!m) {
-          const same = [...made.entries()].filter(([, x]) => x.type === spec.type).map(([k]) => k);
+          const same = [...made.entries()]
+            .filter(([, x]) => types.includes(x.type))
+            .map(([k]) => k);
           issues.add(
             where,
-            `no step makes a ${spec.type} named ${JSON.stringify(n)}${suggest(String(n), same)}`,
-            `a ${spec.type} made with \`as:\``,
+            `no step makes a ${want} named ${JSON.stringify(n)}${suggest(String(n), same)}`,
+            `a ${want} made with \`as:\``,
           );
-        } else if (m.type !== spec.type) {
+        } else if (!types.includes(m.type)) {
           issues.add(
             where,
-            `"${String(n)}" is a ${m.type} (made by ${m.short}), not a ${spec.type}`,
-            `a ${spec.type}`,
+            `"${String(n)}" is a ${m.type} (made by ${m.short}), not a ${want}`,
+            `a ${want}`,
             m.type,
           );
         }

@@ -11,7 +11,8 @@ import type { z } from "zod";
 
 /** A reference from an argument to a named object, with the type the object must have. */
 export interface RefSpec {
-  readonly type: string;
+  /** The type, or the types, the named object may have. */
+  readonly type: string | readonly string[];
   /** The argument holds a list of names. */
   readonly many?: boolean;
   /** The argument may be omitted. */
@@ -101,6 +102,22 @@ export class ObjectTable {
       throw new KernelError("EINVAL", `"${name}" is a ${o.type}, not a ${type}`);
     }
     return o.value as T;
+  }
+
+  /**
+   * The object `name`, with whichever of `types` it has.
+   *
+   * @throws {@link KernelError} `ENOENT` when it does not exist yet, `EINVAL` for another type
+   */
+  getAny(name: string, types: readonly string[]): { type: string; value: unknown } {
+    const o = this.objects.get(name);
+    if (!o) {
+      throw new KernelError("ENOENT", `no ${types.join(" or ")} named "${name}" exists yet`);
+    }
+    if (!types.includes(o.type)) {
+      throw new KernelError("EINVAL", `"${name}" is a ${o.type}, not a ${types.join(" or ")}`);
+    }
+    return o;
   }
 
   /** Whether `name` exists. */

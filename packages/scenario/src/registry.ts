@@ -7,6 +7,8 @@
 import { CORE_MODULE, type KernelModule } from "@dmasim/kernel";
 import type { z } from "zod";
 import type { OpContext, OpDef } from "./op";
+import { DEVICE_PART } from "./ops/device";
+import { DMA_MAPPING_PART } from "./ops/dma-mapping";
 import { DMA_RESV_PART } from "./ops/dma-resv";
 import { HARDWARE_PART } from "./ops/hardware";
 import { KERNEL_OPS } from "./ops/kernel";
@@ -97,5 +99,11 @@ export function createRegistry(parts: readonly RegistryPart[]): Registry {
  * **Kernel:** none. **Locking:** none.
  */
 export function defaultRegistry(): Registry {
-  return createRegistry([{ ops: KERNEL_OPS }, HARDWARE_PART, DMA_RESV_PART]);
+  return createRegistry([
+    { ops: KERNEL_OPS },
+    HARDWARE_PART,
+    DMA_MAPPING_PART,
+    DEVICE_PART,
+    DMA_RESV_PART,
+  ]);
 }

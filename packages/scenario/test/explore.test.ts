@@ -276,8 +276,7 @@ describe("explore: random and PCT", () => {
         expect(fixed.runs).toBe(50);
         expect(fixed.complete).toBe(false);
       }
-      // several hundred runs per example, hardware ones included: slower than the 5 s default
-    }, 60_000);
+    });
   }
 });
 

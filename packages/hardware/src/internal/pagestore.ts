@@ -15,6 +15,8 @@ const SLAB_PAGES = 1 << SLAB_SHIFT;
 /** A pool of page-sized slots. @internal */
 export class PageStore {
   private readonly slabs: Uint8Array[] = [];
+  /** The same slabs as 32-bit words (for hashing). */
+  private readonly slabWords: Uint32Array[] = [];
   private readonly freeSlots: number[] = [];
   private next = 0;
 
@@ -30,9 +32,21 @@ export class PageStore {
     }
     const slot = this.next++;
     if (slot >> SLAB_SHIFT >= this.slabs.length) {
-      this.slabs.push(new Uint8Array(SLAB_PAGES * PAGE_SIZE));
+      const slab = new Uint8Array(SLAB_PAGES * PAGE_SIZE);
+      this.slabs.push(slab);
+      this.slabWords.push(new Uint32Array(slab.buffer));
     }
     return slot;
+  }
+
+  /** The slab holding `slot` as 32-bit words. */
+  words(slot: number): Uint32Array {
+    return this.slabWords[slot >> SLAB_SHIFT] as Uint32Array;
+  }
+
+  /** The word index of `slot` inside its slab. */
+  wordOffset(slot: number): number {
+    return (slot & (SLAB_PAGES - 1)) * (PAGE_SIZE / 4);
   }
 
   /** Give a slot back. */

@@ -20,18 +20,14 @@ import {
   dcacheCleanInvalPoc,
   dcacheCleanPoc,
   dcacheInvalPoc,
-  deviceRead,
-  deviceWrite,
   flushKernelVmapRange,
   freePages,
   getMachine,
   invalidateKernelVmapRange,
   pageAddress,
   pageToPhys,
-  physToDma,
   vmap,
   vunmap,
-  type Device,
   type Machine,
   type Page,
   type PlatformConfig,
@@ -518,63 +514,6 @@ export const HARDWARE_OPS = [
           map.proc ? await hw.userRead(m, map.proc, p.va, p.len) : cpuRead(m, p.va, p.len),
           at,
         );
-        at += p.len;
-      }
-      return { value: out };
-    },
-  }),
-  defineOp({
-    name: "device_write",
-    layer: LAYER,
-    summary:
-      "a device writes bytes at the DMA address of physical pages (no DMA API: raw bus access)",
-    args: z
-      .object({
-        device: z.string(),
-        pages: z.string(),
-        offset: z.number().int().min(0).optional(),
-        data: bytesSchema,
-      })
-      .strict(),
-    refs: { device: { type: "device" }, pages: { type: "pages" } },
-    run: (ctx, a) => {
-      const dev = ctx.objects.get<Device>(a.device, "device");
-      const data = toBytes(a.data);
-      let at = 0;
-      for (const p of pagesPieces(
-        ctx.objects.get<PagesObject>(a.pages, "pages"),
-        a.offset ?? 0,
-        data.length,
-      )) {
-        deviceWrite(dev, physToDma(dev, p.pa), data.subarray(at, at + p.len));
-        at += p.len;
-      }
-      return { text: `${data.length} bytes: ${hexSummary(data)}` };
-    },
-  }),
-  defineOp({
-    name: "device_read",
-    layer: LAYER,
-    summary: "a device reads bytes at the DMA address of physical pages; value: what it saw",
-    args: z
-      .object({
-        device: z.string(),
-        pages: z.string(),
-        offset: z.number().int().min(0).optional(),
-        len: z.number().int().min(1),
-      })
-      .strict(),
-    refs: { device: { type: "device" }, pages: { type: "pages" } },
-    run: (ctx, a) => {
-      const dev = ctx.objects.get<Device>(a.device, "device");
-      const out = new Uint8Array(a.len);
-      let at = 0;
-      for (const p of pagesPieces(
-        ctx.objects.get<PagesObject>(a.pages, "pages"),
-        a.offset ?? 0,
-        a.len,
-      )) {
-        out.set(deviceRead(dev, physToDma(dev, p.pa), p.len), at);
         at += p.len;
       }
       return { value: out };
