@@ -42,7 +42,12 @@ export interface DmaHeapOps {
    * Allocate `len` bytes (page-aligned, non-zero) and export them as a dma-buf whose file flags are
    * `fdFlags`. Throw `ENOMEM`, `EINTR` (Android, fatal signal) or `EBUSY`. May sleep.
    */
-  allocate(heap: DmaHeap, len: number, fdFlags: number, heapFlags: bigint): DmaBuf | Promise<DmaBuf>;
+  allocate(
+    heap: DmaHeap,
+    len: number,
+    fdFlags: number,
+    heapFlags: bigint,
+  ): DmaBuf | Promise<DmaBuf>;
   /** Bytes held in the heap's pools (Android). */
   getPoolSize?(heap: DmaHeap): number;
 }
@@ -116,7 +121,10 @@ export function dmaHeapList(kernel: Kernel): readonly DmaHeap[] {
  */
 export function dmaHeapAdd(kernel: Kernel, expInfo: DmaHeapExportInfo): DmaHeap {
   if (kernel.version.before("5.6")) {
-    throw new KernelError("ENODEV", `dma-heaps appeared in 5.6 (this kernel is ${kernel.version.name})`);
+    throw new KernelError(
+      "ENODEV",
+      `dma-heaps appeared in 5.6 (this kernel is ${kernel.version.name})`,
+    );
   }
   const st = kernel.subsys(DMA_HEAPS);
   if (!expInfo.name) {
@@ -230,10 +238,16 @@ export function dmaHeapCheckAlloc(
     throw new KernelError("EINVAL", `DMA_HEAP_IOCTL_ALLOC: fd ${fd} must be 0 on input`);
   }
   if ((fdFlags & ~DMA_HEAP_VALID_FD_FLAGS) >>> 0 !== 0) {
-    throw new KernelError("EINVAL", `DMA_HEAP_IOCTL_ALLOC: invalid fd_flags 0x${(fdFlags >>> 0).toString(16)}`);
+    throw new KernelError(
+      "EINVAL",
+      `DMA_HEAP_IOCTL_ALLOC: invalid fd_flags 0x${(fdFlags >>> 0).toString(16)}`,
+    );
   }
   if ((heapFlags & ~DMA_HEAP_VALID_HEAP_FLAGS) !== 0n) {
-    throw new KernelError("EINVAL", `DMA_HEAP_IOCTL_ALLOC: invalid heap_flags 0x${heapFlags.toString(16)}`);
+    throw new KernelError(
+      "EINVAL",
+      `DMA_HEAP_IOCTL_ALLOC: invalid heap_flags 0x${heapFlags.toString(16)}`,
+    );
   }
   const aligned = BigInt.asUintN(64, (len + BigInt(PAGE_SIZE - 1)) & ~BigInt(PAGE_SIZE - 1));
   if (aligned === 0n) {
@@ -314,7 +328,8 @@ function copyOut(arg: unknown, k: AllocKdata, outSize: number): boolean {
     arg.fdFlags = k.fdFlags;
   }
   if (has(3)) {
-    arg.heapFlags = k.heapFlags <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(k.heapFlags) : k.heapFlags;
+    arg.heapFlags =
+      k.heapFlags <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(k.heapFlags) : k.heapFlags;
   }
   return true;
 }

@@ -143,16 +143,16 @@ function vmFault(vmf: VmFault): number {
   return vmfInsertPfn(vmf.vma, vmf.address, page.pfn);
 }
 
-async function syncAll(
-  dmabuf: DmaBuf,
-  dir: DmaDataDirection,
-  forCpu: boolean,
-): Promise<void> {
+async function syncAll(dmabuf: DmaBuf, dir: DmaDataDirection, forCpu: boolean): Promise<void> {
   const buffer = buf(dmabuf);
   const m = getMachine(buffer.kernel);
   await mutexLock(buffer.lock);
   try {
-    if (buffer.vmapCnt && buffer.vaddr !== null && optionOn(buffer.kernel, HEAP_HELPERS_VMAP_FLUSH)) {
+    if (
+      buffer.vmapCnt &&
+      buffer.vaddr !== null &&
+      optionOn(buffer.kernel, HEAP_HELPERS_VMAP_FLUSH)
+    ) {
       if (forCpu) {
         invalidateKernelVmapRange(m, buffer.vaddr, buffer.size);
       } else {
@@ -179,12 +179,7 @@ async function syncAll(
 export const HEAP_HELPER_OPS: DmaBufOps = {
   async attach(dmabuf, attachment) {
     const buffer = buf(dmabuf);
-    const table = sgAllocTableFromPages(
-      buffer.kernel,
-      buffer.pages,
-      0,
-      buffer.pagecount * 4096,
-    );
+    const table = sgAllocTableFromPages(buffer.kernel, buffer.pages, 0, buffer.pagecount * 4096);
     const a: HeapHelperAttachment = { dev: attachment.dev, table };
     attachment.priv = a;
     await mutexLock(buffer.lock);

@@ -16,7 +16,17 @@ export {
   ION_UNCACHED_CLEAN_BEFORE_MAP,
   SYSTEM_UNCACHED_NO_ALLOC_FLUSH,
 } from "./module";
-export { IOC, IOC_NONE, IOC_READ, IOC_WRITE, IOWR, iocDir, iocNr, iocSize, iocType } from "./uapi/ioctl";
+export {
+  IOC,
+  IOC_NONE,
+  IOC_READ,
+  IOC_WRITE,
+  IOWR,
+  iocDir,
+  iocNr,
+  iocSize,
+  iocType,
+} from "./uapi/ioctl";
 export {
   DMA_HEAP_ALLOCATION_DATA_SIZE,
   DMA_HEAP_IOCTL_ALLOC,

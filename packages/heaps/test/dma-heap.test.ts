@@ -148,9 +148,9 @@ describe("DMA_HEAP_IOCTL_ALLOC validation (dma_heap_ioctl_allocate)", () => {
     // unknown command numbers: EINVAL, not ENOTTY
     expect(await alloc(IOC(IOC_READ | IOC_WRITE, 0x48, 1, 24), {})).toBe("EINVAL");
     // the magic is not checked: 'b' with number 0 is ALLOC
-    expect(await alloc(IOC(IOC_READ | IOC_WRITE, 0x62, 0, 24), { len: 1, fd: 0, fdFlags: RW })).toBe(
-      "ok",
-    );
+    expect(
+      await alloc(IOC(IOC_READ | IOC_WRITE, 0x62, 0, 24), { len: 1, fd: 0, fdFlags: RW }),
+    ).toBe("ok");
     // a 16-byte (older) struct: heap_flags is not read, even if the caller's memory has some
     const short = { len: 1, fd: 0, fdFlags: RW, heapFlags: 0x111111 };
     expect(await alloc(dmaHeapIoctlAllocOfSize(16), short)).toBe("ok");

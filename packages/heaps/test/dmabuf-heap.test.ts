@@ -4,14 +4,7 @@
  * simulated importer device named "vgem" (attach + map, as DRM PRIME import does).
  */
 import { describe, expect, it } from "vitest";
-import {
-  MAP_SHARED,
-  O_CLOEXEC,
-  O_RDWR,
-  PROT_READ,
-  PROT_WRITE,
-  type Process,
-} from "@dmasim/kernel";
+import { MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, PROT_WRITE, type Process } from "@dmasim/kernel";
 import { getMachine, userRead, userWrite, type Device } from "@dmasim/hardware";
 import {
   DMA_BUF_IOCTL_SYNC,
@@ -42,7 +35,11 @@ async function sync(app: Process, fd: number, startStop: number): Promise<number
 
 type Result = "PASS" | "FAIL" | "SKIP";
 
-async function testAllocAndImport(app: Process, heapFd: number, vgem: Device | null): Promise<Result[]> {
+async function testAllocAndImport(
+  app: Process,
+  heapFd: number,
+  vgem: Device | null,
+): Promise<Result[]> {
   const m = getMachine(app.kernel);
   const fd = await heapAlloc(app, heapFd, ONE_MEG);
   const vma = await app.mmap(ONE_MEG, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
@@ -113,7 +110,10 @@ async function testAllocCompat(app: Process, heapFd: number): Promise<Result[]> 
   return [r1 === "ok" ? "PASS" : "FAIL", r2 === "ok" ? "PASS" : "FAIL"];
 }
 
-async function testAllocErrors(app: Process, heapFd: number): Promise<{ r: Result[]; e: string[] }> {
+async function testAllocErrors(
+  app: Process,
+  heapFd: number,
+): Promise<{ r: Result[]; e: string[] }> {
   const e1 = await errno(heapAlloc(app, 0, 4096, 0x111111)); // fd 0 is not a heap
   const e2 = await errno(heapAlloc(app, heapFd, 4096, 0x111111));
   const bad = { len: 4096, fd: 0, fdFlags: ~(O_RDWR | O_CLOEXEC), heapFlags: 0 };
@@ -122,7 +122,11 @@ async function testAllocErrors(app: Process, heapFd: number): Promise<{ r: Resul
   return { r: e.map((x) => (x === "ok" ? "FAIL" : "PASS")), e };
 }
 
-async function runSelftest(version: string, options: Record<string, boolean> = {}, withVgem = true) {
+async function runSelftest(
+  version: string,
+  options: Record<string, boolean> = {},
+  withVgem = true,
+) {
   // a CMA area large enough for 32 buffers of 1 MiB (the kselftest's zeroing test)
   const { k, m, app } = boot(version, options, "arm64-soc", { cmaSize: 64 * ONE_MEG });
   // fd 0: a terminal (no ioctl of its own), as stdin is for the kselftest
@@ -182,7 +186,9 @@ describe("dmabuf-heap kselftest", () => {
   it("with CONFIG_DMA_API_DEBUG_SG the uncached heap's own device (64 KiB segments) is reported", async () => {
     const { k, results } = await runSelftest("6.12", { CONFIG_ANDROID: true });
     expect([...results.values()].flat().every((x) => x === "PASS")).toBe(true);
-    const devs = new Set(k.findings.map((f) => `${f.code} ${String(f.details.device ?? f.summary.split(" ")[1])}`));
+    const devs = new Set(
+      k.findings.map((f) => `${f.code} ${String(f.details.device ?? f.summary.split(" ")[1])}`),
+    );
     expect([...devs]).toEqual(["sg-segment-too-long dma_heap!system-uncached"]);
   });
 

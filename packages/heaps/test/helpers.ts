@@ -34,8 +34,16 @@ export function boot(
   platform = "arm64-soc",
   overrides: Partial<PlatformConfig> = {},
 ): Booted {
-  const k = new Kernel({ version, modules: [DMA_MAPPING_MODULE, DMA_BUF_MODULE, HEAPS_MODULE], options });
-  const m = createMachine(k, platform, { cachePolicy: { name: "none" }, allocChoices: 1, ...overrides });
+  const k = new Kernel({
+    version,
+    modules: [DMA_MAPPING_MODULE, DMA_BUF_MODULE, HEAPS_MODULE],
+    options,
+  });
+  const m = createMachine(k, platform, {
+    cachePolicy: { name: "none" },
+    allocChoices: 1,
+    ...overrides,
+  });
   dmaHeapsInit(k);
   ionInit(k);
   return { k, m, app: k.vfs.createProcess("app") };

@@ -1,6 +1,13 @@
 /** Legacy ION: /dev/ion, its ioctls, H24, uncached buffers and the November 2018 proposal. */
 import { describe, expect, it } from "vitest";
-import { MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE, SEEK_END, type Process } from "@dmasim/kernel";
+import {
+  MAP_SHARED,
+  PAGE_SIZE,
+  PROT_READ,
+  PROT_WRITE,
+  SEEK_END,
+  type Process,
+} from "@dmasim/kernel";
 import {
   addDevice,
   cacheEvict,
@@ -205,9 +212,7 @@ describe("uncached ION buffers and the November 2018 proposal", () => {
     expect((buf.priv as IonBuffer).vaddrProt).toBe("cacheable");
     const attach = await dmaBufAttach(buf, addDevice(m, { name: "dev" }));
     await dmaBufMapAttachment(attach, DMA_BIDIRECTIONAL);
-    expect(codes(k.findings)).toEqual([
-      "warn/drivers/staging/android/ion/ion.c:ion_map_dma_buf",
-    ]);
+    expect(codes(k.findings)).toEqual(["warn/drivers/staging/android/ion/ion.c:ion_map_dma_buf"]);
     expect(k.findings[0]!.summary).toMatch(/cached kernel mapping at its first dma-map/);
   });
 });

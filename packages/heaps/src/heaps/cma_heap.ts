@@ -324,7 +324,10 @@ async function cmaHeapAllocate(heap: DmaHeap, len: number, fdFlags: number): Pro
  *
  * @throws {@link KernelError} as {@link dmaHeapAdd}
  */
-export function cmaHeapCreate(kernel: Kernel, cma: Cma | null = dmaContiguousDefaultArea(kernel)): DmaHeap | null {
+export function cmaHeapCreate(
+  kernel: Kernel,
+  cma: Cma | null = dmaContiguousDefaultArea(kernel),
+): DmaHeap | null {
   if (!cma) {
     return null;
   }

@@ -115,7 +115,14 @@ export function dmabufPagePoolAlloc(pool: DmabufPagePool | null): Page | null {
     return null;
   }
   const k = pool.machine.kernel;
-  if (WARN_ON(k, pool.destroyed, "drivers/dma-buf/heaps/page_pool.c:dmabuf_page_pool_alloc", "allocation from a destroyed pool")) {
+  if (
+    WARN_ON(
+      k,
+      pool.destroyed,
+      "drivers/dma-buf/heaps/page_pool.c:dmabuf_page_pool_alloc",
+      "allocation from a destroyed pool",
+    )
+  ) {
     return null;
   }
   const pooled = pool.items.shift();

@@ -200,7 +200,11 @@ export class IonDevice {
   constructor(readonly kernel: Kernel) {}
 }
 
-const ION = defineSubsys<{ dev: IonDevice | null }>("heaps:ion", () => ({ dev: null }), HEAPS_MODULE);
+const ION = defineSubsys<{ dev: IonDevice | null }>(
+  "heaps:ion",
+  () => ({ dev: null }),
+  HEAPS_MODULE,
+);
 
 /**
  * Create the ION device and `/dev/ion`. Returns null when ION is not built: `CONFIG_ION` off, or a
@@ -557,7 +561,9 @@ export async function ionAllocDmabuf(
       throw e;
     }
   }
-  throw last ?? new KernelError("ENODEV", `ion_alloc: no heap in mask 0x${heapIdMask.toString(16)}`);
+  throw (
+    last ?? new KernelError("ENODEV", `ion_alloc: no heap in mask 0x${heapIdMask.toString(16)}`)
+  );
 }
 
 function ionQueryHeaps(dev: IonDevice, q: Record<string, unknown>): void {
