@@ -57,11 +57,16 @@ function linearAlias(m: Machine, vma: Vma, index = 0): number {
 }
 
 describe("H5: allocator zeroing leaves dirty lines in uncached buffers (system-uncached)", () => {
-  async function run(noFlush: boolean): Promise<{ seen: number; findings: string[] }> {
-    const { k, m, app } = boot("6.12", {
-      CONFIG_ANDROID: true,
-      [SYSTEM_UNCACHED_NO_ALLOC_FLUSH]: noFlush,
-    });
+  async function run(
+    noFlush: boolean,
+    coherentHeapDevice = false,
+  ): Promise<{ seen: number; findings: string[] }> {
+    const { k, m, app } = boot(
+      "6.12",
+      { CONFIG_ANDROID: true, [SYSTEM_UNCACHED_NO_ALLOC_FLUSH]: noFlush },
+      "arm64-soc",
+      { devicesCoherent: coherentHeapDevice },
+    );
     const fd = await allocFd(app, "system-uncached", PAGE_SIZE);
     const vma = await app.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
     expect(vma.ptes.get(0)!.prot).toBe("writecombine");
@@ -82,6 +87,12 @@ describe("H5: allocator zeroing leaves dirty lines in uncached buffers (system-u
     const r = await run(false);
     expect(r.seen).toBe(0x5a);
     expect(r.findings).toEqual([]);
+  });
+
+  it("H29: a heap device wrongly described as coherent makes the flush a no-op: H5 again", async () => {
+    const r = await run(false, true);
+    expect(r.seen).toBe(0);
+    expect(r.findings).toContain("clobbered-write/write-back");
   });
 
   it("devices map uncached buffers with DMA_ATTR_SKIP_CPU_SYNC and CPU access syncs nothing", async () => {
