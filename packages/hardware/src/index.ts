@@ -108,6 +108,21 @@ export {
   virtAddrValid,
   virtToPhys,
 } from "./memory";
+export {
+  CMA_MIN_ALIGNMENT_PAGES,
+  CONFIG_CMA_ALIGNMENT,
+  Cma,
+  MAX_CMA_AREAS,
+  cmaAlloc,
+  cmaAreas,
+  cmaDeclareContiguous,
+  cmaGetBase,
+  cmaGetName,
+  cmaGetSize,
+  cmaRelease,
+  dmaContiguousDefaultArea,
+  type CmaDeclareOptions,
+} from "./cma";
 export { VmArea, findVmArea, vmallocToPfn, vmap, vunmap } from "./vmalloc";
 export { cpuAgent, cpuMemset, cpuRead, cpuWrite, kernelTranslate, type KernelMapping } from "./cpu";
 export { asidOf, userRead, userWrite } from "./uaccess";

@@ -103,6 +103,8 @@ const FREE = 0;
 const TAIL = 1;
 const HEAD0 = 2; // HEAD0 + order
 const RESERVED = 255;
+/** A free page of a CMA area: in the buddy allocator as MIGRATE_CMA, handed out only by cma_alloc. */
+const CMA_FREE = 254;
 const SECTION_SHIFT = 9;
 const SECTION_PAGES = 1 << SECTION_SHIFT;
 
@@ -372,9 +374,18 @@ export class PageAllocator {
     }
   }
 
-  /** Whether `pfn` is in RAM and free (in the buddy allocator). */
+  /**
+   * Whether `pfn` is in RAM and free (in the buddy allocator). A free page of a CMA area counts as
+   * free: the kernel keeps it in the buddy allocator as a MIGRATE_CMA page.
+   */
   isFree(pfn: number): boolean {
-    return this.zoneOf(pfn) !== undefined && this.getState(pfn) === FREE;
+    const s = this.getState(pfn);
+    return this.zoneOf(pfn) !== undefined && (s === FREE || s === CMA_FREE);
+  }
+
+  /** Whether `pfn` belongs to a CMA area and is not allocated from it. */
+  isCmaFree(pfn: number): boolean {
+    return this.getState(pfn) === CMA_FREE;
   }
 
   /** Whether `pfn` was reserved at boot (boot allocations, the swiotlb pool). */
@@ -483,6 +494,88 @@ export class PageAllocator {
     for (let i = 0; i < 1 << order; i++) {
       this.setState(pfn + i, HEAD0);
     }
+  }
+
+  /** The free block `[head, head + 2^order)` that holds `pfn`, or undefined. */
+  private freeBlockOf(zone: Zone, pfn: number): { head: number; order: number } | undefined {
+    for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
+      const head = pfn - (pfn % (1 << order));
+      if (zone.freeOrder.get(head) === order) {
+        return { head, order };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether every page of `[start, end)` lies in one zone and is in its free lists.
+   *
+   * @internal for CMA area placement
+   */
+  rangeIsFree(start: number, end: number): boolean {
+    const zone = this.zoneOf(start);
+    if (!zone || end > zone.endPfn || end <= start) {
+      return false;
+    }
+    let pfn = start;
+    while (pfn < end) {
+      const b = this.freeBlockOf(zone, pfn);
+      if (!b) {
+        return false;
+      }
+      pfn = b.head + (1 << b.order);
+    }
+    return true;
+  }
+
+  /**
+   * Take the free range `[start, end)` out of the free lists (splitting the blocks at its edges)
+   * and make its pages free CMA pages. The caller checked {@link PageAllocator.rangeIsFree}.
+   *
+   * @internal **Kernel:** `cma_activate_area()` → `init_cma_reserved_pageblock()`
+   */
+  reserveCmaRange(start: number, end: number): void {
+    const zone = this.zoneOf(start)!;
+    let pfn = start;
+    while (pfn < end) {
+      const b = this.freeBlockOf(zone, pfn)!;
+      const blockEnd = b.head + (1 << b.order);
+      zone.removeFree(b.head, b.order);
+      this.giveBack(zone, b.head, start);
+      this.giveBack(zone, end, blockEnd);
+      pfn = blockEnd;
+    }
+    this.markRange(start, end, CMA_FREE);
+    this.events = new Hasher().pair(this.events).word(4).num(start).num(end).done();
+  }
+
+  /** Return `[from, to)` (the part of a split block outside a CMA range) to the free lists. */
+  private giveBack(zone: Zone, from: number, to: number): void {
+    let pfn = from;
+    while (pfn < to) {
+      let order = MAX_PAGE_ORDER;
+      while (order > 0 && (pfn % (1 << order) !== 0 || pfn + (1 << order) > to)) {
+        order--;
+      }
+      zone.addFree(pfn, order);
+      pfn += 1 << order;
+    }
+  }
+
+  /**
+   * Mark `[start, end)` of a CMA area allocated (each page an order-0 allocation, as
+   * `alloc_contig_range()` leaves them) or free again.
+   *
+   * @internal for mm/cma.c
+   */
+  setCmaRange(start: number, end: number, allocated: boolean): void {
+    this.markRange(start, end, allocated ? HEAD0 : CMA_FREE);
+    this.events = new Hasher()
+      .pair(this.events)
+      .word(allocated ? 5 : 6)
+      .num(start)
+      .num(end)
+      .done();
   }
 
   /** How a state digest names the allocator when another layer holds it (never walked). */

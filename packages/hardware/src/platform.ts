@@ -70,6 +70,11 @@ export interface PlatformConfig {
   readonly zoneDma32: boolean;
   /** Bytes of the default swiotlb pool (0: none). **Kernel:** `IO_TLB_DEFAULT_SIZE`, `swiotlb=`. */
   readonly swiotlbSize: number;
+  /**
+   * Bytes of the default CMA area (0: none), reserved on first use below the DMA limit.
+   * **Kernel:** the `cma=` parameter / `CONFIG_CMA_SIZE_MBYTES` (`dma_contiguous_reserve()`).
+   */
+  readonly cmaSize: number;
   /** Bounce every mapping (`swiotlb=force`). */
   readonly swiotlbForce: boolean;
   /** IOTLB invalidation of default DMA domains: strict (`IOMMU_DOMAIN_DMA`) or lazy (`IOMMU_DOMAIN_DMA_FQ`). **Kernel:** `iommu.strict=`. */
@@ -94,6 +99,7 @@ const MiB = 1024 * 1024;
 
 const COMMON = {
   cacheSize: 0,
+  cmaSize: 16 * 1024 * 1024,
   cacheWays: 16,
   swiotlbForce: false,
   invalidateCleans: false,
@@ -278,6 +284,9 @@ export function resolvePlatform(
   }
   if (c.swiotlbSize < 0 || c.swiotlbSize % 2048 !== 0) {
     bad(`swiotlbSize ${c.swiotlbSize} must be a multiple of IO_TLB_SIZE (2048)`);
+  }
+  if (c.cmaSize < 0 || c.cmaSize % (4 * 1024 * 1024) !== 0) {
+    bad(`cmaSize ${c.cmaSize} must be a multiple of 4 MiB (the CMA area alignment)`);
   }
   if (c.zoneDmaLimit < 0 || c.zoneDmaLimit % PAGE_SIZE !== 0) {
     bad("zoneDmaLimit must be page-aligned");
