@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { isKernelError } from "@dmasim/kernel";
-import { ScenarioError } from "@dmasim/scenario";
+import { ScenarioError, defaultRegistry, scenarioJsonSchema } from "@dmasim/scenario";
 import { Command, CommanderError } from "commander";
 import pkg from "../package.json" with { type: "json" };
 import { exploreCommand, type ExploreFlags } from "./commands/explore";
@@ -95,6 +95,15 @@ function program(io: Io, setCode: (code: number) => void): Command {
     .argument("<file...>", "scenario files (YAML) or bundled example names")
     .action((files: string[]) => {
       setCode(check(io, files));
+    });
+
+  cmd
+    .command("schema")
+    .description(
+      "print the JSON Schema of scenario files (for editors: completion and checking as you type)",
+    )
+    .action(() => {
+      io.out(JSON.stringify(scenarioJsonSchema(defaultRegistry()), null, 2) + "\n");
     });
 
   cmd

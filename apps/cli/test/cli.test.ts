@@ -143,6 +143,14 @@ describe("dmasim run / check / example", () => {
     expect(list.stdout).toMatch(/armv7-vipt\s+arm\s+vipt\/4 colours/);
   });
 
+  it("prints the JSON Schema of scenario files", async () => {
+    const io = capture();
+    expect(await main(["schema"], io)).toBe(0);
+    const s = JSON.parse(io.stdout) as { title: string; $defs: { step: { anyOf: unknown[] } } };
+    expect(s.title).toBe("dmasim scenario");
+    expect(s.$defs.step.anyOf.length).toBeGreaterThan(40);
+  });
+
   it("rejects a bad seed and a missing file with exit 2", async () => {
     const io = capture();
     expect(await main(["run", "lockdep-abba", "--seed", "-3"], io)).toBe(2);

@@ -38,6 +38,7 @@ export {
 } from "./run";
 export { PLAIN, formatReport, reportJson, type Palette } from "./report";
 export { toChromeTrace, type ChromeTraceEvent } from "./trace";
+export { scenarioJsonSchema } from "./schema";
 export { KERNEL_OPS } from "./ops/kernel";
 export {
   DEFAULT_EXPLORE_BOUNDS,

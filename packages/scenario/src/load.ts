@@ -91,7 +91,8 @@ const name = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, { message: "a name of letters, digits, _ . -" });
 
-const stepExpectSchema = z
+/** @internal */
+export const stepExpectSchema = z
   .object({
     errno: errnoName.optional(),
     value: z.unknown().optional(),
@@ -109,7 +110,8 @@ const findingExpectSchema = z
   })
   .strict();
 
-function topSchema(sections: readonly SectionDef<unknown>[]) {
+/** The schema of a scenario's top level (steps unchecked: they are parsed one by one). @internal */
+export function topSchema(sections: readonly SectionDef<unknown>[]) {
   const shape: Record<string, z.ZodType> = {
     name: z.string().min(1),
     description: z.string().optional(),
