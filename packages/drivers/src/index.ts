@@ -49,3 +49,64 @@ export {
   gpuImportValidate,
 } from "./gpu/gpu_dma_buf";
 export { gpuBoWaitIdle, gpuSubmit, type GpuSubmitSpec, type GpuTarget } from "./gpu/gpu_cs";
+export {
+  Camera,
+  cameraCapture,
+  cameraDqbuf,
+  cameraExpbuf,
+  cameraProbe,
+  cameraQbuf,
+  cameraRelease,
+  cameraReqbufs,
+  type CameraProbeOptions,
+} from "./camera/camera";
+export {
+  CameraBuffer,
+  vb2Alloc,
+  vb2Finish,
+  vb2GetDmabuf,
+  vb2Prepare,
+  vb2Put,
+  type CameraBufferState,
+} from "./camera/videobuf2-dma-sg";
+export {
+  Display,
+  DisplayFb,
+  displayImport,
+  displayProbe,
+  displayRelease,
+  displayScanout,
+} from "./display/drm_gem_dma_helper";
+export {
+  Decoder,
+  DecoderBuffer,
+  decoderDecode,
+  decoderDqbuf,
+  decoderImport,
+  decoderProbe,
+  decoderQbuf,
+  decoderRelease,
+} from "./decoder/videobuf2-dma-contig";
+export { importerAttach, importerMap, importerUnmap, needsBounce } from "./importer";
+export {
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  MEMFD_FOPS,
+  MFD_ALLOW_SEALING,
+  Memfd,
+  memfdAddSeals,
+  memfdCreate,
+  memfdPut,
+} from "./udmabuf/memfd";
+export {
+  UDMABUF_CREATE,
+  UDMABUF_FLAGS_CLOEXEC,
+  UDMABUF_FOPS,
+  UDMABUF_SIZE_LIMIT_MB,
+  Udmabuf,
+  udmabufCreate,
+  udmabufInit,
+  type UdmabufCreate,
+} from "./udmabuf/udmabuf";
