@@ -96,7 +96,7 @@ describe("display: a contiguous scan-out importer", () => {
       const { dmabuf } = cameraExpbuf(buf!);
       if (iommu) {
         const fb = await displayImport(disp, dmabuf);
-        expect(displayScanout(fb, 4)).toEqual(new Uint8Array(4));
+        expect(await displayScanout(fb, 4)).toEqual(new Uint8Array(4));
         await displayRelease(fb);
       } else {
         await expect(displayImport(disp, dmabuf)).rejects.toMatchObject({ code: "EINVAL" });
@@ -124,7 +124,7 @@ describe("decoder + display on rpi4: the bounced scan-out (green frame)", () => 
       await decoderQbuf(cap);
       decoderDecode(cap, fill(0x80, 32)); // a grey frame; zeroes would be green in YUV
       await decoderRelease(cap);
-      scanned = [...displayScanout(fb, 2)];
+      scanned = [...(await displayScanout(fb, 2))];
       await displayRelease(fb);
     } catch (e) {
       scanned = (e as { code: string }).code;

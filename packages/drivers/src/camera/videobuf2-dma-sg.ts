@@ -12,6 +12,7 @@
  */
 import { KernelError, O_RDWR, PAGE_SIZE, remapPfnRange, type Vma } from "@dmasim/kernel";
 import {
+  GFP_DMA32,
   GFP_KERNEL,
   __GFP_ZERO,
   allocPages,
@@ -71,6 +72,15 @@ export class CameraBuffer {
   }
 }
 
+/**
+ * The queue's `gfp_flags`: a 32-bit camera allocates below 4 GiB so that its buffers are never
+ * bounced (a bounced capture buffer is copied back by the CPU at DQBUF, leaving dirty lines that a
+ * non-coherent importer would not see).
+ */
+function queueGfp(cam: Camera): number {
+  return cam.dev.dmaMaskBits <= 32 ? GFP_DMA32 : 0;
+}
+
 function orderFor(npages: number): number {
   let order = 0;
   while (1 << order < npages) {
@@ -96,7 +106,7 @@ export function vb2Alloc(cam: Camera, index: number, size: number): CameraBuffer
   const order = cam.contiguous ? orderFor(npages) : 0;
   const blocks: Page[] = [];
   for (let i = 0; i < (cam.contiguous ? 1 : npages); i++) {
-    const p = allocPages(cam.m, order, GFP_KERNEL | __GFP_ZERO);
+    const p = allocPages(cam.m, order, GFP_KERNEL | __GFP_ZERO | queueGfp(cam));
     if (!p) {
       blocks.forEach((b) => freePages(cam.m, b, order));
       throw new KernelError("ENOMEM", `${cam.name}: no memory for a ${size}-byte buffer`);

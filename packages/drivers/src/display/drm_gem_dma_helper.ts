@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { KernelError, type Kernel } from "@dmasim/kernel";
+import { KernelError, MAX_SCHEDULE_TIMEOUT, type Kernel } from "@dmasim/kernel";
+import { DMA_RESV_USAGE_WRITE, dmaResvWaitTimeout } from "@dmasim/dma-resv";
 import { deviceRead, getMachine, type Device, type Machine } from "@dmasim/hardware";
 import {
   DMA_BIDIRECTIONAL,
@@ -133,22 +134,25 @@ export async function displayImport(disp: Display, dmabuf: DmaBuf): Promise<Disp
 }
 
 /**
- * The display scans a framebuffer out: it reads `len` bytes from `offset` (default: the first 64
- * bytes). Returns what it read.
+ * Show a framebuffer: wait for its writers (the implicit-sync in-fence of the atomic commit), then
+ * the display reads `len` bytes from `offset` (default: the first 64 bytes). Returns what it read.
  *
- * **Kernel:** the plane's scan-out DMA after `drm_atomic_commit()`.
+ * **Kernel:** `drm_gem_plane_helper_prepare_fb()` (the WRITE fences as in-fence), the commit's
+ * fence wait, and the plane's scan-out DMA.
  *
- * **Locking:** any context.
+ * **Locking:** may sleep; must not hold the buffer's reservation lock.
  *
- * @throws {@link KernelError} `EINVAL` for a released framebuffer or a range outside it
+ * @throws {@link KernelError} `EINVAL` for a released framebuffer or a range outside it,
+ * `ERESTARTSYS`
  */
-export function displayScanout(fb: DisplayFb, len = 64, offset = 0): Uint8Array {
+export async function displayScanout(fb: DisplayFb, len = 64, offset = 0): Promise<Uint8Array> {
   if (!fb.disp.framebuffers.has(fb)) {
     throw new KernelError("EINVAL", `${fb.disp.name}: framebuffer released`);
   }
   if (offset < 0 || len <= 0 || offset + len > fb.dmabuf.size) {
     throw new KernelError("EINVAL", `${fb.disp.name}: bytes ${offset}..${offset + len} outside the framebuffer`);
   }
+  await dmaResvWaitTimeout(fb.dmabuf.resv, DMA_RESV_USAGE_WRITE, true, MAX_SCHEDULE_TIMEOUT);
   return deviceRead(fb.disp.dev, fb.dmaAddr + offset, len);
 }
 
