@@ -244,6 +244,21 @@ export const DMA_BUF_OPS = [
     requiresAs: true,
     run: (ctx, a) => ({ object: get<DmaBuf>(ctx, a.buf, "dma_buf").resv }),
   }),
+  defineOp({
+    name: "munmap",
+    layer: "@dmasim/kernel",
+    summary: "munmap(2) a user mapping (its file reference is dropped)",
+    args: z.object({ mapping: z.string() }).strict(),
+    refs: { mapping: { type: "mapping" } },
+    primary: "mapping",
+    run: async (ctx, a) => {
+      const m = get<MappingObject>(ctx, a.mapping, "mapping");
+      if (m.kind !== "user" || !m.proc) {
+        throw new KernelError("EINVAL", `${a.mapping} is not a user mapping`);
+      }
+      await m.proc.munmap((m.segments[0] as { va: number }).va);
+    },
+  }),
 ] as unknown as readonly OpDef<never>[];
 
 /** What layer 4 adds to scenarios; dma-buf's leak check runs at the end of every run. */

@@ -17,6 +17,7 @@ import {
   cameraExpbuf,
   cameraProbe,
   cameraQbuf,
+  cameraRelease,
   cameraReqbufs,
   decoderDecode,
   decoderDqbuf,
@@ -309,6 +310,17 @@ export const DRIVERS_OPS = [
     refs: { camera: { type: "camera" } },
     primary: "camera",
     run: (ctx, a) => ({ value: cameraDqbuf(get<Camera>(ctx, a.camera, "camera")).index }),
+  }),
+  defineOp({
+    name: "camera_release",
+    layer: LAYER,
+    summary: "VIDIOC_REQBUFS with count 0: free the queue's buffers (exported ones live on with their dma-buf)",
+    args: z.object({ camera: z.string() }).strict(),
+    refs: { camera: { type: "camera" } },
+    primary: "camera",
+    run: (ctx, a) => {
+      cameraRelease(get<Camera>(ctx, a.camera, "camera"));
+    },
   }),
   defineOp({
     name: "display_probe",
