@@ -20,13 +20,7 @@ export {
   UDMABUF_INVERTED_CPU_ACCESS,
 } from "./module";
 export { GpuDevice, gpuProbe, type GpuProbeOptions } from "./gpu/gpu_device";
-export {
-  GpuJob,
-  gpuJobRun,
-  gpuRingFlush,
-  type GpuDmaRange,
-  type GpuJobWork,
-} from "./gpu/gpu_job";
+export { GpuJob, gpuJobRun, gpuRingFlush, type GpuDmaRange, type GpuJobWork } from "./gpu/gpu_job";
 export {
   GpuBo,
   gpuBoCreate,

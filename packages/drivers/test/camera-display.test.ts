@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE } from "@dmasim/kernel";
 import { addDevice, cachePrefetch, pageAddress, userRead, userWrite } from "@dmasim/hardware";
-import { DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE, dmaBufPut } from "@dmasim/dma-buf";
+import {
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_START,
+  DMA_BUF_SYNC_WRITE,
+  dmaBufPut,
+} from "@dmasim/dma-buf";
 import {
   cameraCapture,
   cameraDqbuf,
@@ -89,7 +96,10 @@ describe("display: a contiguous scan-out importer", () => {
       const { kernel, m } = machine("6.12");
       const disp = displayProbe(
         kernel,
-        addDevice(m, iommu ? { name: "disp", dmaMask: 32, iommu: "dma" } : { name: "disp", dmaMask: 32 }),
+        addDevice(
+          m,
+          iommu ? { name: "disp", dmaMask: 32, iommu: "dma" } : { name: "disp", dmaMask: 32 },
+        ),
       );
       const cam = cameraProbe(kernel, addDevice(m, { name: "cam", dmaMask: 32 }));
       const [buf] = cameraReqbufs(cam, 1, 4 * PAGE_SIZE);
@@ -155,9 +165,18 @@ describe("udmabuf: memfd pages as a dma-buf", () => {
     const app = kernel.vfs.createProcess("app");
     const mfd = memfdCreate(app, "frame", 2 * PAGE_SIZE, MFD_ALLOW_SEALING);
     memfdAddSeals(app, mfd, F_SEAL_SHRINK);
-    const { dmabuf, fd } = udmabufCreate(app, { memfd: mfd, flags: 0, offset: 0, size: 2 * PAGE_SIZE });
-    const { dmaBufAttach, dmaBufMapAttachmentUnlocked, dmaBufUnmapAttachmentUnlocked, dmaBufDetach } =
-      await import("@dmasim/dma-buf");
+    const { dmabuf, fd } = udmabufCreate(app, {
+      memfd: mfd,
+      flags: 0,
+      offset: 0,
+      size: 2 * PAGE_SIZE,
+    });
+    const {
+      dmaBufAttach,
+      dmaBufMapAttachmentUnlocked,
+      dmaBufUnmapAttachmentUnlocked,
+      dmaBufDetach,
+    } = await import("@dmasim/dma-buf");
     const { deviceRead } = await import("@dmasim/hardware");
     const a = await dmaBufAttach(dmabuf, dev); // the device maps the buffer once, up front
     const sgt = await dmaBufMapAttachmentUnlocked(a, 1);
@@ -189,11 +208,19 @@ describe("udmabuf: memfd pages as a dma-buf", () => {
     const { kernel } = machine("6.12");
     const app = kernel.vfs.createProcess("app");
     const mfd = memfdCreate(app, "x", PAGE_SIZE, MFD_ALLOW_SEALING);
-    expect(() => udmabufCreate(app, { memfd: mfd, flags: 0, offset: 0, size: PAGE_SIZE })).toThrow(/EINVAL/);
+    expect(() => udmabufCreate(app, { memfd: mfd, flags: 0, offset: 0, size: PAGE_SIZE })).toThrow(
+      /EINVAL/,
+    );
     memfdAddSeals(app, mfd, F_SEAL_SHRINK);
-    expect(() => udmabufCreate(app, { memfd: mfd, flags: 0, offset: 1, size: PAGE_SIZE })).toThrow(/EINVAL/);
-    expect(() => udmabufCreate(app, { memfd: mfd, flags: 8, offset: 0, size: PAGE_SIZE })).toThrow(/EINVAL/);
-    expect(() => udmabufCreate(app, { memfd: 99, flags: 0, offset: 0, size: PAGE_SIZE })).toThrow(/EBADF/);
+    expect(() => udmabufCreate(app, { memfd: mfd, flags: 0, offset: 1, size: PAGE_SIZE })).toThrow(
+      /EINVAL/,
+    );
+    expect(() => udmabufCreate(app, { memfd: mfd, flags: 8, offset: 0, size: PAGE_SIZE })).toThrow(
+      /EINVAL/,
+    );
+    expect(() => udmabufCreate(app, { memfd: 99, flags: 0, offset: 0, size: PAGE_SIZE })).toThrow(
+      /EBADF/,
+    );
     const nosl = memfdCreate(app, "y", PAGE_SIZE);
     expect(() => memfdAddSeals(app, nosl, F_SEAL_SHRINK)).toThrow(/EPERM/);
   });

@@ -95,7 +95,11 @@ describe("gpu: the importer's bugs", () => {
   });
 
   it("H13 gpu-importer-maps-unlocked: lockdep reports the map without the reservation lock (6.2+)", async () => {
-    const { kernel, g0, g1 } = await twoGpus("6.12", { "gpu-importer-maps-unlocked": true }, "x86-64");
+    const { kernel, g0, g1 } = await twoGpus(
+      "6.12",
+      { "gpu-importer-maps-unlocked": true },
+      "x86-64",
+    );
     const bo = await gpuBoCreate(g0, PAGE_SIZE);
     const imp = await gpuImport(g1, gpuBoExport(bo));
     await gpuSubmit(g1, { src: imp, len: 1 });
@@ -105,7 +109,11 @@ describe("gpu: the importer's bugs", () => {
   it("H13 with lockdep off: a move between the unlocked map and the submit leaves the job on freed pages", async () => {
     const { kernel, g0, g1 } = await twoGpus(
       "6.12",
-      { "gpu-importer-maps-unlocked": true, CONFIG_PROVE_LOCKING: false, CONFIG_DMABUF_MOVE_NOTIFY: true },
+      {
+        "gpu-importer-maps-unlocked": true,
+        CONFIG_PROVE_LOCKING: false,
+        CONFIG_DMABUF_MOVE_NOTIFY: true,
+      },
       "x86-64",
     );
     const bo = await gpuBoCreate(g0, PAGE_SIZE, { placement: "vram" });
@@ -136,7 +144,9 @@ describe("gpu: VRAM pressure", () => {
     await gpuBoCreate(g0, 2 * PAGE_SIZE, { placement: "vram" });
     expect([a.placement, b.placement]).toEqual(["system", "vram"]);
     expect(g0.vramUsed).toBe(4);
-    await expect(gpuBoCreate(g0, 8 * PAGE_SIZE, { placement: "vram" })).rejects.toMatchObject({ code: "ENOMEM" });
+    await expect(gpuBoCreate(g0, 8 * PAGE_SIZE, { placement: "vram" })).rejects.toMatchObject({
+      code: "ENOMEM",
+    });
   });
 
   it("rejects a size that is not a multiple of the page size", async () => {

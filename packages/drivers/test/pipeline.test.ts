@@ -30,7 +30,14 @@ async function pipeline(version: string, platform: string) {
   const { kernel, m } = machine(version, {}, platform);
   const rpi = platform === "rpi4";
   const cam = cameraProbe(kernel, addDevice(m, { name: "cam", dmaMask: 32 }));
-  const gpu = gpuProbe(kernel, addDevice(m, { name: "gpu", dmaMask: rpi ? 32 : 40, ...(rpi ? {} : { iommu: "dma" as const }) }));
+  const gpu = gpuProbe(
+    kernel,
+    addDevice(m, {
+      name: "gpu",
+      dmaMask: rpi ? 32 : 40,
+      ...(rpi ? {} : { iommu: "dma" as const }),
+    }),
+  );
   const disp = displayProbe(kernel, addDevice(m, { name: "disp", dmaMask: rpi ? 30 : 40 }));
   const [frame] = cameraReqbufs(cam, 1, 2 * PAGE_SIZE);
   const { dmabuf: camBuf } = cameraExpbuf(frame!);

@@ -12,14 +12,8 @@ import { deviceWrite, getMachine, type Device, type Machine } from "@dmasim/hard
 import { forEachSgtableDmaSg, sgDmaAddress, sgDmaLen } from "@dmasim/dma-mapping";
 import { dmaBufFd, type DmaBuf } from "@dmasim/dma-buf";
 import { DRIVERS_MODULE } from "../module";
-import {
-  CameraBuffer,
-  vb2Alloc,
-  vb2Finish,
-  vb2GetDmabuf,
-  vb2Prepare,
-  vb2Put,
-} from "./videobuf2-dma-sg";
+import type { CameraBuffer } from "./videobuf2-dma-sg";
+import { vb2Alloc, vb2Finish, vb2GetDmabuf, vb2Prepare, vb2Put } from "./videobuf2-dma-sg";
 
 /** Options of {@link cameraProbe}. */
 export interface CameraProbeOptions {
@@ -146,7 +140,9 @@ export function cameraCapture(cam: Camera, frame: Uint8Array): CameraBuffer {
  * @throws {@link KernelError} `EAGAIN` when no buffer is done
  */
 export function cameraDqbuf(cam: Camera): CameraBuffer {
-  const buf = cam.buffers.filter((b) => b.state === "done").sort((a, b) => a.sequence - b.sequence)[0];
+  const buf = cam.buffers
+    .filter((b) => b.state === "done")
+    .sort((a, b) => a.sequence - b.sequence)[0];
   if (!buf) {
     throw new KernelError("EAGAIN", `${cam.name}: no buffer done`);
   }

@@ -100,7 +100,10 @@ function orderFor(npages: number): number {
  */
 export function vb2Alloc(cam: Camera, index: number, size: number): CameraBuffer {
   if (!Number.isInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
-    throw new KernelError("EINVAL", `buffer size ${size} is not a positive multiple of ${PAGE_SIZE}`);
+    throw new KernelError(
+      "EINVAL",
+      `buffer size ${size} is not a positive multiple of ${PAGE_SIZE}`,
+    );
   }
   const npages = size / PAGE_SIZE;
   const order = cam.contiguous ? orderFor(npages) : 0;

@@ -30,7 +30,11 @@ import {
 import { DECODER_DECODES_INTO_BOUNCED_BUFFERS, DRIVERS_MODULE } from "../module";
 import { importerAttach, importerMap, importerUnmap, needsBounce } from "../importer";
 
-/** A decoder. **Kernel:** the m2m decoder's device with its capture `vb2_queue`. */
+/**
+ * A decoder. **Kernel:** the m2m decoder's device with its capture `vb2_queue`.
+ *
+ * **Locking:** the queue's lock (one thread at a time in the simulator).
+ */
 export class Decoder {
   constructor(
     readonly kernel: Kernel,

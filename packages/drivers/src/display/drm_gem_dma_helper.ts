@@ -53,6 +53,8 @@ export class Display {
 /**
  * An imported buffer ready for scan-out. **Kernel:** `struct drm_gem_dma_object` of an import
  * (`dma_addr`, `sgt`, `import_attach`).
+ *
+ * **Locking:** immutable once imported.
  */
 export class DisplayFb {
   constructor(
@@ -150,7 +152,10 @@ export async function displayScanout(fb: DisplayFb, len = 64, offset = 0): Promi
     throw new KernelError("EINVAL", `${fb.disp.name}: framebuffer released`);
   }
   if (offset < 0 || len <= 0 || offset + len > fb.dmabuf.size) {
-    throw new KernelError("EINVAL", `${fb.disp.name}: bytes ${offset}..${offset + len} outside the framebuffer`);
+    throw new KernelError(
+      "EINVAL",
+      `${fb.disp.name}: bytes ${offset}..${offset + len} outside the framebuffer`,
+    );
   }
   await dmaResvWaitTimeout(fb.dmabuf.resv, DMA_RESV_USAGE_WRITE, true, MAX_SCHEDULE_TIMEOUT);
   return deviceRead(fb.disp.dev, fb.dmaAddr + offset, len);

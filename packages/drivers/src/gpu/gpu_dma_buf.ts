@@ -10,13 +10,7 @@
  *
  * @module
  */
-import {
-  KernelError,
-  O_RDWR,
-  PAGE_SIZE,
-  remapPfnRange,
-  type Vma,
-} from "@dmasim/kernel";
+import { KernelError, O_RDWR, PAGE_SIZE, remapPfnRange, type Vma } from "@dmasim/kernel";
 import { vmap, vunmap, type Device, type Page } from "@dmasim/hardware";
 import {
   DMA_ATTR_SKIP_CPU_SYNC,

@@ -42,11 +42,7 @@ import {
   dmaResvUnlock,
   type DmaResv,
 } from "@dmasim/dma-resv";
-import {
-  dmaBufInvalidateMappings,
-  dmaBufMoveNotify,
-  type DmaBuf,
-} from "@dmasim/dma-buf";
+import { dmaBufInvalidateMappings, dmaBufMoveNotify, type DmaBuf } from "@dmasim/dma-buf";
 import type { GpuDevice } from "./gpu_device";
 import { gpuJobCreate, gpuJobRun, type GpuDmaRange, type GpuJob } from "./gpu_job";
 
@@ -192,7 +188,10 @@ function makeRoom(gpu: GpuDevice, npages: number, self: GpuBo | null): void {
     dmaResvUnlock(victim.resv);
   }
   if (gpu.vramUsed + npages > gpu.vramPages) {
-    throw new KernelError("ENOMEM", `${gpu.name}: VRAM full (${gpu.vramUsed}/${gpu.vramPages} pages)`);
+    throw new KernelError(
+      "ENOMEM",
+      `${gpu.name}: VRAM full (${gpu.vramUsed}/${gpu.vramPages} pages)`,
+    );
   }
 }
 

@@ -18,7 +18,14 @@ import {
   type Kernel,
   type Process,
 } from "@dmasim/kernel";
-import { GFP_HIGHUSER, __GFP_ZERO, allocPages, freePages, getMachine, type Page } from "@dmasim/hardware";
+import {
+  GFP_HIGHUSER,
+  __GFP_ZERO,
+  allocPages,
+  freePages,
+  getMachine,
+  type Page,
+} from "@dmasim/hardware";
 
 /** `memfd_create()` flag: seals may be added. **Kernel:** `MFD_ALLOW_SEALING`. */
 export const MFD_ALLOW_SEALING = 0x2;
@@ -100,7 +107,10 @@ export const MEMFD_FOPS: FileOperations = {
 export function memfdCreate(process: Process, name: string, size: number, flags = 0): number {
   const kernel = process.kernel;
   if (!Number.isInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
-    throw new KernelError("EINVAL", `memfd size ${size} is not a positive multiple of ${PAGE_SIZE}`);
+    throw new KernelError(
+      "EINVAL",
+      `memfd size ${size} is not a positive multiple of ${PAGE_SIZE}`,
+    );
   }
   const m = getMachine(kernel);
   const pages: Page[] = [];

@@ -108,7 +108,12 @@ export function udmabufInit(kernel: Kernel): Device {
   return kernel.subsys(UDMABUF_SUBSYS).misc;
 }
 
-function mapPages(kernel: Kernel, pages: readonly Page[], dev: Device, dir: DmaDataDirection): SgTable {
+function mapPages(
+  kernel: Kernel,
+  pages: readonly Page[],
+  dev: Device,
+  dir: DmaDataDirection,
+): SgTable {
   const sgt = sgAllocTableFromPages(kernel, pages, 0, pages.length * PAGE_SIZE);
   try {
     dmaMapSgtable(dev, sgt, dir);
@@ -178,7 +183,10 @@ function udmabufOps(ub: Udmabuf): DmaBufOps {
  * or the size limit, not a memfd, memfd not sealed against shrinking or sealed against writes),
  * `EBADF`, `EMFILE`
  */
-export function udmabufCreate(process: Process, arg: UdmabufCreate): { dmabuf: DmaBuf; fd: number } {
+export function udmabufCreate(
+  process: Process,
+  arg: UdmabufCreate,
+): { dmabuf: DmaBuf; fd: number } {
   const kernel = process.kernel;
   const misc = udmabufInit(kernel);
   if (arg.flags & ~UDMABUF_FLAGS_CLOEXEC) {
@@ -198,7 +206,10 @@ export function udmabufCreate(process: Process, arg: UdmabufCreate): { dmabuf: D
     }
     mfd = file.privateData as Memfd;
     if (!(mfd.seals & F_SEAL_SHRINK) || mfd.seals & F_SEAL_WRITE) {
-      throw new KernelError("EINVAL", "udmabuf: memfd must be sealed against shrinking, not writes");
+      throw new KernelError(
+        "EINVAL",
+        "udmabuf: memfd must be sealed against shrinking, not writes",
+      );
     }
     if (arg.offset + arg.size > mfd.size) {
       throw new KernelError("EINVAL", "udmabuf: range beyond the end of the memfd");

@@ -128,8 +128,11 @@ export const DMA_BUF_OPS = [
   defineOp({
     name: "dma_buf_fd",
     layer: LAYER,
-    summary: "install a dma-buf in a process as an fd (consumes a reference: take one with dma_buf_get first if still needed)",
-    args: z.object({ buf: z.string(), process: z.string().optional(), cloexec: z.boolean().optional() }).strict(),
+    summary:
+      "install a dma-buf in a process as an fd (consumes a reference: take one with dma_buf_get first if still needed)",
+    args: z
+      .object({ buf: z.string(), process: z.string().optional(), cloexec: z.boolean().optional() })
+      .strict(),
     refs: { buf: { type: "dma_buf" } },
     primary: "buf",
     produces: "fd",
@@ -174,7 +177,10 @@ export const DMA_BUF_OPS = [
     produces: "dma_buf_attachment",
     requiresAs: true,
     run: async (ctx, a) => ({
-      object: await dmaBufAttach(get<DmaBuf>(ctx, a.buf, "dma_buf"), get<Device>(ctx, a.device, "device")),
+      object: await dmaBufAttach(
+        get<DmaBuf>(ctx, a.buf, "dma_buf"),
+        get<Device>(ctx, a.device, "device"),
+      ),
     }),
   }),
   defineOp({
@@ -198,7 +204,8 @@ export const DMA_BUF_OPS = [
   defineOp({
     name: "dma_buf_mmap",
     layer: LAYER,
-    summary: "mmap(2) a dma-buf fd MAP_SHARED (write: PROT_WRITE too); a user mapping for cpu_read / cpu_write",
+    summary:
+      "mmap(2) a dma-buf fd MAP_SHARED (write: PROT_WRITE too); a user mapping for cpu_read / cpu_write",
     args: z.object({ fd: z.string(), write: z.boolean().optional() }).strict(),
     refs: { fd: { type: "fd" } },
     primary: "fd",
@@ -224,7 +231,8 @@ export const DMA_BUF_OPS = [
   defineOp({
     name: "dma_buf_ioctl_sync",
     layer: LAYER,
-    summary: "DMA_BUF_IOCTL_SYNC on an fd: START (default) or END (`end: true`) of READ, WRITE or RW access",
+    summary:
+      "DMA_BUF_IOCTL_SYNC on an fd: START (default) or END (`end: true`) of READ, WRITE or RW access",
     args: z.object({ fd: z.string(), access: accessSchema, end: z.boolean().optional() }).strict(),
     refs: { fd: { type: "fd" } },
     run: async (ctx, a) => {

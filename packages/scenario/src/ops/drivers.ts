@@ -90,7 +90,8 @@ export const DRIVERS_OPS = [
   defineOp({
     name: "gpu_bo_create",
     layer: LAYER,
-    summary: "create a BO in vram or system memory (contiguous: one block for scan-out; lowmem: ZONE_DMA)",
+    summary:
+      "create a BO in vram or system memory (contiguous: one block for scan-out; lowmem: ZONE_DMA)",
     args: z
       .object({
         gpu: z.string(),
@@ -109,7 +110,10 @@ export const DRIVERS_OPS = [
         ...(a.contiguous !== undefined ? { contiguous: a.contiguous } : {}),
         ...(a.lowmem !== undefined ? { lowmem: a.lowmem } : {}),
       });
-      return { object: bo, text: `${bo.placement}, pfn 0x${bo.backing.pages[0]!.pfn.toString(16)}` };
+      return {
+        object: bo,
+        text: `${bo.placement}, pfn 0x${bo.backing.pages[0]!.pfn.toString(16)}`,
+      };
     },
   }),
   defineOp({
@@ -137,14 +141,18 @@ export const DRIVERS_OPS = [
   defineOp({
     name: "gpu_bo_evict",
     layer: LAYER,
-    summary: "evict a BO to system memory: move_notify now, the copy as a job behind a KERNEL fence (EBUSY if pinned)",
+    summary:
+      "evict a BO to system memory: move_notify now, the copy as a job behind a KERNEL fence (EBUSY if pinned)",
     args: z.object({ bo: z.string() }).strict(),
     refs: { bo: { type: "gpu_bo" } },
     primary: "bo",
     produces: "gpu_job",
     run: async (ctx, a) => {
       const job = await gpuBoEvict(get<GpuBo>(ctx, a.bo, "gpu_bo"));
-      return { ...(job ? { object: job } : {}), text: job ? "copy queued" : "already in system memory" };
+      return {
+        ...(job ? { object: job } : {}),
+        text: job ? "copy queued" : "already in system memory",
+      };
     },
   }),
   defineOp({
@@ -161,13 +169,17 @@ export const DRIVERS_OPS = [
   defineOp({
     name: "gpu_import",
     layer: LAYER,
-    summary: "import a dma-buf into a GPU (a dynamic attachment with move_notify, peer-to-peer allowed)",
+    summary:
+      "import a dma-buf into a GPU (a dynamic attachment with move_notify, peer-to-peer allowed)",
     args: z.object({ gpu: z.string(), buf: z.string() }).strict(),
     refs: { gpu: { type: "gpu" }, buf: { type: "dma_buf" } },
     produces: "gpu_import",
     requiresAs: true,
     run: async (ctx, a) => ({
-      object: await gpuImport(get<GpuDevice>(ctx, a.gpu, "gpu"), get<DmaBuf>(ctx, a.buf, "dma_buf")),
+      object: await gpuImport(
+        get<GpuDevice>(ctx, a.gpu, "gpu"),
+        get<DmaBuf>(ctx, a.buf, "dma_buf"),
+      ),
     }),
   }),
   defineOp({
@@ -212,7 +224,10 @@ export const DRIVERS_OPS = [
         ...(a.data !== undefined ? { data: toBytes(a.data) } : {}),
         ...(a.len !== undefined ? { len: a.len } : {}),
       });
-      return { object: job, text: `${job.kind} job, seqno ${job.fence.seqno}, ${job.deps.length} dependencies` };
+      return {
+        object: job,
+        text: `${job.kind} job, seqno ${job.fence.seqno}, ${job.deps.length} dependencies`,
+      };
     },
   }),
   defineOp({
@@ -242,7 +257,8 @@ export const DRIVERS_OPS = [
   defineOp({
     name: "camera_probe",
     layer: LAYER,
-    summary: "bind the V4L2 capture driver to a device (contiguous: dma-contig buffers, else dma-sg)",
+    summary:
+      "bind the V4L2 capture driver to a device (contiguous: dma-contig buffers, else dma-sg)",
     args: z.object({ device: z.string(), contiguous: z.boolean().optional() }).strict(),
     refs: { device: { type: "device" } },
     primary: "device",
@@ -255,8 +271,11 @@ export const DRIVERS_OPS = [
   defineOp({
     name: "camera_reqbufs",
     layer: LAYER,
-    summary: "VIDIOC_REQBUFS: allocate `count` capture buffers of `size` bytes (indices 0..count-1)",
-    args: z.object({ camera: z.string(), count: z.number().int().min(1), size: sizeSchema }).strict(),
+    summary:
+      "VIDIOC_REQBUFS: allocate `count` capture buffers of `size` bytes (indices 0..count-1)",
+    args: z
+      .object({ camera: z.string(), count: z.number().int().min(1), size: sizeSchema })
+      .strict(),
     refs: { camera: { type: "camera" } },
     run: (ctx, a) => {
       cameraReqbufs(get<Camera>(ctx, a.camera, "camera"), a.count, a.size);
@@ -297,15 +316,19 @@ export const DRIVERS_OPS = [
   defineOp({
     name: "camera_capture",
     layer: LAYER,
-    summary: "the camera writes a frame (`data`, repeated to fill) into the oldest queued buffer; value: its index",
+    summary:
+      "the camera writes a frame (`data`, repeated to fill) into the oldest queued buffer; value: its index",
     args: z.object({ camera: z.string(), data: bytesSchema }).strict(),
     refs: { camera: { type: "camera" } },
-    run: (ctx, a) => ({ value: cameraCapture(get<Camera>(ctx, a.camera, "camera"), toBytes(a.data)).index }),
+    run: (ctx, a) => ({
+      value: cameraCapture(get<Camera>(ctx, a.camera, "camera"), toBytes(a.data)).index,
+    }),
   }),
   defineOp({
     name: "camera_dqbuf",
     layer: LAYER,
-    summary: "VIDIOC_DQBUF: dequeue the oldest filled buffer (synced for the CPU); value: its index",
+    summary:
+      "VIDIOC_DQBUF: dequeue the oldest filled buffer (synced for the CPU); value: its index",
     args: z.object({ camera: z.string() }).strict(),
     refs: { camera: { type: "camera" } },
     primary: "camera",
@@ -314,7 +337,8 @@ export const DRIVERS_OPS = [
   defineOp({
     name: "camera_release",
     layer: LAYER,
-    summary: "VIDIOC_REQBUFS with count 0: free the queue's buffers (exported ones live on with their dma-buf)",
+    summary:
+      "VIDIOC_REQBUFS with count 0: free the queue's buffers (exported ones live on with their dma-buf)",
     args: z.object({ camera: z.string() }).strict(),
     refs: { camera: { type: "camera" } },
     primary: "camera",
@@ -336,13 +360,17 @@ export const DRIVERS_OPS = [
   defineOp({
     name: "display_import",
     layer: LAYER,
-    summary: "PRIME import a dma-buf as a framebuffer (EINVAL: not contiguous, or it would be bounced)",
+    summary:
+      "PRIME import a dma-buf as a framebuffer (EINVAL: not contiguous, or it would be bounced)",
     args: z.object({ display: z.string(), buf: z.string() }).strict(),
     refs: { display: { type: "display" }, buf: { type: "dma_buf" } },
     produces: "display_fb",
     requiresAs: true,
     run: async (ctx, a) => ({
-      object: await displayImport(get<Display>(ctx, a.display, "display"), get<DmaBuf>(ctx, a.buf, "dma_buf")),
+      object: await displayImport(
+        get<Display>(ctx, a.display, "display"),
+        get<DmaBuf>(ctx, a.buf, "dma_buf"),
+      ),
     }),
   }),
   defineOp({
@@ -350,12 +378,20 @@ export const DRIVERS_OPS = [
     layer: LAYER,
     summary: "commit a framebuffer (waits for its writers) and scan it out; value: the bytes read",
     args: z
-      .object({ fb: z.string(), len: z.number().int().min(1).optional(), offset: z.number().int().min(0).optional() })
+      .object({
+        fb: z.string(),
+        len: z.number().int().min(1).optional(),
+        offset: z.number().int().min(0).optional(),
+      })
       .strict(),
     refs: { fb: { type: "display_fb" } },
     primary: "fb",
     run: async (ctx, a) => {
-      const v = await displayScanout(get<DisplayFb>(ctx, a.fb, "display_fb"), a.len ?? 16, a.offset ?? 0);
+      const v = await displayScanout(
+        get<DisplayFb>(ctx, a.fb, "display_fb"),
+        a.len ?? 16,
+        a.offset ?? 0,
+      );
       return { value: v, text: hexSummary(v) };
     },
   }),
@@ -390,7 +426,10 @@ export const DRIVERS_OPS = [
     produces: "decoder_buffer",
     requiresAs: true,
     run: async (ctx, a) => ({
-      object: await decoderImport(get<Decoder>(ctx, a.decoder, "decoder"), get<DmaBuf>(ctx, a.buf, "dma_buf")),
+      object: await decoderImport(
+        get<Decoder>(ctx, a.decoder, "decoder"),
+        get<DmaBuf>(ctx, a.buf, "dma_buf"),
+      ),
     }),
   }),
   defineOp({
@@ -439,15 +478,25 @@ export const DRIVERS_OPS = [
   defineOp({
     name: "memfd_create",
     layer: LAYER,
-    summary: "memfd_create + ftruncate: a shmem file of `size` bytes (allow_sealing: MFD_ALLOW_SEALING)",
+    summary:
+      "memfd_create + ftruncate: a shmem file of `size` bytes (allow_sealing: MFD_ALLOW_SEALING)",
     args: z
-      .object({ size: sizeSchema, process: z.string().optional(), allow_sealing: z.boolean().optional() })
+      .object({
+        size: sizeSchema,
+        process: z.string().optional(),
+        allow_sealing: z.boolean().optional(),
+      })
       .strict(),
     produces: "fd",
     requiresAs: true,
     run: (ctx, a) => {
       const process = ctx.process(a.process);
-      const fd = memfdCreate(process, ctx.as ?? "memfd", a.size, a.allow_sealing ? MFD_ALLOW_SEALING : 0);
+      const fd = memfdCreate(
+        process,
+        ctx.as ?? "memfd",
+        a.size,
+        a.allow_sealing ? MFD_ALLOW_SEALING : 0,
+      );
       return { object: { process, fd } satisfies FdObject, text: `fd ${fd}` };
     },
   }),
@@ -455,12 +504,23 @@ export const DRIVERS_OPS = [
     name: "memfd_add_seals",
     layer: LAYER,
     summary: "fcntl(F_ADD_SEALS): SEAL, SHRINK, GROW, WRITE",
-    args: z.object({ fd: z.string(), seals: z.array(z.enum(["SEAL", "SHRINK", "GROW", "WRITE"])) }).strict(),
+    args: z
+      .object({ fd: z.string(), seals: z.array(z.enum(["SEAL", "SHRINK", "GROW", "WRITE"])) })
+      .strict(),
     refs: { fd: { type: "fd" } },
     run: (ctx, a) => {
       const o = get<FdObject>(ctx, a.fd, "fd");
-      const bits = { SEAL: F_SEAL_SEAL, SHRINK: F_SEAL_SHRINK, GROW: F_SEAL_GROW, WRITE: F_SEAL_WRITE };
-      memfdAddSeals(o.process, o.fd, a.seals.reduce((n, s) => n | bits[s], 0));
+      const bits = {
+        SEAL: F_SEAL_SEAL,
+        SHRINK: F_SEAL_SHRINK,
+        GROW: F_SEAL_GROW,
+        WRITE: F_SEAL_WRITE,
+      };
+      memfdAddSeals(
+        o.process,
+        o.fd,
+        a.seals.reduce((n, s) => n | bits[s], 0),
+      );
     },
   }),
   defineOp({
@@ -473,7 +533,12 @@ export const DRIVERS_OPS = [
     requiresAs: true,
     run: (ctx, a) => {
       const o = get<FdObject>(ctx, a.memfd, "fd");
-      const { fd } = udmabufCreate(o.process, { memfd: o.fd, flags: 0, offset: a.offset ?? 0, size: a.size });
+      const { fd } = udmabufCreate(o.process, {
+        memfd: o.fd,
+        flags: 0,
+        offset: a.offset ?? 0,
+        size: a.size,
+      });
       return { object: { process: o.process, fd } satisfies FdObject, text: `fd ${fd}` };
     },
   }),
