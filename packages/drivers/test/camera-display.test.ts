@@ -225,3 +225,41 @@ describe("udmabuf: memfd pages as a dma-buf", () => {
     expect(() => memfdAddSeals(app, nosl, F_SEAL_SHRINK)).toThrow(/EPERM/);
   });
 });
+
+describe("decoder: a 32-bit importer on a machine with RAM above 4 GiB", () => {
+  async function run(options: Record<string, boolean>) {
+    const { kernel, m } = machine("6.12", options, "arm64-soc");
+    const gpu = gpuProbe(kernel, addDevice(m, { name: "gpu", dmaMask: 40 }));
+    const dec = decoderProbe(kernel, addDevice(m, { name: "dec", dmaMask: 64 }));
+    const disp = displayProbe(kernel, addDevice(m, { name: "disp", dmaMask: 40 }));
+    expect(dec.dev.dmaMaskBits).toBe(32); // probe narrowed it
+    const bo = await gpuBoCreate(gpu, PAGE_SIZE, { contiguous: true }); // above 4 GiB here
+    const dmabuf = gpuBoExport(bo);
+    gpuBoPut(bo);
+    const fb = await displayImport(disp, dmabuf);
+    const cap = await decoderImport(dec, dmabuf);
+    let shown: number[] | string;
+    try {
+      await decoderQbuf(cap);
+      decoderDecode(cap, fill(0x80, 16));
+      await decoderRelease(cap); // unmap: the exporter maps with SKIP_CPU_SYNC, no copy back
+      shown = [...(await displayScanout(fb, 2))];
+    } catch (e) {
+      shown = (e as { code: string }).code;
+      await decoderRelease(cap);
+    }
+    await displayRelease(fb);
+    dmaBufPut(dmabuf);
+    return { shown, findings: allFindings(kernel) };
+  }
+
+  it("decoder-decodes-into-bounced-buffers: the frame stays in the bounce slot; the display reads stale memory", async () => {
+    const r = await run({ "decoder-decodes-into-bounced-buffers": true });
+    expect(r.shown).toEqual([0, 0]);
+    expect(r.findings).toContain("stale-read/stale-read");
+  });
+
+  it("fix: the decoder refuses to queue a bounced buffer (EINVAL), nothing found", async () => {
+    expect(await run({})).toEqual({ shown: "EINVAL", findings: [] });
+  });
+});
