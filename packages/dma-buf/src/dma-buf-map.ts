@@ -85,7 +85,7 @@ function mangle(kernel: Kernel, attach: DmaBufAttachment, sgt: SgTable): SgTable
       e.isLast = i === all.length - 1;
       Object.defineProperty(e, "page", {
         configurable: true,
-        enumerable: true,
+        enumerable: false, // a structural walk (the state digest) must not trip the trap
         get: () => {
           reportPageAccess(kernel, attach, h);
           return null;
@@ -115,7 +115,7 @@ function toggle(kernel: Kernel, attach: DmaBufAttachment, sgt: SgTable): SgTable
   sgt.sgl.forEach((sg, i) => {
     Object.defineProperty(sg, "page", {
       configurable: true,
-      enumerable: true,
+      enumerable: false, // a structural walk (the state digest) must not trip the trap
       get: () => {
         reportPageAccess(kernel, attach, h);
         return h.pages[i];

@@ -8,8 +8,10 @@ import { CORE_MODULE, type KernelModule } from "@dmasim/kernel";
 import type { z } from "zod";
 import type { OpContext, OpDef } from "./op";
 import { DEVICE_PART } from "./ops/device";
+import { DMA_BUF_PART } from "./ops/dma-buf";
 import { DMA_MAPPING_PART } from "./ops/dma-mapping";
 import { DMA_RESV_PART } from "./ops/dma-resv";
+import { DRIVERS_PART } from "./ops/drivers";
 import { HARDWARE_PART } from "./ops/hardware";
 import { KERNEL_OPS } from "./ops/kernel";
 
@@ -105,5 +107,7 @@ export function defaultRegistry(): Registry {
     DMA_MAPPING_PART,
     DEVICE_PART,
     DMA_RESV_PART,
+    DMA_BUF_PART,
+    DRIVERS_PART,
   ]);
 }

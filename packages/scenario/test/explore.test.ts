@@ -277,7 +277,7 @@ describe("explore: random and PCT", () => {
         expect(fixed.runs).toBe(50);
         expect(fixed.complete).toBe(false);
       }
-    });
+    }, 60_000); // every bundled pair, 200 + 200 + 50 runs each
   }
 });
 

@@ -1,0 +1,180 @@
+/**
+ * A V4L2 capture driver for a non-coherent camera: request buffers, queue them, the camera writes
+ * frames, dequeue them, export them as dma-bufs.
+ *
+ * **Kernel:** a simplified capture driver on videobuf2-core (`vb2_core_reqbufs`, `vb2_core_qbuf`,
+ * `vb2_buffer_done`, `vb2_core_dqbuf`, `vb2_core_expbuf`).
+ *
+ * @module
+ */
+import { KernelError, type Kernel, type Process } from "@dmasim/kernel";
+import { deviceWrite, getMachine, type Device, type Machine } from "@dmasim/hardware";
+import { forEachSgtableDmaSg, sgDmaAddress, sgDmaLen } from "@dmasim/dma-mapping";
+import { dmaBufFd, type DmaBuf } from "@dmasim/dma-buf";
+import { DRIVERS_MODULE } from "../module";
+import type { CameraBuffer } from "./videobuf2-dma-sg";
+import { vb2Alloc, vb2Finish, vb2GetDmabuf, vb2Prepare, vb2Put } from "./videobuf2-dma-sg";
+
+/** Options of {@link cameraProbe}. */
+export interface CameraProbeOptions {
+  /** Buffers of one contiguous block (videobuf2-dma-contig) instead of scattered pages. */
+  readonly contiguous?: boolean;
+}
+
+/**
+ * A camera. **Kernel:** the capture driver's device with its `vb2_queue`.
+ *
+ * **Locking:** the queue's lock (one thread at a time in the simulator).
+ */
+export class Camera {
+  readonly buffers: CameraBuffer[] = [];
+  /** Frames captured so far. */
+  sequence = 0;
+
+  constructor(
+    readonly kernel: Kernel,
+    readonly m: Machine,
+    readonly dev: Device,
+    readonly contiguous: boolean,
+  ) {}
+
+  /** The device's name. */
+  get name(): string {
+    return this.dev.name;
+  }
+}
+
+/**
+ * Probe a camera on a hardware device.
+ *
+ * **Kernel:** the capture driver's `probe()` with `vb2_queue_init()`.
+ *
+ * **Locking:** process context.
+ *
+ * @throws {@link KernelError} `ENODEV` without a machine
+ */
+export function cameraProbe(kernel: Kernel, dev: Device, opts: CameraProbeOptions = {}): Camera {
+  kernel.load(DRIVERS_MODULE);
+  return new Camera(kernel, getMachine(kernel), dev, !!opts.contiguous);
+}
+
+/**
+ * Allocate `count` capture buffers of `size` bytes (V4L2_MEMORY_MMAP).
+ *
+ * **Kernel:** `VIDIOC_REQBUFS` → `vb2_core_reqbufs()`.
+ *
+ * **Locking:** may sleep.
+ *
+ * @throws {@link KernelError} `EBUSY` when buffers exist, `EINVAL`, `ENOMEM`
+ */
+export function cameraReqbufs(cam: Camera, count: number, size: number): CameraBuffer[] {
+  if (cam.buffers.length > 0) {
+    throw new KernelError("EBUSY", `${cam.name}: buffers already allocated`);
+  }
+  if (!Number.isInteger(count) || count <= 0) {
+    throw new KernelError("EINVAL", `${cam.name}: ${count} buffers`);
+  }
+  for (let i = 0; i < count; i++) {
+    cam.buffers.push(vb2Alloc(cam, i, size));
+  }
+  return [...cam.buffers];
+}
+
+/**
+ * Queue a buffer for capture: it is synced for the camera first.
+ *
+ * **Kernel:** `VIDIOC_QBUF` → `vb2_core_qbuf()` (buf_prepare).
+ *
+ * **Locking:** process context.
+ *
+ * @throws {@link KernelError} `EINVAL` when the buffer is not dequeued
+ */
+export function cameraQbuf(buf: CameraBuffer): void {
+  if (buf.state !== "dequeued") {
+    throw new KernelError("EINVAL", `${buf.cam.name}: buffer ${buf.index} is ${buf.state}`);
+  }
+  vb2Prepare(buf);
+  buf.state = "queued";
+}
+
+/**
+ * The camera captures a frame into the oldest queued buffer: it writes `frame` (repeated to fill
+ * the buffer when shorter) through its DMA mapping. Returns that buffer.
+ *
+ * **Kernel:** the capture interrupt and `vb2_buffer_done()`.
+ *
+ * **Locking:** any context (an interrupt handler).
+ *
+ * @throws {@link KernelError} `EAGAIN` when no buffer is queued
+ */
+export function cameraCapture(cam: Camera, frame: Uint8Array): CameraBuffer {
+  const buf = cam.buffers.find((b) => b.state === "queued");
+  if (!buf) {
+    throw new KernelError("EAGAIN", `${cam.name}: no buffer queued`);
+  }
+  if (frame.length === 0) {
+    throw new KernelError("EINVAL", `${cam.name}: an empty frame`);
+  }
+  const whole = new Uint8Array(buf.size);
+  for (let at = 0; at < whole.length; at += frame.length) {
+    whole.set(frame.subarray(0, Math.min(frame.length, whole.length - at)), at);
+  }
+  let at = 0;
+  forEachSgtableDmaSg(buf.sgt, (sg) => {
+    const n = sgDmaLen(sg);
+    deviceWrite(cam.dev, sgDmaAddress(sg), whole.subarray(at, at + n));
+    at += n;
+  });
+  buf.sequence = cam.sequence++;
+  buf.state = "done";
+  return buf;
+}
+
+/**
+ * Dequeue the oldest filled buffer: it is synced for the CPU first.
+ *
+ * **Kernel:** `VIDIOC_DQBUF` → `vb2_core_dqbuf()` (buf_finish).
+ *
+ * **Locking:** process context.
+ *
+ * @throws {@link KernelError} `EAGAIN` when no buffer is done
+ */
+export function cameraDqbuf(cam: Camera): CameraBuffer {
+  const buf = cam.buffers
+    .filter((b) => b.state === "done")
+    .sort((a, b) => a.sequence - b.sequence)[0];
+  if (!buf) {
+    throw new KernelError("EAGAIN", `${cam.name}: no buffer done`);
+  }
+  vb2Finish(buf);
+  buf.state = "dequeued";
+  return buf;
+}
+
+/**
+ * Export a buffer as a dma-buf, and install it as an fd when a process is given.
+ *
+ * **Kernel:** `VIDIOC_EXPBUF` → `vb2_core_expbuf()`.
+ *
+ * **Locking:** process context.
+ *
+ * @throws {@link KernelError} `EMFILE`
+ */
+export function cameraExpbuf(
+  buf: CameraBuffer,
+  process?: Process,
+): { dmabuf: DmaBuf; fd: number | null } {
+  const dmabuf = vb2GetDmabuf(buf);
+  return { dmabuf, fd: process ? dmaBufFd(dmabuf, 0, process) : null };
+}
+
+/**
+ * Free the queue's buffers (exported ones live on until their dma-buf is released).
+ *
+ * **Kernel:** `VIDIOC_REQBUFS` with count 0 → `__vb2_queue_free()`.
+ *
+ * **Locking:** process context.
+ */
+export function cameraRelease(cam: Camera): void {
+  cam.buffers.splice(0).forEach((b) => vb2Put(b));
+}

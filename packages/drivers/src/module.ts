@@ -1,0 +1,77 @@
+/**
+ * The kernel options of the example drivers: each reintroduces one well-known bug, named after
+ * what it does, so that a scenario runs the bug and its fix side by side. All default to off (the
+ * correct driver).
+ *
+ * **Kernel:** driver module parameters and the patches that fixed (or would have fixed) each bug.
+ *
+ * @module
+ */
+import { defineOption, type KernelModule } from "@dmasim/kernel";
+
+const OWNER = "@dmasim/drivers";
+
+function patch(name: string, description: string) {
+  return defineOption({ name, kind: "patch", owner: OWNER, default: false, description });
+}
+
+/** gpu importer: `move_notify` does nothing, the next job keeps the old mapping (hazard H15). */
+export const GPU_IMPORTER_IGNORES_MOVE_NOTIFY = "gpu-importer-ignores-move-notify";
+/** gpu importer: jobs do not wait for the exporter's KERNEL fences (hazard H14). */
+export const GPU_IMPORTER_SKIPS_KERNEL_FENCES = "gpu-importer-skips-kernel-fences";
+/** gpu importer: maps an imported buffer without holding its reservation lock (hazard H13). */
+export const GPU_IMPORTER_MAPS_UNLOCKED = "gpu-importer-maps-unlocked";
+/** camera: DQBUF and begin_cpu_access sync only the first page of a frame for the CPU. */
+export const CAMERA_SYNCS_FIRST_PAGE_ONLY = "camera-syncs-first-page-only";
+/** camera: DQBUF and begin_cpu_access sync for the device instead of for the CPU. */
+export const CAMERA_SYNCS_FOR_DEVICE_AT_DQBUF = "camera-syncs-for-device-at-dqbuf";
+/** display: imports a buffer whose mapping goes through swiotlb bounce slots. */
+export const DISPLAY_SCANS_OUT_BOUNCED_BUFFERS = "display-scans-out-bounced-buffers";
+/** decoder: imports a buffer whose mapping goes through swiotlb bounce slots. */
+export const DECODER_DECODES_INTO_BOUNCED_BUFFERS = "decoder-decodes-into-bounced-buffers";
+/** udmabuf: begin_cpu_access syncs for the device and end_cpu_access for the CPU. */
+export const UDMABUF_INVERTED_CPU_ACCESS = "udmabuf-inverted-cpu-access";
+
+/**
+ * The example drivers' kernel options. Pass it in `new Kernel({ modules: [DRIVERS_MODULE],
+ * options: { "gpu-importer-ignores-move-notify": true } })` to set one.
+ *
+ * **Kernel:** the drivers' module parameters / the patches named by each option.
+ */
+export const DRIVERS_MODULE: KernelModule = {
+  name: OWNER,
+  options: [
+    patch(
+      GPU_IMPORTER_IGNORES_MOVE_NOTIFY,
+      "gpu: the dynamic importer's move_notify does nothing; jobs keep DMAing to the old location (H15)",
+    ),
+    patch(
+      GPU_IMPORTER_SKIPS_KERNEL_FENCES,
+      "gpu: jobs on imported buffers do not wait for the exporter's KERNEL (move/clear) fences (H14)",
+    ),
+    patch(
+      GPU_IMPORTER_MAPS_UNLOCKED,
+      "gpu: the importer maps an imported buffer without holding its reservation lock (H13)",
+    ),
+    patch(
+      CAMERA_SYNCS_FIRST_PAGE_ONLY,
+      "camera: DQBUF / begin_cpu_access sync only the first page of the frame for the CPU",
+    ),
+    patch(
+      CAMERA_SYNCS_FOR_DEVICE_AT_DQBUF,
+      "camera: DQBUF / begin_cpu_access call dma_sync_sgtable_for_device instead of _for_cpu",
+    ),
+    patch(
+      DISPLAY_SCANS_OUT_BOUNCED_BUFFERS,
+      "display: import a buffer even when its mapping is bounced through swiotlb (the rpi4 green frame)",
+    ),
+    patch(
+      DECODER_DECODES_INTO_BOUNCED_BUFFERS,
+      "decoder: import a capture buffer even when its mapping is bounced through swiotlb",
+    ),
+    patch(
+      UDMABUF_INVERTED_CPU_ACCESS,
+      "udmabuf: begin_cpu_access syncs for the device and end_cpu_access for the CPU (swapped)",
+    ),
+  ],
+};
