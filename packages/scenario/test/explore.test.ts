@@ -200,7 +200,8 @@ describe("explore: state hashing", () => {
       expect(b.failures.map((f) => f.key).sort()).toEqual(a.failures.map((f) => f.key).sort());
       expect(b.states).toBe(a.states);
     }
-  });
+    // every bundled example, explored twice (unreduced and reduced)
+  }, 120_000);
 });
 
 describe("explore: shards and workers", () => {
