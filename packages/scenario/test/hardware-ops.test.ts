@@ -24,7 +24,7 @@ describe("bundled examples", () => {
   it.each([
     ["h1-skipped-invalidate.yaml", ["stale-read"]],
     ["h21-unchecked-mapping-error.yaml", ["dma-api"]],
-    ["swiotlb-skip-sync-shared.yaml", ["stale-read", "leak", "leak"]],
+    ["swiotlb-skip-sync-shared.yaml", ["stale-read"]],
     ["h2-speculative-refill.yaml", ["stale-read"]],
     ["h3-dirty-writeback.yaml", ["clobbered-write", "stale-read"]],
   ])("%s fails under run with %j", async (f, kinds) => {
