@@ -7,7 +7,11 @@ const cli = ["apps/cli/dist/cli.js"];
 const steps = [
   { args: ["list", "kernels"], want: 0 },
   { args: ["list", "platforms"], want: 0 },
-  { args: ["run", "docs/tutorial/frame.yaml"], want: 1, say: "the bug: a stale read (exit 1 is the expected verdict)" },
+  {
+    args: ["run", "docs/tutorial/frame.yaml"],
+    want: 1,
+    say: "the bug: a stale read (exit 1 is the expected verdict)",
+  },
   { args: ["run", "docs/tutorial/frame-fixed.yaml"], want: 0, say: "the fix" },
 ];
 let ok = true;
@@ -15,7 +19,9 @@ for (const s of steps) {
   process.stdout.write(`\n$ dmasim ${s.args.join(" ")}${s.say ? `    # ${s.say}` : ""}\n`);
   const r = spawnSync(process.execPath, [...cli, ...s.args], { stdio: "inherit" });
   if (r.status !== s.want) {
-    process.stderr.write(`demo: dmasim ${s.args.join(" ")} exited ${r.status}, expected ${s.want}\n`);
+    process.stderr.write(
+      `demo: dmasim ${s.args.join(" ")} exited ${r.status}, expected ${s.want}\n`,
+    );
     ok = false;
   }
 }
