@@ -16,6 +16,9 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@dmasim/source"] } },
   test: {
     restoreMocks: true,
+    // Simulation-heavy tests (exploration, kselftest ports) take seconds on a loaded 2-core machine;
+    // a timeout is a safety net against hangs, not a performance assertion.
+    testTimeout: 30_000,
     reporters: ["default", "./scripts/summary-reporter.ts"],
     projects: packageDirs.map((dir) => ({
       extends: true,
