@@ -110,8 +110,9 @@ function program(io: Io, setCode: (code: number) => void): Command {
     .command("list")
     .description(`list what dmasim knows: ${LISTABLE.join(", ")}`)
     .argument("<what>", LISTABLE.join(" | "))
-    .option("-k, --kernel <version>", "kernel version whose defaults to show (options)", "latest")
-    .action((what: string, opts: { kernel: string }) => {
+    .option("-k, --kernel <version>", "kernel version to describe (options, heaps)", "latest")
+    .option("-p, --platform <preset>", "platform to boot (heaps)", "arm64-soc")
+    .action((what: string, opts: { kernel: string; platform: string }) => {
       list(io, what, opts);
     });
 

@@ -143,6 +143,22 @@ describe("dmasim run / check / example", () => {
     expect(list.stdout).toMatch(/armv7-vipt\s+arm\s+vipt\/4 colours/);
   });
 
+  it("lists the heaps a kernel has, and the example drivers with their bug options", async () => {
+    const old = capture();
+    expect(await main(["list", "heaps", "--kernel", "4.19"], old)).toBe(0);
+    expect(old.stdout).toMatch(/ion_system_heap +ION/);
+    expect(old.stdout).not.toContain("/dev/dma_heap");
+    const now = capture();
+    expect(await main(["list", "heaps", "--kernel", "6.12"], now)).toBe(0);
+    expect(now.stdout).toMatch(/system +dma-heap +\/dev\/dma_heap\/system\n/);
+    expect(now.stdout).toMatch(/system-uncached +dma-heap .*CONFIG_ANDROID/);
+    expect(now.stdout).not.toContain("/dev/ion");
+    const drivers = capture();
+    expect(await main(["list", "drivers"], drivers)).toBe(0);
+    expect(drivers.stdout).toMatch(/gpu .*gpu-importer-ignores-move-notify/);
+    expect(drivers.stdout).toMatch(/udmabuf .*udmabuf-inverted-cpu-access/);
+  });
+
   it("prints the JSON Schema of scenario files", async () => {
     const io = capture();
     expect(await main(["schema"], io)).toBe(0);

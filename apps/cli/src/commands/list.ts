@@ -1,11 +1,21 @@
-import { PLATFORM_PRESETS } from "@dmasim/hardware";
+import { DRIVERS_MODULE } from "@dmasim/drivers";
+import { PLATFORM_PRESETS, createMachine } from "@dmasim/hardware";
+import { HEAPS_MODULE, dmaHeapList, dmaHeapsInit, ionDevice, ionInit } from "@dmasim/heaps";
 import { DEFAULT_KERNEL_VERSION, KERNEL_PROFILES, Kernel } from "@dmasim/kernel";
 import { defaultRegistry } from "@dmasim/scenario";
 import { listExamples } from "../examples";
 import { table, UsageError, type Io } from "../io";
 
 /** What `dmasim list` can list. */
-export const LISTABLE = ["kernels", "platforms", "options", "examples", "ops"] as const;
+export const LISTABLE = [
+  "kernels",
+  "platforms",
+  "heaps",
+  "drivers",
+  "options",
+  "examples",
+  "ops",
+] as const;
 
 function listKernels(io: Io): void {
   const rows = KERNEL_PROFILES.map((p) => [
@@ -26,6 +36,67 @@ function listPlatforms(io: Io): void {
     p.description,
   ]);
   io.out(table([["PLATFORM", "ARCH", "CACHE", "DEVICES", "RAM", "DESCRIPTION"], ...rows]) + "\n");
+}
+
+/** The heaps a kernel boots with: dma-heaps under /dev/dma_heap/, and ION's heaps on kernels that have it. */
+function heapsOf(version: string, platform: string, android: boolean): string[][] {
+  const kernel = new Kernel({
+    version,
+    modules: [...defaultRegistry().modules, HEAPS_MODULE],
+    options: { CONFIG_ANDROID: android },
+  });
+  createMachine(kernel, platform);
+  dmaHeapsInit(kernel);
+  ionInit(kernel);
+  const rows = dmaHeapList(kernel).map((h) => [h.name, "dma-heap", `/dev/dma_heap/${h.name}`]);
+  for (const h of ionDevice(kernel)?.heaps ?? []) {
+    rows.push([h.name, `ION (type ${h.type}, id ${h.id})`, "/dev/ion"]);
+  }
+  return rows;
+}
+
+function listHeaps(io: Io, version: string, platform: string): void {
+  const plain = heapsOf(version, platform, false);
+  const android = heapsOf(version, platform, true);
+  const rows = [
+    ...plain.map((r) => [...r, ""]),
+    ...android
+      .filter((a) => !plain.some((r) => r[0] === a[0] && r[1] === a[1]))
+      .map((r) => [...r, "Android kernels (CONFIG_ANDROID)"]),
+  ];
+  if (rows.length === 0) {
+    io.out(`kernel ${version} has no dma-heaps (they arrived in 5.6) and no ION\n`);
+    return;
+  }
+  io.out(table([["HEAP", "KIND", "DEVICE NODE", "ONLY ON"], ...rows]) + "\n");
+}
+
+/** What each example driver models (its kernel counterparts). */
+const DRIVERS: readonly [string, string][] = [
+  [
+    "gpu",
+    "a dynamic exporter and importer (amdgpu + TTM style): VRAM/system placement, eviction with move_notify, pin, peer2peer, command submission",
+  ],
+  [
+    "camera",
+    "a static exporter for a non-coherent capture device (videobuf2 dma-sg and dma-contig)",
+  ],
+  ["display", "a static importer needing contiguous DMA addresses (DRM GEM-DMA), scans frames out"],
+  ["decoder", "an importer with a 32-bit DMA mask (videobuf2 dma-contig)"],
+  ["udmabuf", "an exporter of memfd pages (drivers/dma-buf/udmabuf.c)"],
+];
+
+function listDrivers(io: Io): void {
+  const options = DRIVERS_MODULE.options ?? [];
+  const rows = DRIVERS.map(([name, what]) => [
+    name,
+    what,
+    options
+      .filter((o) => o.name.startsWith(`${name}-`))
+      .map((o) => o.name)
+      .join(", ") || "-",
+  ]);
+  io.out(table([["DRIVER", "WHAT IT MODELS", "OPTIONS THAT REINTRODUCE A BUG"], ...rows]) + "\n");
 }
 
 function listOptions(io: Io, version: string): void {
@@ -56,12 +127,16 @@ function listOps(io: Io): void {
 }
 
 /** Run `dmasim list WHAT`. */
-export function list(io: Io, what: string, opts: { kernel: string }): void {
+export function list(io: Io, what: string, opts: { kernel: string; platform: string }): void {
   switch (what) {
     case "kernels":
       return listKernels(io);
     case "platforms":
       return listPlatforms(io);
+    case "heaps":
+      return listHeaps(io, opts.kernel, opts.platform);
+    case "drivers":
+      return listDrivers(io);
     case "options":
       return listOptions(io, opts.kernel);
     case "examples":
