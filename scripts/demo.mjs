@@ -1,4 +1,4 @@
-// The Quick start's main job: list what dmasim models, then run the tutorial's bug and its fix.
+// The Quick start's main job: list what dmasim models, then run a bundled bug and its fix.
 // The bug's run reports a stale read and exits 1, the fix passes: the demo succeeds when both do
 // what they should. Run after the CLI is built (`pnpm run demo` builds it first).
 import { spawnSync } from "node:child_process";
@@ -8,11 +8,11 @@ const steps = [
   { args: ["list", "kernels"], want: 0 },
   { args: ["list", "platforms"], want: 0 },
   {
-    args: ["run", "docs/tutorial/frame.yaml"],
+    args: ["run", "h1-skipped-invalidate"],
     want: 1,
     say: "the bug: a stale read (exit 1 is the expected verdict)",
   },
-  { args: ["run", "docs/tutorial/frame-fixed.yaml"], want: 0, say: "the fix" },
+  { args: ["run", "h1-skipped-invalidate-fixed"], want: 0, say: "the fix" },
 ];
 let ok = true;
 for (const s of steps) {
