@@ -125,3 +125,68 @@ expect:
     expect(r.ok).toBe(true);
   });
 });
+
+describe("fence containers and DMA-API queries", () => {
+  it("arrays signal when all members have, chains at their point, merges unwrap", async () => {
+    const r = await run(`name: t
+setup:
+  - dma_fence_context_alloc: {}
+    as: tl
+  - dma_fence_init: tl
+    as: a
+  - dma_fence_init: tl
+    as: b
+steps:
+  - dma_fence_array_create: { fences: [a, b] }
+    as: all
+  - dma_fence_array_create: { fences: [a, b], signal_on_any: true }
+    as: any
+  - dma_fence_chain_init: { fence: a, seqno: 1 }
+    as: p1
+  - dma_fence_chain_init: { prev: p1, fence: b, seqno: 2 }
+    as: p2
+  - dma_fence_unwrap_merge: { fences: [all, p2] }
+    as: merged
+  - dma_fence_enable_sw_signaling: all
+  - dma_fence_enable_sw_signaling: any
+  - dma_fence_signal: a
+  - dma_fence_is_signaled: any
+    expect: { value: true }
+  - dma_fence_is_signaled: all
+    expect: { value: false }
+  - dma_fence_is_signaled: merged
+    expect: { value: false }
+  - dma_fence_signal: b
+  - dma_fence_is_signaled: all
+    expect: { value: true }
+  - dma_fence_is_signaled: p2
+    expect: { value: true }
+  - dma_fence_is_signaled: merged
+    expect: { value: true }
+expect:
+  findings: none
+`);
+    expect(r.steps.filter((s) => s.expectation || s.status !== "ok")).toEqual([]);
+    expect(r.ok).toBe(true);
+  });
+
+  it("a 32-bit device on a machine with memory above 4 GiB is addressing-limited; 64-bit is not", async () => {
+    const r = await run(`name: t
+platform: arm64-soc
+devices:
+  - { name: d, dma_mask: 32 }
+steps:
+  - dma_addressing_limited: d
+    expect: { value: true }
+  - dma_max_mapping_size: d
+    expect: { value: 262144 }
+  - dma_set_mask_and_coherent: { device: d, bits: 64 }
+  - dma_addressing_limited: d
+    expect: { value: false }
+expect:
+  findings: none
+`);
+    expect(r.steps.filter((s) => s.expectation || s.status !== "ok")).toEqual([]);
+    expect(r.ok).toBe(true);
+  });
+});

@@ -4,11 +4,14 @@
  *
  * @module
  */
-import { GFP_KERNEL, pfnToPage, type Device } from "@dmasim/hardware";
+import { DMA_BIT_MASK, GFP_KERNEL, pfnToPage, type Device } from "@dmasim/hardware";
 import * as dm from "@dmasim/dma-mapping";
 import {
   DMA_MAPPING_MODULE,
+  dmaAddressingLimited,
   dmaAllocAttrs,
+  dmaMaxMappingSize,
+  dmaSetMaskAndCoherent,
   dmaDebugCheckLeaks,
   dmaFreeAttrs,
   dmaMapPageAttrs,
@@ -388,6 +391,34 @@ export const DMA_MAPPING_OPS = [
       },
     }),
   ),
+  defineOp({
+    name: "dma_set_mask_and_coherent",
+    layer: LAYER,
+    summary: "set a device's streaming and coherent DMA masks (bits); EIO if unsupported",
+    args: z.object({ device: z.string(), bits: z.number().int().min(1).max(64) }).strict(),
+    refs: { device: { type: "device" } },
+    run: (ctx, a) => {
+      dmaSetMaskAndCoherent(get<Device>(ctx, a.device, "device"), DMA_BIT_MASK(a.bits));
+    },
+  }),
+  defineOp({
+    name: "dma_addressing_limited",
+    layer: LAYER,
+    summary: "value: whether the device cannot reach all of memory (its mappings may bounce)",
+    args: z.object({ device: z.string() }).strict(),
+    refs: { device: { type: "device" } },
+    primary: "device",
+    run: (ctx, a) => ({ value: dmaAddressingLimited(get<Device>(ctx, a.device, "device")) }),
+  }),
+  defineOp({
+    name: "dma_max_mapping_size",
+    layer: LAYER,
+    summary: "value: the largest mapping the device can get (the swiotlb limit when it bounces)",
+    args: z.object({ device: z.string() }).strict(),
+    refs: { device: { type: "device" } },
+    primary: "device",
+    run: (ctx, a) => ({ value: dmaMaxMappingSize(get<Device>(ctx, a.device, "device")) }),
+  }),
   defineOp({
     name: "dma_alloc_coherent",
     layer: LAYER,

@@ -14,7 +14,14 @@ import {
   SYNC_IOC_MERGE,
   defineWdClass,
   defineWwClass,
+  dmaFenceArrayCreate,
+  dmaFenceChainInit,
   dmaFenceContextAlloc,
+  dmaFenceEnableSwSignaling,
+  dmaFenceGet,
+  dmaFenceUnwrapMerge,
+  dmaResvCopyFences,
+  dmaResvGetFences,
   dmaFenceGetStatus,
   dmaFenceInit,
   dmaFenceIsSignaled,
@@ -310,6 +317,76 @@ export const DMA_RESV_OPS = [
     },
   }),
   defineOp({
+    name: "dma_fence_enable_sw_signaling",
+    layer: LAYER,
+    summary: "ask the fence's driver to signal it (enable_signaling)",
+    args: z.object({ fence: z.string() }).strict(),
+    refs: { fence: { type: "fence" } },
+    primary: "fence",
+    run: (ctx, a) => {
+      dmaFenceEnableSwSignaling(get<DmaFence>(ctx, a.fence, "fence"));
+    },
+  }),
+  defineOp({
+    name: "dma_fence_array_create",
+    layer: LAYER,
+    summary:
+      "a fence array over `fences` on a new context: signals when all (or, with signal_on_any, one) have",
+    args: z
+      .object({ fences: z.array(z.string()).min(1), signal_on_any: z.boolean().optional() })
+      .strict(),
+    refs: { fences: { type: "fence", many: true } },
+    produces: "fence",
+    requiresAs: true,
+    run: (ctx, a) => {
+      const fences = a.fences.map((n) => dmaFenceGet(get<DmaFence>(ctx, n, "fence")));
+      const arr = dmaFenceArrayCreate(
+        ctx.kernel,
+        fences,
+        dmaFenceContextAlloc(ctx.kernel, 1),
+        1,
+        a.signal_on_any ?? false,
+      );
+      return { object: arr, text: `array of ${fences.length}` };
+    },
+  }),
+  defineOp({
+    name: "dma_fence_chain_init",
+    layer: LAYER,
+    summary: "a timeline point: chain `fence` after `prev` (a chain node or none) with a seqno",
+    args: z
+      .object({ prev: z.string().optional(), fence: z.string(), seqno: z.number().int().min(0) })
+      .strict(),
+    refs: { prev: { type: "fence", optional: true }, fence: { type: "fence" } },
+    produces: "fence",
+    requiresAs: true,
+    run: (ctx, a) => {
+      const prev = a.prev === undefined ? null : dmaFenceGet(get<DmaFence>(ctx, a.prev, "fence"));
+      const node = dmaFenceChainInit(
+        ctx.kernel,
+        prev,
+        dmaFenceGet(get<DmaFence>(ctx, a.fence, "fence")),
+        a.seqno,
+      );
+      return { object: node, text: `chain point ${a.seqno}` };
+    },
+  }),
+  defineOp({
+    name: "dma_fence_unwrap_merge",
+    layer: LAYER,
+    summary: "one fence for every unsignaled leaf of `fences` (containers unwrapped)",
+    args: z.object({ fences: z.array(z.string()).min(1) }).strict(),
+    refs: { fences: { type: "fence", many: true } },
+    produces: "fence",
+    requiresAs: true,
+    run: (ctx, a) => ({
+      object: dmaFenceUnwrapMerge(
+        ctx.kernel,
+        ...a.fences.map((n) => get<DmaFence>(ctx, n, "fence")),
+      ),
+    }),
+  }),
+  defineOp({
     name: "dma_fence_put",
     layer: LAYER,
     summary: "drop the scenario's reference to a fence",
@@ -434,6 +511,31 @@ export const DMA_RESV_OPS = [
     run: (ctx, a) => ({
       value: dmaResvTestSignaled(get<DmaResv>(ctx, a.obj, "resv"), USAGE[a.usage] as DmaResvUsage),
     }),
+  }),
+  defineOp({
+    name: "dma_resv_get_fences",
+    layer: LAYER,
+    summary: "value: how many fences of the usage or lower the object holds (dma_resv_get_fences)",
+    args: z.object({ obj: z.string(), usage: usageSchema }).strict(),
+    refs: { obj: { type: "resv" } },
+    run: (ctx, a) => {
+      const fences = dmaResvGetFences(
+        get<DmaResv>(ctx, a.obj, "resv"),
+        USAGE[a.usage] as DmaResvUsage,
+      );
+      fences.forEach((f) => dmaFencePut(f));
+      return { value: fences.length };
+    },
+  }),
+  defineOp({
+    name: "dma_resv_copy_fences",
+    layer: LAYER,
+    summary: "replace dst's fences with a copy of src's (dst must be locked)",
+    args: z.object({ dst: z.string(), src: z.string() }).strict(),
+    refs: { dst: { type: "resv" }, src: { type: "resv" } },
+    run: (ctx, a) => {
+      dmaResvCopyFences(get<DmaResv>(ctx, a.dst, "resv"), get<DmaResv>(ctx, a.src, "resv"));
+    },
   }),
   defineOp({
     name: "sync_file_create",
