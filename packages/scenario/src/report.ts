@@ -179,11 +179,11 @@ export function formatReport(r: RunReport, c: Palette = PLAIN): string {
 export function reportJson(r: RunReport): unknown {
   return JSON.parse(
     JSON.stringify(r, (_k, v: unknown) =>
-      v instanceof Uint8Array ? Buffer_toHex(v) : typeof v === "bigint" ? v.toString() : v,
+      v instanceof Uint8Array ? hexOf(v) : typeof v === "bigint" ? v.toString() : v,
     ),
   );
 }
 
-function Buffer_toHex(b: Uint8Array): string {
+function hexOf(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
