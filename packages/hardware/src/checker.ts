@@ -161,7 +161,7 @@ export class Checker {
     }
     const pfn = Math.floor(pa / PAGE_SIZE);
     const po = pa - pfn * PAGE_SIZE;
-    this.hashes.touch(pfn);
+    this.hashes.touch(pfn, po, len);
     const p = this.page(pfn);
     const off = this.store.offset(p.slot);
     this.store.array(p.slot).set(src.subarray(srcOff, srcOff + len), off + po);
