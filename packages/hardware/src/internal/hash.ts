@@ -80,6 +80,30 @@ export class Hasher {
     return this;
   }
 
+  /**
+   * Write to `out[at]`, `out[at + 1]` the lanes {@link Hasher.done} would give after feeding `w`
+   * and `count` words of `words` from `from`, leaving this hasher as it was (no allocation: many
+   * inputs hashed after a common prefix).
+   */
+  peek(
+    w: number,
+    words: Uint32Array,
+    from: number,
+    count: number,
+    out: Int32Array,
+    at: number,
+  ): void {
+    const a = this.a;
+    const b = this.b;
+    const n = this.n;
+    this.word(w).words(words, from, count);
+    out[at] = fmix(this.a ^ this.n);
+    out[at + 1] = fmix(this.b ^ Math.imul(this.n, 0x27d4eb2f));
+    this.a = a;
+    this.b = b;
+    this.n = n;
+  }
+
   /** Feed a pair of lanes (a nested hash or a sum). */
   pair(p: HashPair): this {
     return this.word(p[0]).word(p[1]);
@@ -222,31 +246,33 @@ export class PageHashes {
       hs = new Int32Array(2 * this.nchunks);
       this.chunks.set(pfn, hs);
     }
+    // each chunk is hashed with its page and index: Hasher().num(pfn).word(c).words(chunk)
+    const seed = new Hasher().num(pfn);
+    let sa = 0;
+    let sb = 0;
     for (let c = 0; c < this.nchunks; c++) {
       if (((mask[c >>> 5] as number) & (1 << (c & 31))) === 0) {
         continue;
       }
-      this.sum.remove([hs[2 * c] as number, hs[2 * c + 1] as number]);
-      let a = 0;
-      let b = 0;
+      sa -= hs[2 * c] as number;
+      sb -= hs[2 * c + 1] as number;
+      hs[2 * c] = 0;
+      hs[2 * c + 1] = 0;
       if (at) {
         const from = at.from + c * CHUNK_WORDS;
         const n = Math.min(CHUNK_WORDS, this.pageWords - c * CHUNK_WORDS);
-        let zero = true;
+        const words = at.words;
         for (let i = 0; i < n; i++) {
-          if (at.words[from + i] !== 0) {
-            zero = false;
+          if (words[from + i] !== 0) {
+            seed.peek(c, words, from, n, hs, 2 * c);
             break;
           }
         }
-        if (!zero) {
-          [a, b] = new Hasher().num(pfn).word(c).words(at.words, from, n).done();
-        }
       }
-      hs[2 * c] = a;
-      hs[2 * c + 1] = b;
-      this.sum.add([a, b]);
+      sa += hs[2 * c] as number;
+      sb += hs[2 * c + 1] as number;
     }
+    this.sum.add([sa | 0, sb | 0]);
   }
 
   /** The combined hash of every stored page (rehashing the chunks touched since the last call). */
