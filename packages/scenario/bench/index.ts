@@ -7,7 +7,8 @@
  * exhaust the correct variant (with the invalidate), runs or states per second, and dmasim's ratio
  * to spin. Bounds for both tools: at most {@link CACHE_EVENTS} hardware cache events per run.
  *
- * Timing: dmasim's figures are the wall time of `explore()` of the built packages in this process
+ * Timing: dmasim's figures are the wall time of `explore()` (the lower layers built, as `dmasim
+ * explore` runs them; this package from source) in this process
  * (the best of {@link REPEAT} searches, after a warm-up search, so that the JIT has compiled the
  * simulator); spin's are the wall time of the compiled verifier `pan` (the best of {@link REPEAT}),
  * process start included, compilation (`spin -a`, `gcc`) not. `pan` runs twice: with its default
@@ -18,8 +19,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-// the built package (as `dmasim explore` runs it): the bench script builds it first
-import { defaultRegistry, explore, loadScenario } from "@dmasim/scenario";
+// this package from source; the layers below from their builds (`pnpm bench` builds them first)
+import { defaultRegistry, explore, loadScenario } from "../src/index";
 import { CACHE_EVENTS, modelPromela, modelScenario } from "./cache-model";
 
 const registry = defaultRegistry();
