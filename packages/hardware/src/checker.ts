@@ -161,7 +161,7 @@ export class Checker {
     }
     const pfn = Math.floor(pa / PAGE_SIZE);
     const po = pa - pfn * PAGE_SIZE;
-    this.hashes.touch(pfn);
+    this.hashes.touch(pfn, po, len);
     const p = this.page(pfn);
     const off = this.store.offset(p.slot);
     this.store.array(p.slot).set(src.subarray(srcOff, srcOff + len), off + po);
@@ -286,7 +286,11 @@ export class Checker {
     if (!this.enabled) {
       return true;
     }
-    const ideal = new Uint8Array(PAGE_SIZE);
+    let most = 0;
+    for (const seg of segs) {
+      most = Math.max(most, seg.len);
+    }
+    const ideal = new Uint8Array(Math.min(PAGE_SIZE, most));
     let bad = 0;
     let lines = 0;
     let first: { seg: CheckSegment; i: number } | undefined;

@@ -108,41 +108,167 @@ const CMA_FREE = 254;
 const SECTION_SHIFT = 9;
 const SECTION_PAGES = 1 << SECTION_SHIFT;
 
+/**
+ * One free list of a zone, as the boot image left it plus what happened since. The boot part is a
+ * window `[lo, hi)` of the image's list, shared by every machine booted from that image and never
+ * written (blocks taken out of the middle are remembered in `gone`); blocks freed since boot sit in
+ * a linked list of their own, ahead of every boot block (a free pushes at the head). The order of
+ * the whole list is exactly that of one linked list with the same history.
+ */
 class FreeArea {
-  head = -1;
-  tail = -1;
-  count = 0;
-  readonly next = new Map<number, number>();
-  readonly prev = new Map<number, number>();
+  private lo = 0;
+  private hi: number;
+  /** Boot blocks taken from inside the window (skipped lazily). */
+  private gone: Set<number> | null = null;
+  private baseLive: number;
+  private topHead = -1;
+  private topTail = -1;
+  private topCount = 0;
+  private readonly next = new Map<number, number>();
+  private readonly prev = new Map<number, number>();
+
+  constructor(private readonly base: Int32Array = EMPTY) {
+    this.hi = base.length;
+    this.baseLive = base.length;
+  }
+
+  get count(): number {
+    return this.topCount + this.baseLive;
+  }
+
+  get head(): number {
+    if (this.topCount > 0) {
+      return this.topHead;
+    }
+    this.trim();
+    return this.baseLive > 0 ? this.base[this.lo]! : -1;
+  }
+
+  get tail(): number {
+    if (this.baseLive > 0) {
+      this.trim();
+      return this.base[this.hi - 1]!;
+    }
+    return this.topTail;
+  }
+
+  /** Every block, head first. */
+  *blocks(): Generator<number> {
+    for (let b = this.topHead; b >= 0; b = this.next.get(b) ?? -1) {
+      yield b;
+    }
+    for (let i = this.lo; i < this.hi; i++) {
+      const b = this.base[i]!;
+      if (!this.gone?.has(b)) {
+        yield b;
+      }
+    }
+  }
+
+  /** Skip taken boot blocks at both ends of the window. */
+  private trim(): void {
+    const gone = this.gone;
+    if (!gone || gone.size === 0) {
+      return;
+    }
+    while (this.lo < this.hi && gone.delete(this.base[this.lo]!)) {
+      this.lo++;
+    }
+    while (this.lo < this.hi && gone.delete(this.base[this.hi - 1]!)) {
+      this.hi--;
+    }
+  }
 
   pushHead(pfn: number): void {
     this.prev.set(pfn, -1);
-    this.next.set(pfn, this.head);
-    if (this.head >= 0) {
-      this.prev.set(this.head, pfn);
+    this.next.set(pfn, this.topHead);
+    if (this.topHead >= 0) {
+      this.prev.set(this.topHead, pfn);
     } else {
-      this.tail = pfn;
+      this.topTail = pfn;
     }
-    this.head = pfn;
-    this.count++;
+    this.topHead = pfn;
+    this.topCount++;
   }
 
   remove(pfn: number): void {
+    if (this.next.has(pfn)) {
+      this.removeTop(pfn);
+      return;
+    }
+    this.baseLive--;
+    this.trim();
+    if (this.lo < this.hi && this.base[this.lo] === pfn) {
+      this.lo++;
+    } else if (this.lo < this.hi && this.base[this.hi - 1] === pfn) {
+      this.hi--;
+    } else {
+      (this.gone ??= new Set()).add(pfn);
+    }
+  }
+
+  private removeTop(pfn: number): void {
     const p = this.prev.get(pfn) ?? -1;
     const n = this.next.get(pfn) ?? -1;
     if (p >= 0) {
       this.next.set(p, n);
     } else {
-      this.head = n;
+      this.topHead = n;
     }
     if (n >= 0) {
       this.prev.set(n, p);
     } else {
-      this.tail = p;
+      this.topTail = p;
     }
     this.prev.delete(pfn);
     this.next.delete(pfn);
-    this.count--;
+    this.topCount--;
+  }
+}
+
+const EMPTY = new Int32Array(0);
+
+/**
+ * The order of every free block of a zone by its first pfn: the boot image's (shared, read only)
+ * with this machine's changes over it.
+ */
+class FreeOrders {
+  private readonly own = new Map<number, number>();
+
+  constructor(private readonly base: ReadonlyMap<number, number> = new Map()) {}
+
+  get(pfn: number): number | undefined {
+    const o = this.own.get(pfn);
+    if (o !== undefined) {
+      return o < 0 ? undefined : o;
+    }
+    return this.base.get(pfn);
+  }
+
+  set(pfn: number, order: number): void {
+    this.own.set(pfn, order);
+  }
+
+  delete(pfn: number): void {
+    if (this.base.has(pfn)) {
+      this.own.set(pfn, -1);
+    } else {
+      this.own.delete(pfn);
+    }
+  }
+
+  /** Every entry (for taking a boot image). */
+  *entries(): Generator<[number, number]> {
+    for (const [pfn, o] of this.base) {
+      if (!this.own.has(pfn)) {
+        yield [pfn, o];
+      }
+    }
+    for (const [pfn, o] of this.own) {
+      if (o >= 0) {
+        yield [pfn, o];
+      }
+    }
   }
 }
 
@@ -155,9 +281,9 @@ class FreeArea {
  */
 export class Zone {
   /** @internal */
-  readonly areas: FreeArea[] = Array.from({ length: NR_PAGE_ORDERS }, () => new FreeArea());
+  readonly areas: FreeArea[];
   /** @internal the order of each free block, by its first pfn */
-  readonly freeOrder = new Map<number, number>();
+  readonly freeOrder: FreeOrders;
   /** Free pages. **Kernel:** `zone_page_state(zone, NR_FREE_PAGES)`. */
   freePages = 0;
   /** Pages the zone manages (not reserved at boot). */
@@ -167,7 +293,13 @@ export class Zone {
     readonly name: ZoneName,
     readonly startPfn: number,
     readonly endPfn: number,
-  ) {}
+    image?: ZoneImage,
+  ) {
+    this.areas = Array.from({ length: NR_PAGE_ORDERS }, (_, o) => new FreeArea(image?.lists[o]));
+    this.freeOrder = new FreeOrders(image?.freeOrder);
+    this.freePages = image?.freePages ?? 0;
+    this.managedPages = image?.managedPages ?? 0;
+  }
 
   /** How a state digest names the zone when another layer holds it (never walked). */
   digestTag(): string {
@@ -201,6 +333,57 @@ function prng(seed: number): () => number {
   };
 }
 
+/** A zone as boot left it. Shared by every machine booted from the same image; never written. */
+interface ZoneImage {
+  readonly name: ZoneName;
+  readonly startPfn: number;
+  readonly endPfn: number;
+  /** Each order's free list, head first. */
+  readonly lists: readonly Int32Array[];
+  readonly freeOrder: ReadonlyMap<number, number>;
+  readonly freePages: number;
+  readonly managedPages: number;
+}
+
+/**
+ * The page allocator right after boot: what the zones, the boot-time fragmentation and the reserved
+ * ranges make of a platform. It is a pure function of the fields named by {@link bootKey}, and costs
+ * milliseconds to compute (thousands of scattered pages are freed one by one), so it is computed
+ * once per distinct key and shared, read only, by every machine booted with that key: machines keep
+ * their own changes over it (see {@link FreeArea}, {@link FreeOrders} and `PageAllocator.setState`),
+ * so two machines never share anything mutable. Its objects are frozen; its typed arrays and maps
+ * are reachable only through private fields of the classes above, which never write them.
+ */
+interface BootImage {
+  readonly zones: readonly ZoneImage[];
+  /** Per-page state by section. */
+  readonly state: ReadonlyMap<number, Uint8Array>;
+}
+
+/**
+ * Boot images by {@link bootKey}, at most {@link BOOT_IMAGES_MAX} (the oldest is dropped). The one
+ * module-level cache of the hardware layer: its values are immutable (see {@link BootImage}), so it
+ * changes nothing a machine sees, only how fast a machine boots.
+ */
+const BOOT_IMAGES = new Map<string, BootImage>();
+const BOOT_IMAGES_MAX = 16;
+
+/** Everything a boot image depends on. */
+function bootKey(
+  config: PlatformConfig,
+  reserved: readonly { start: number; end: number }[],
+): string {
+  return JSON.stringify([
+    config.ramBase,
+    config.ramSize,
+    config.zoneDmaLimit,
+    config.zoneDma32,
+    config.fragmentation,
+    config.seed,
+    reserved.map((r) => [r.start, r.end]),
+  ]);
+}
+
 /**
  * The zones and their buddy allocators, and per-page allocation state.
  *
@@ -211,7 +394,10 @@ function prng(seed: number): () => number {
 export class PageAllocator {
   /** Zones from low to high addresses. */
   readonly zones: Zone[] = [];
+  /** Per-page state sections this machine wrote (copies of the boot image's, or new). */
   private readonly state = new Map<number, Uint8Array>();
+  /** The boot image's sections (read only). */
+  private readonly bootState: ReadonlyMap<number, Uint8Array>;
   private readonly pageObjs = new Map<number, Page>();
   /** A running hash of the allocation events since boot (for the state digest). */
   private events: HashPair = [0, 0];
@@ -219,11 +405,39 @@ export class PageAllocator {
   /** The orders of the page objects whose order is not 0. */
   private readonly orders = new HashSum();
 
+  /**
+   * @param fromScratch - @internal boot without the shared boot image (to make one)
+   */
   constructor(
     private readonly kernel: Kernel,
     private readonly config: PlatformConfig,
     reserved: readonly { start: number; end: number }[],
+    fromScratch = false,
   ) {
+    if (fromScratch) {
+      this.bootState = new Map();
+      this.boot(reserved);
+      return;
+    }
+    const key = bootKey(config, reserved);
+    let image = BOOT_IMAGES.get(key);
+    if (!image) {
+      image = new PageAllocator(kernel, config, reserved, true).image();
+      if (BOOT_IMAGES.size >= BOOT_IMAGES_MAX) {
+        BOOT_IMAGES.delete(BOOT_IMAGES.keys().next().value as string);
+      }
+      BOOT_IMAGES.set(key, image);
+    }
+    for (const z of image.zones) {
+      this.zones.push(new Zone(z.name, z.startPfn, z.endPfn, z));
+    }
+    this.bootState = image.state;
+    this.booted = true;
+  }
+
+  /** Zones, reserved ranges and the boot-time fragmentation, page by page. */
+  private boot(reserved: readonly { start: number; end: number }[]): void {
+    const config = this.config;
     const first = config.ramBase / PAGE_SIZE;
     const last = (config.ramBase + config.ramSize) / PAGE_SIZE;
     const limits: [ZoneName, number][] = [];
@@ -250,7 +464,22 @@ export class PageAllocator {
       this.initZone(zone, reserved);
       this.fragment(zone, rand);
     }
-    this.booted = true;
+  }
+
+  /** This (freshly booted) allocator as a frozen boot image. */
+  private image(): BootImage {
+    const zones = this.zones.map((z) =>
+      Object.freeze({
+        name: z.name,
+        startPfn: z.startPfn,
+        endPfn: z.endPfn,
+        lists: Object.freeze(z.areas.map((a) => Int32Array.from(a.blocks()))),
+        freeOrder: new Map(z.freeOrder.entries()),
+        freePages: z.freePages,
+        managedPages: z.managedPages,
+      }),
+    );
+    return Object.freeze({ zones: Object.freeze(zones), state: new Map(this.state) });
   }
 
   /** Chain one event (`op`: 1 take, 2 free, 3 split) into the running hash. */
@@ -314,11 +543,7 @@ export class PageAllocator {
     if (this.config.fragmentation <= 0) {
       return;
     }
-    const big = zone.areas[MAX_PAGE_ORDER]!;
-    const blocks: number[] = [];
-    for (let b = big.head; b >= 0; b = big.next.get(b) ?? -1) {
-      blocks.push(b);
-    }
+    const blocks = [...zone.areas[MAX_PAGE_ORDER]!.blocks()];
     const n = Math.min(16, Math.floor(blocks.length / 4));
     if (n === 0) {
       return;
@@ -350,22 +575,25 @@ export class PageAllocator {
 
   // ---- per-page state ----------------------------------------------------------------------
 
+  /** Set a page's state; the first write to a section of the boot image copies that section. */
   private setState(pfn: number, v: number): void {
     const sec = Math.floor(pfn / SECTION_PAGES);
+    const i = pfn - sec * SECTION_PAGES;
     let a = this.state.get(sec);
     if (!a) {
-      if (v === FREE) {
+      const boot = this.bootState.get(sec);
+      if ((boot?.[i] ?? FREE) === v) {
         return;
       }
-      a = new Uint8Array(SECTION_PAGES);
+      a = boot ? boot.slice() : new Uint8Array(SECTION_PAGES);
       this.state.set(sec, a);
     }
-    a[pfn - sec * SECTION_PAGES] = v;
+    a[i] = v;
   }
 
   private getState(pfn: number): number {
     const sec = Math.floor(pfn / SECTION_PAGES);
-    return this.state.get(sec)?.[pfn - sec * SECTION_PAGES] ?? FREE;
+    return (this.state.get(sec) ?? this.bootState.get(sec))?.[pfn - sec * SECTION_PAGES] ?? FREE;
   }
 
   private markRange(start: number, end: number, v: number): void {

@@ -59,7 +59,7 @@ export class PhysMemory {
   /** Write `len` bytes of `src[srcOff..]` at `pa` (within one page). */
   writePage(pa: number, src: Uint8Array, srcOff: number, len: number): void {
     const pfn = Math.floor(pa / PAGE_SIZE);
-    this.hashes.touch(pfn);
+    this.hashes.touch(pfn, pa - pfn * PAGE_SIZE, len);
     let slot = this.pages.get(pfn);
     if (slot === undefined) {
       slot = this.store.alloc(false);

@@ -45,12 +45,8 @@ function low(x: number, mask: number): number {
  * **Locking:** the area spinlock in the kernel; allocation and release are synchronous here.
  */
 export class IoTlbPool {
-  /** Original address per slot (written through `updateSlot`). */
-  readonly orig: Float64Array;
-  /** Bytes from this slot to the end of its allocation (written through `updateSlot`). */
-  readonly allocSize: Int32Array;
-  /** Free slots from here to the end of the segment, 0 when used (written through `updateSlot`). */
-  readonly list: Int32Array;
+  /** The three slot arrays, made on first use (most runs never bounce). */
+  private slots: { orig: Float64Array; allocSize: Int32Array; list: Int32Array } | null = null;
   /** The slots' changes since boot, as a sum of (slot, old) out and (slot, new) in. */
   private readonly slotSum = new HashSum();
   /** Next search start. */
@@ -65,13 +61,37 @@ export class IoTlbPool {
     readonly nslabs: number,
     /** `swiotlb=force`. */
     readonly force: boolean,
-  ) {
-    this.orig = new Float64Array(nslabs).fill(INVALID_PHYS_ADDR);
-    this.allocSize = new Int32Array(nslabs);
-    this.list = new Int32Array(nslabs);
-    for (let i = 0; i < nslabs; i++) {
-      this.list[i] = Math.min(IO_TLB_SEGSIZE - (i % IO_TLB_SEGSIZE), nslabs - i);
+  ) {}
+
+  private made(): { orig: Float64Array; allocSize: Int32Array; list: Int32Array } {
+    if (!this.slots) {
+      const n = this.nslabs;
+      const list = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        list[i] = Math.min(IO_TLB_SEGSIZE - (i % IO_TLB_SEGSIZE), n - i);
+      }
+      this.slots = {
+        orig: new Float64Array(n).fill(INVALID_PHYS_ADDR),
+        allocSize: new Int32Array(n),
+        list,
+      };
     }
+    return this.slots;
+  }
+
+  /** Original address per slot (written through `updateSlot`). */
+  get orig(): Float64Array {
+    return this.made().orig;
+  }
+
+  /** Bytes from this slot to the end of its allocation (written through `updateSlot`). */
+  get allocSize(): Int32Array {
+    return this.made().allocSize;
+  }
+
+  /** Free slots from here to the end of the segment, 0 when used (written through `updateSlot`). */
+  get list(): Int32Array {
+    return this.made().list;
   }
 
   /** One past the last byte. */
@@ -81,10 +101,11 @@ export class IoTlbPool {
 
   /** @internal set slot `i`'s three fields, keeping the digest's sum of slots current */
   updateSlot(i: number, orig: number, allocSize: number, list: number): void {
-    this.slotSum.remove(slotHash(i, this.orig[i]!, this.allocSize[i]!, this.list[i]!));
-    this.orig[i] = orig;
-    this.allocSize[i] = allocSize;
-    this.list[i] = list;
+    const s = this.made();
+    this.slotSum.remove(slotHash(i, s.orig[i]!, s.allocSize[i]!, s.list[i]!));
+    s.orig[i] = orig;
+    s.allocSize[i] = allocSize;
+    s.list[i] = list;
     this.slotSum.add(slotHash(i, orig, allocSize, list));
   }
 

@@ -405,24 +405,44 @@ describe("hash helpers", () => {
     expect(a.contentHash).toEqual(empty);
   });
 
-  it("PageHashes counts a page of zeroes as absent and rehashes touched pages only", () => {
+  it("PageHashes counts a page of zeroes as absent and rehashes touched chunks only", () => {
     const store = new Map<number, Uint32Array>();
-    const hashes = new PageHashes(4, (pfn) => {
+    const locate = (pfn: number) => {
       const w = store.get(pfn);
       return w ? { words: w, from: 0 } : null;
-    });
+    };
+    const hashes = new PageHashes(32, locate); // two 64-byte chunks per page
     const none = hashes.digest();
-    store.set(1, new Uint32Array(4));
-    hashes.touch(1);
+    store.set(1, new Uint32Array(32));
+    hashes.touch(1, 0, 128);
     expect(hashes.digest()).toEqual(none);
     store.get(1)![2] = 7;
     expect(hashes.digest()).toEqual(none); // not touched: not rehashed
-    hashes.touch(1);
+    hashes.touch(1, 8, 4);
     const one = hashes.digest();
     expect(one).not.toEqual(none);
-    store.set(2, new Uint32Array([0, 0, 7, 0]));
-    hashes.touch(2);
-    expect(hashes.digest()).not.toEqual(one); // same bytes at another pfn
+    store.get(1)![20] = 9; // in the second chunk
+    hashes.touch(1, 0, 64); // the first chunk only
+    expect(hashes.digest()).toEqual(one);
+    hashes.touch(1, 80, 4);
+    const two = hashes.digest();
+    expect(two).not.toEqual(one);
+    store.set(2, new Uint32Array(32));
+    store.get(2)![2] = 7;
+    store.get(2)![20] = 9;
+    hashes.touch(2, 0, 128);
+    expect(hashes.digest()).not.toEqual(two); // same bytes at another pfn
+    // the same contents reached another way hash the same
+    const other = new PageHashes(32, locate);
+    other.touch(2, 0, 128);
+    other.touch(1, 0, 128);
+    expect(other.digest()).toEqual(hashes.digest());
+    // back to zeroes: absent again
+    store.get(1)!.fill(0);
+    store.get(2)!.fill(0);
+    hashes.touch(1, 0, 128);
+    hashes.touch(2, 0, 128);
+    expect(hashes.digest()).toEqual(none);
   });
 
   it("Hasher separates numbers above 32 bits and negative markers", () => {

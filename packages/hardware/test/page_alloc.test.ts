@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { KernelBug, PAGE_SIZE, replayPolicy } from "@dmasim/kernel";
+import type { Zone } from "../src/index";
 import {
   GFP_ATOMIC,
   GFP_DMA,
@@ -9,6 +10,7 @@ import {
   __GFP_NOWARN,
   __GFP_ZERO,
   LINE_DIRTY,
+  PageAllocator,
   allocPages,
   allocPagesBulk,
   allocPagesExact,
@@ -189,5 +191,60 @@ describe("sparse memory", () => {
     expect(m.memory.read(5 * 1024 * MiB + 4088, 16)).toEqual(
       new Uint8Array([0, 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0]),
     );
+  });
+});
+
+describe("the boot image shared by machines of one platform", () => {
+  /** A seeded workload of takes and frees on every zone; returns what it saw. */
+  const workload = (pa: PageAllocator, seed: number): unknown[] => {
+    let r = seed;
+    const rnd = (): number => {
+      r = (Math.imul(r, 1103515245) + 12345) & 0x7fffffff;
+      return r / 0x80000000;
+    };
+    const live: [Zone, number, number][] = [];
+    const log: unknown[] = [];
+    for (let i = 0; i < 2000; i++) {
+      if (live.length > 0 && rnd() < 0.4) {
+        const [z, pfn, o] = live.splice(Math.floor(rnd() * live.length), 1)[0]!;
+        pa.freeBlock(z, pfn, o);
+      } else {
+        const z = pa.zones[Math.floor(rnd() * pa.zones.length)]!;
+        const o = rnd() < 0.7 ? 0 : Math.floor(rnd() * (MAX_PAGE_ORDER + 1));
+        const pfn = pa.takeBlock(z, o);
+        log.push(pfn);
+        if (pfn >= 0) {
+          live.push([z, pfn, o]);
+        }
+      }
+    }
+    log.push(
+      pa.freePages,
+      pa.zones.map((z) => [z.name, z.freePages, z.areas.map((a) => [a.count, a.head, a.tail])]),
+    );
+    return log;
+  };
+
+  for (const preset of ["arm64-soc", "x86-64", "armv7-vipt"]) {
+    it(`${preset}: a machine booted from the image allocates exactly as one booted page by page`, () => {
+      const { k, m } = boot(preset);
+      const reserved = m.swiotlb ? [{ start: m.swiotlb.start, end: m.swiotlb.end }] : [];
+      const scratch = new PageAllocator(k, m.config, reserved, true);
+      expect(workload(m.pageAlloc, 7)).toEqual(workload(scratch, 7));
+    });
+  }
+
+  it("machines booted from one image share nothing mutable", () => {
+    const { m: a } = boot("arm64-soc");
+    const first = workload(a.pageAlloc, 3);
+    const { m: b } = boot("arm64-soc");
+    const { m: c } = boot("arm64-soc");
+    expect(workload(b.pageAlloc, 3)).toEqual(first); // a's allocations did not leak into the image
+    expect(workload(c.pageAlloc, 5)).not.toEqual(first);
+    const taken = pageToPhys(allocPages(b, 0, GFP_KERNEL)!) / PAGE_SIZE;
+    expect(b.pageAlloc.isFree(taken)).toBe(false);
+    expect(boot("arm64-soc").m.pageAlloc.isFree(taken)).toBe(true);
+    const { m: d } = boot("arm64-soc");
+    expect(workload(d.pageAlloc, 3)).toEqual(first);
   });
 });

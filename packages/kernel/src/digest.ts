@@ -149,3 +149,198 @@ export function hashText(text: string): string {
   b ^= b >>> 16;
   return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
 }
+
+function rotl(x: number, r: number): number {
+  return (x << r) | (x >>> (32 - r));
+}
+
+/** murmur3's finaliser: every input bit affects every output bit. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const TWO32 = 2 ** 32;
+
+/** Token tags of {@link digestHash}'s encoding (each value starts with one). */
+const T_NULL = 1;
+const T_UNDEF = 2;
+const T_TRUE = 3;
+const T_FALSE = 4;
+const T_INT = 5;
+const T_NUM = 6;
+const T_STR = 7;
+const T_BIG = 8;
+const T_SYM = 9;
+const T_FN = 10;
+const T_OPAQUE = 11;
+const T_TAG = 12;
+const T_REF = 13;
+const T_BYTES = 14;
+const T_ARR = 15;
+const T_MAP = 16;
+const T_SET = 17;
+const T_OBJ = 18;
+
+/**
+ * The walk of {@link digestHash}: the same structural walk as {@link digestValue}, streamed into
+ * two 32-bit hash lanes (murmur3-style word mixing) as a prefix-free token encoding (a tag, then
+ * lengths before contents), so that no text is built.
+ */
+class HashWalk {
+  private a = 0x2545f491;
+  private b = 0x9e3779b9;
+  private n = 0;
+  private readonly seen = new Map<object, number>();
+
+  word(x: number): void {
+    let k = Math.imul(x, 0xcc9e2d51);
+    k = Math.imul(rotl(k, 15), 0x1b873593);
+    this.a = (Math.imul(rotl(this.a ^ k, 13), 5) + 0xe6546b64) | 0;
+    let j = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+    j ^= j >>> 15;
+    this.b = Math.imul(this.b ^ j, 0x5bd1e995);
+    this.b ^= this.b >>> 13;
+    this.n++;
+  }
+
+  str(s: string): void {
+    this.word(s.length);
+    for (let i = 0; i < s.length; i++) {
+      this.word(s.charCodeAt(i));
+    }
+  }
+
+  number(v: number): void {
+    if (Number.isSafeInteger(v)) {
+      this.word(T_INT);
+      this.word(v >>> 0);
+      this.word(Math.floor(v / TWO32));
+    } else {
+      this.word(T_NUM);
+      this.str(String(v));
+    }
+  }
+
+  value(v: unknown): void {
+    switch (typeof v) {
+      case "object":
+        if (v === null) {
+          this.word(T_NULL);
+        } else {
+          this.object(v);
+        }
+        return;
+      case "string":
+        this.word(T_STR);
+        this.str(v);
+        return;
+      case "number":
+        this.number(v);
+        return;
+      case "boolean":
+        this.word(v ? T_TRUE : T_FALSE);
+        return;
+      case "undefined":
+        this.word(T_UNDEF);
+        return;
+      case "bigint":
+        this.word(T_BIG);
+        this.str(String(v));
+        return;
+      case "symbol":
+        this.word(T_SYM);
+        this.str(String(v));
+        return;
+      case "function":
+        this.word(T_FN);
+        return;
+    }
+  }
+
+  private object(v: object): void {
+    if (isTagged(v)) {
+      this.word(T_TAG);
+      this.str(v.digestTag());
+      return;
+    }
+    if (v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet) {
+      this.word(T_OPAQUE);
+      return;
+    }
+    const ref = this.seen.get(v);
+    if (ref !== undefined) {
+      this.word(T_REF);
+      this.word(ref);
+      return;
+    }
+    this.seen.set(v, this.seen.size);
+    if (ArrayBuffer.isView(v)) {
+      const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      this.word(T_BYTES);
+      this.word(bytes.length);
+      for (let i = 0; i < bytes.length; i++) {
+        this.word(bytes[i] as number);
+      }
+      return;
+    }
+    if (Array.isArray(v)) {
+      this.word(T_ARR);
+      this.word(v.length);
+      for (const x of v) {
+        this.value(x);
+      }
+      return;
+    }
+    if (v instanceof Map) {
+      this.word(T_MAP);
+      this.word(v.size);
+      for (const [k, x] of v) {
+        this.value(k);
+        this.value(x);
+      }
+      return;
+    }
+    if (v instanceof Set) {
+      this.word(T_SET);
+      this.word(v.size);
+      for (const x of v) {
+        this.value(x);
+      }
+      return;
+    }
+    this.word(T_OBJ);
+    this.str((v.constructor as { name?: string } | undefined)?.name ?? "");
+    const keys = Object.keys(v);
+    this.word(keys.length);
+    for (const k of keys) {
+      this.str(k);
+      this.value((v as Record<string, unknown>)[k]);
+    }
+  }
+
+  hex(): string {
+    const a = fmix(this.a ^ this.n);
+    const b = fmix(this.b ^ Math.imul(this.n, 0x27d4eb2f));
+    return a.toString(16).padStart(8, "0") + b.toString(16).padStart(8, "0");
+  }
+}
+
+/**
+ * A 64-bit hash (16 hex digits) of a value's structure: what {@link digestValue} sees (the same
+ * walk: fields in order, cycles and shared objects as back-references, tags, opaque markers),
+ * streamed into the hash without building the text. Structures with equal texts hash equally;
+ * different ones differ but for a 64-bit collision. Used by `Kernel.stateDigest()` at every choice
+ * point of an exploration, where building the text cost most of the digest.
+ *
+ * **Kernel:** none. **Locking:** none (pure).
+ */
+export function digestHash(value: unknown): string {
+  const w = new HashWalk();
+  w.value(value);
+  return w.hex();
+}

@@ -30,7 +30,7 @@ export {
   type ChoicePolicy,
   type ChoiceRecord,
 } from "./choice";
-export { digestValue, hashText, type DigestTag } from "./digest";
+export { digestHash, digestValue, hashText, type DigestTag } from "./digest";
 export { Clock, MAX_SCHEDULE_TIMEOUT, NSEC_PER_MSEC } from "./clock";
 export {
   Dmesg,

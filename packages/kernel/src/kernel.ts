@@ -8,7 +8,7 @@
  */
 import { ChoiceSource, firstPolicy, randomPolicy, type ChoicePolicy } from "./choice";
 import { Clock } from "./clock";
-import { digestValue, hashText } from "./digest";
+import { digestHash } from "./digest";
 import { KernelError } from "./errno";
 import type { Finding, FindingInput } from "./findings";
 import { Lockdep } from "./lockdep";
@@ -288,7 +288,7 @@ export class Kernel {
   /**
    * Add a part to every {@link Kernel.stateDigest}: a layer whose state decides what a run does next
    * and that the kernel cannot see by walking it (closures, weak maps, state outside the kernel)
-   * contributes a value here. The value is serialised structurally (`digestValue`).
+   * contributes a value here. The value is serialised structurally (the walk of `digestValue`, hashed by `digestHash`).
    *
    * **Kernel:** none (a model-checking aid).
    */
@@ -308,13 +308,13 @@ export class Kernel {
    */
   stateDigest(): string {
     const subsys = [...this.subsystems]
-      .map(([key, state]) => {
+      .map(([key, state]): [string, unknown] => {
         const own = (state as { stateDigest?: unknown } | null)?.stateDigest;
         const value: unknown =
           typeof own === "function" ? (own as () => unknown).call(state) : state;
-        return `${key.name}=${digestValue(value)}`;
+        return [key.name, value];
       })
-      .sort();
+      .sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
     const parts = [
       this.clock.now(),
       this.sched.digest(),
@@ -325,7 +325,7 @@ export class Kernel {
       subsys,
       this.digestParts.map((p) => [p.name, p.fn()]),
     ];
-    return hashText(digestValue(parts));
+    return digestHash(parts);
   }
 
   /** How a state digest names the kernel (it is never walked into). */

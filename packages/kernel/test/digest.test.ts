@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   Kernel,
   defineSubsys,
+  digestHash,
   digestValue,
   hashText,
   mutexInit,
@@ -32,6 +33,63 @@ describe("digestValue", () => {
     const k = new Kernel();
     expect(digestValue({ k, t: k.sched.init })).toBe("Object{k:K,t:T0,}");
     expect(digestValue([() => 1, Promise.resolve(), new WeakMap()])).toBe("[f,~,~,]");
+  });
+});
+
+describe("digestHash", () => {
+  it("hashes what digestValue prints: equal structures equally, different ones differently", () => {
+    const make = () => ({
+      x: 1,
+      big: 2 ** 40 + 3,
+      f: 0.5,
+      list: [1, "2", true, undefined, null],
+      m: new Map<unknown, unknown>([["k", new Set([3])]]),
+      b: new Uint8Array([1, 2]),
+    });
+    const a = make();
+    const b = make();
+    expect(digestHash(a)).toMatch(/^[0-9a-f]{16}$/);
+    expect(digestHash(a)).toBe(digestHash(b));
+    b.b[1] = 9;
+    expect(digestHash(a)).not.toBe(digestHash(b));
+    const pairs: [unknown, unknown][] = [
+      [{ s: "1" }, { s: 1 }],
+      [[undefined], [null]],
+      [[true], [1]],
+      [
+        ["ab", "c"],
+        ["a", "bc"],
+      ],
+      [
+        [[1], 2],
+        [1, [2]],
+      ],
+      [2 ** 32, 0],
+      [-1, 2 ** 32 - 1],
+      [0.1, 0.2],
+      [new Map([[1, 2]]), new Set([1, 2])],
+      [{ a: 1 }, new Map([["a", 1]])],
+      [new Uint8Array([1]), [1]],
+    ];
+    for (const [x, y] of pairs) {
+      expect(digestHash(x)).not.toBe(digestHash(y));
+      expect(digestValue(x)).not.toBe(digestValue(y));
+    }
+  });
+
+  it("follows cycles and shared objects as back-references, and tags as digestValue does", () => {
+    const a: { self?: unknown; n: number } = { n: 1 };
+    a.self = a;
+    const b: { self?: unknown; n: number } = { n: 1 };
+    b.self = b;
+    expect(digestHash(a)).toBe(digestHash(b));
+    const shared = { v: 1 };
+    expect(digestHash([shared, shared])).not.toBe(digestHash([{ v: 1 }, { v: 1 }]));
+    const k = new Kernel();
+    expect(digestHash({ k, t: k.sched.init })).toBe(
+      digestHash({ k: new Kernel(), t: k.sched.init }),
+    );
+    expect(digestHash([() => 1, Promise.resolve()])).toBe(digestHash([() => 2, Promise.resolve()]));
   });
 });
 

@@ -47,14 +47,20 @@ export function toBytes(spec: BytesSpec): Uint8Array {
  * **Kernel:** none (like `print_hex_dump`). **Locking:** none.
  */
 export function hexSummary(bytes: Uint8Array, max = 16): string {
-  const shown = Array.from(bytes.subarray(0, max), (b) => b.toString(16).padStart(2, "0")).join(
-    " ",
-  );
+  const hex = (b: number): string => (b < 16 ? "0" : "") + b.toString(16);
+  const n = Math.min(max, bytes.length);
+  let shown = "";
+  for (let i = 0; i < n; i++) {
+    shown += (i > 0 ? " " : "") + hex(bytes[i] as number);
+  }
   if (bytes.length <= max) {
     return shown;
   }
-  const uniform = bytes.every((b) => b === bytes[0]);
-  return uniform
-    ? `${(bytes[0] ?? 0).toString(16).padStart(2, "0")} x ${bytes.length}`
-    : `${shown} … (${bytes.length} bytes)`;
+  const b0 = bytes[0] ?? 0;
+  for (let i = 1; i < bytes.length; i++) {
+    if (bytes[i] !== b0) {
+      return `${shown} … (${bytes.length} bytes)`;
+    }
+  }
+  return `${hex(b0)} x ${bytes.length}`;
 }

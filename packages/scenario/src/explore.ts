@@ -208,6 +208,8 @@ class Search {
       observe: (k) => {
         policy.kernel = k;
       },
+      // a cut run's outcome is not counted: run no further step once it is cut
+      stop: () => policy.cutAt >= 0,
       ...(this.opts.kernel !== undefined ? { kernel: this.opts.kernel } : {}),
       ...(this.opts.registry ? { registry: this.opts.registry } : {}),
     });

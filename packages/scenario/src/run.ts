@@ -39,6 +39,12 @@ export interface RunOptions {
   readonly registry?: Registry;
   /** Called with the run's kernel once it is built, before anything runs (the explorer's hook). */
   readonly observe?: (kernel: Kernel) => void;
+  /**
+   * Polled before every step and before the end-of-run checks: true stops the run there (every
+   * thread runs no further step; the report then describes a partial run). The explorer stops a run
+   * it has cut, whose outcome it does not count.
+   */
+  readonly stop?: () => boolean;
 }
 
 /** What happened to one step. */
@@ -111,11 +117,14 @@ class Runner {
   /** A replay token that does not fit this scenario (the run diverged from the recorded one). */
   replayError: unknown = undefined;
 
+  private readonly stop: (() => boolean) | undefined;
+
   constructor(
     readonly scenario: Scenario,
     opts: RunOptions,
     readonly registry: Registry,
   ) {
+    this.stop = opts.stop;
     this.kernel = new Kernel({
       version: opts.kernel ?? scenario.kernel ?? "latest",
       options: scenario.options,
@@ -248,9 +257,14 @@ class Runner {
     }
   }
 
+  /** Whether the caller asked the run to stop. */
+  stopped(): boolean {
+    return this.stop?.() ?? false;
+  }
+
   async runThread(name: string, steps: readonly ScenarioStep[]): Promise<void> {
     for (const s of steps) {
-      if (!(await this.step(name, s))) {
+      if (this.stopped() || !(await this.step(name, s))) {
         return;
       }
     }
@@ -397,7 +411,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
     await kernel.sched.join(tasks);
     kernel.step = 0;
     for (const h of registry.hooks) {
-      await h.atEnd?.(runner.ctx("init", undefined));
+      if (!runner.stopped()) {
+        await h.atEnd?.(runner.ctx("init", undefined));
+      }
     }
   } catch (e) {
     const name = (e as { name?: unknown }).name;

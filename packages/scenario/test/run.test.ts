@@ -17,6 +17,17 @@ const example = (name: string) => {
 };
 
 describe("runScenario", () => {
+  it("stop: the run takes no further step once asked, in every thread", async () => {
+    const whole = await runScenario(example("h1-skipped-invalidate"));
+    expect(whole.steps.every((s) => s.status !== "not-run")).toBe(true);
+    let polls = 0; // polled once before each step
+    const r = await runScenario(example("h1-skipped-invalidate"), { stop: () => ++polls > 3 });
+    expect(r.steps.filter((s) => s.status !== "not-run")).toHaveLength(3);
+    const abba = await runScenario(example("lockdep-abba"), { stop: () => true });
+    expect(abba.steps.every((s) => s.status === "not-run")).toBe(true);
+    expect(abba.findings).toEqual([]);
+  });
+
   it("reports the ABBA inversion as expected and passes", async () => {
     const r = await runScenario(example("lockdep-abba"));
     expect(r.findings.map((f) => [f.kind, f.code, f.step, f.thread])).toEqual([

@@ -80,6 +80,30 @@ export class Hasher {
     return this;
   }
 
+  /**
+   * Write to `out[at]`, `out[at + 1]` the lanes {@link Hasher.done} would give after feeding `w`
+   * and `count` words of `words` from `from`, leaving this hasher as it was (no allocation: many
+   * inputs hashed after a common prefix).
+   */
+  peek(
+    w: number,
+    words: Uint32Array,
+    from: number,
+    count: number,
+    out: Int32Array,
+    at: number,
+  ): void {
+    const a = this.a;
+    const b = this.b;
+    const n = this.n;
+    this.word(w).words(words, from, count);
+    out[at] = fmix(this.a ^ this.n);
+    out[at + 1] = fmix(this.b ^ Math.imul(this.n, 0x27d4eb2f));
+    this.a = a;
+    this.b = b;
+    this.n = n;
+  }
+
   /** Feed a pair of lanes (a nested hash or a sum). */
   pair(p: HashPair): this {
     return this.word(p[0]).word(p[1]);
@@ -171,61 +195,92 @@ export class HashedMap<V> extends Map<number, V> {
   }
 }
 
+/** Words per hashed chunk of a page (64 bytes, a common cache line). */
+const CHUNK_WORDS = 16;
+
 /**
- * Per-page hashes of a sparse page store, combined order-independently and refreshed lazily: a
- * write marks its page stale, a digest rehashes only the stale pages. A page whose bytes are all
- * zero counts as absent (it reads the same as an untouched page). @internal
+ * Hashes of a sparse page store, combined order-independently and refreshed lazily at the grain of
+ * 64-byte chunks: a write marks the chunks it covers stale, a digest rehashes only those. The sum
+ * is over the chunks that are not all zero, each hashed with its page and index, so a page whose
+ * bytes are all zero counts as absent (it reads the same as an untouched page). @internal
  */
 export class PageHashes {
-  private readonly stale = new Set<number>();
-  private lastStale = -1;
-  private readonly hashes = new Map<number, HashPair>();
+  /** Stale chunks by page: a bit mask, 32 chunks per word. */
+  private readonly stale = new Map<number, Uint32Array>();
+  /** Each hashed page's chunk hashes (two lanes per chunk; 0, 0 for a zero chunk). */
+  private readonly chunks = new Map<number, Int32Array>();
   private readonly sum = new HashSum();
-  private zero: HashPair | null = null;
+  private readonly nchunks: number;
 
   constructor(
     private readonly pageWords: number,
     /** The words of page `pfn` and their first index, or null when the page is not stored. */
     private readonly locate: (pfn: number) => { words: Uint32Array; from: number } | null,
-  ) {}
+  ) {
+    this.nchunks = Math.ceil(pageWords / CHUNK_WORDS);
+  }
 
-  /** Page `pfn` is about to change (or changed). */
-  touch(pfn: number): void {
-    if (pfn !== this.lastStale) {
-      this.stale.add(pfn);
-      this.lastStale = pfn;
+  /** Bytes `[off, off + len)` of page `pfn` are about to change (or changed). */
+  touch(pfn: number, off: number, len: number): void {
+    if (len <= 0) {
+      return;
+    }
+    let mask = this.stale.get(pfn);
+    if (!mask) {
+      mask = new Uint32Array(Math.ceil(this.nchunks / 32));
+      this.stale.set(pfn, mask);
+    }
+    const c1 = Math.min(this.nchunks - 1, Math.floor((off + len - 1) / (CHUNK_WORDS * 4)));
+    for (let c = Math.floor(off / (CHUNK_WORDS * 4)); c <= c1; c++) {
+      mask[c >>> 5] = (mask[c >>> 5] as number) | (1 << (c & 31));
     }
   }
 
-  private pageHash(pfn: number): HashPair | null {
+  private rehash(pfn: number, mask: Uint32Array): void {
     const at = this.locate(pfn);
-    if (!at) {
-      return null;
+    let hs = this.chunks.get(pfn);
+    if (!hs) {
+      if (!at) {
+        return;
+      }
+      hs = new Int32Array(2 * this.nchunks);
+      this.chunks.set(pfn, hs);
     }
-    const h = new Hasher().words(at.words, at.from, this.pageWords).done();
-    this.zero ??= new Hasher().words(new Uint32Array(this.pageWords), 0, this.pageWords).done();
-    if (h[0] === this.zero[0] && h[1] === this.zero[1]) {
-      return null;
+    // each chunk is hashed with its page and index: Hasher().num(pfn).word(c).words(chunk)
+    const seed = new Hasher().num(pfn);
+    let sa = 0;
+    let sb = 0;
+    for (let c = 0; c < this.nchunks; c++) {
+      if (((mask[c >>> 5] as number) & (1 << (c & 31))) === 0) {
+        continue;
+      }
+      sa -= hs[2 * c] as number;
+      sb -= hs[2 * c + 1] as number;
+      hs[2 * c] = 0;
+      hs[2 * c + 1] = 0;
+      if (at) {
+        const from = at.from + c * CHUNK_WORDS;
+        const n = Math.min(CHUNK_WORDS, this.pageWords - c * CHUNK_WORDS);
+        const words = at.words;
+        for (let i = 0; i < n; i++) {
+          if (words[from + i] !== 0) {
+            seed.peek(c, words, from, n, hs, 2 * c);
+            break;
+          }
+        }
+      }
+      sa += hs[2 * c] as number;
+      sb += hs[2 * c + 1] as number;
     }
-    return new Hasher().num(pfn).pair(h).done();
+    this.sum.add([sa | 0, sb | 0]);
   }
 
-  /** The combined hash of every stored page (rehashing the pages touched since the last call). */
+  /** The combined hash of every stored page (rehashing the chunks touched since the last call). */
   digest(): HashPair {
-    for (const pfn of this.stale) {
-      const old = this.hashes.get(pfn);
-      if (old) {
-        this.sum.remove(old);
-        this.hashes.delete(pfn);
-      }
-      const h = this.pageHash(pfn);
-      if (h) {
-        this.sum.add(h);
-        this.hashes.set(pfn, h);
-      }
+    for (const [pfn, mask] of this.stale) {
+      this.rehash(pfn, mask);
     }
     this.stale.clear();
-    this.lastStale = -1;
     return this.sum.value;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Page-sized byte storage carved out of 1 MiB slabs, so that a simulated page costs one slot (and
+ * Page-sized byte storage carved out of 16 KiB slabs, so that a simulated page costs one slot (and
  * no JavaScript object of its own) and host memory grows with the pages actually touched.
  *
  * **Kernel:** none (host-side storage of the simulator).
@@ -9,7 +9,8 @@
  */
 import { PAGE_SIZE } from "@dmasim/kernel";
 
-const SLAB_SHIFT = 8; // 256 pages = 1 MiB per slab
+// small slabs: a run that touches a few pages (an explored scenario) zeroes 16 KiB, not 1 MiB
+const SLAB_SHIFT = 2; // 4 pages = 16 KiB per slab
 const SLAB_PAGES = 1 << SLAB_SHIFT;
 
 /** A pool of page-sized slots. @internal */
@@ -75,7 +76,7 @@ export class PageStore {
   }
 }
 
-const WORD_SHIFT = 5; // 32 pages of writer ids = 512 KiB per slab
+const WORD_SHIFT = 0; // 1 page of writer ids = 16 KiB per slab
 const WORD_PAGES = 1 << WORD_SHIFT;
 
 /** A pool of page-sized `Uint32Array` slots (per-byte writer ids). @internal */
