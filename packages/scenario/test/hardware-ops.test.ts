@@ -27,6 +27,7 @@ describe("bundled examples", () => {
     ["swiotlb-skip-sync-shared.yaml", ["stale-read", "leak", "leak"]],
     ["h2-speculative-refill.yaml", ["stale-read"]],
     ["h3-dirty-writeback.yaml", ["clobbered-write", "stale-read"]],
+    ["cached-sgt-skipped-invalidate.yaml", ["stale-read", "leak", "leak", "leak", "leak"]],
   ])("%s fails under run with %j", async (f, kinds) => {
     const r = await run(f);
     expect(r.ok).toBe(false);
