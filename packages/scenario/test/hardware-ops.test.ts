@@ -28,6 +28,12 @@ describe("bundled examples", () => {
     ["h2-speculative-refill.yaml", ["stale-read"]],
     ["h3-dirty-writeback.yaml", ["clobbered-write", "stale-read"]],
     ["cached-sgt-skipped-invalidate.yaml", ["stale-read", "leak", "leak", "leak", "leak"]],
+    ["dynamic-mismatch-direction.yaml", ["leak", "leak", "leak"]],
+    [
+      "ion-uncached-dirty-alias.yaml",
+      ["clobbered-write", "stale-read", "leak", "leak", "leak", "leak"],
+    ],
+    ["heap-vmap-vivt.yaml", ["stale-read", "leak", "leak", "leak", "leak", "leak"]],
   ])("%s fails under run with %j", async (f, kinds) => {
     const r = await run(f);
     expect(r.ok).toBe(false);
