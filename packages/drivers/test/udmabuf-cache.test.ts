@@ -12,7 +12,13 @@ import {
   dmaBufUnmapAttachment,
   dmaBufUnmapAttachmentUnlocked,
 } from "@dmasim/dma-buf";
-import { F_SEAL_SHRINK, MFD_ALLOW_SEALING, memfdAddSeals, memfdCreate, udmabufCreate } from "../src/index";
+import {
+  F_SEAL_SHRINK,
+  MFD_ALLOW_SEALING,
+  memfdAddSeals,
+  memfdCreate,
+  udmabufCreate,
+} from "../src/index";
 import { allFindings, machine } from "./helpers";
 
 async function twoDirections(version: string): Promise<{ second: string; same: boolean }> {

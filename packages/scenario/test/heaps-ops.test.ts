@@ -5,7 +5,8 @@ const registry = defaultRegistry();
 const run = (text: string, kernel?: string): Promise<RunReport> =>
   runScenario(loadScenario(text, "t.yaml", registry), kernel ? { kernel } : {});
 
-const steps = (r: RunReport) => r.steps.map((s) => `${s.op}:${s.status}${s.errno ? `:${s.errno}` : ""}`);
+const steps = (r: RunReport) =>
+  r.steps.map((s) => `${s.op}:${s.status}${s.errno ? `:${s.errno}` : ""}`);
 
 const head = (kernel: string, heaps = "true", options = "") => `name: t
 kernel: "${kernel}"
