@@ -13,6 +13,7 @@ import { DMA_MAPPING_PART } from "./ops/dma-mapping";
 import { DMA_RESV_PART } from "./ops/dma-resv";
 import { DRIVERS_PART } from "./ops/drivers";
 import { HARDWARE_PART } from "./ops/hardware";
+import { HEAPS_PART } from "./ops/heaps";
 import { KERNEL_OPS } from "./ops/kernel";
 
 /**
@@ -108,6 +109,7 @@ export function defaultRegistry(): Registry {
     DEVICE_PART,
     DMA_RESV_PART,
     DMA_BUF_PART,
+    HEAPS_PART,
     DRIVERS_PART,
   ]);
 }

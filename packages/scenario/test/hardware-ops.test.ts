@@ -27,6 +27,10 @@ describe("bundled examples", () => {
     ["swiotlb-skip-sync-shared.yaml", ["stale-read"]],
     ["h2-speculative-refill.yaml", ["stale-read"]],
     ["h3-dirty-writeback.yaml", ["clobbered-write", "stale-read"]],
+    ["cached-sgt-skipped-invalidate.yaml", ["stale-read"]],
+    ["dynamic-mismatch-direction.yaml", ["leak", "leak", "leak"]],
+    ["ion-uncached-dirty-alias.yaml", ["clobbered-write", "stale-read", "stale-read"]],
+    ["heap-vmap-vivt.yaml", ["stale-read"]],
   ])("%s fails under run with %j", async (f, kinds) => {
     const r = await run(f);
     expect(r.ok).toBe(false);

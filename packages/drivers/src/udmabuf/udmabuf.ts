@@ -127,6 +127,9 @@ function mapPages(
 function udmabufOps(ub: Udmabuf): DmaBufOps {
   const inverted = (): boolean => ub.kernel.options.enabled(UDMABUF_INVERTED_CPU_ACCESS);
   return {
+    // "udmabuf: use cache_sgt_mapping option" (5.6): the core keeps each attachment's first
+    // mapping until detach (it ignores the flag again from 6.15, which dropped the caching)
+    cacheSgtMapping: ub.kernel.version.since("5.6"),
     mapDmaBuf: (a, dir) => mapPages(ub.kernel, ub.pages, a.dev, dir),
     unmapDmaBuf: (a, sgt, dir) => {
       dmaUnmapSgtable(a.dev, sgt, dir);

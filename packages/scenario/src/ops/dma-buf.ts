@@ -23,6 +23,7 @@ import {
   dmaBufBeginCpuAccess,
   dmaBufCheckLeaks,
   dmaBufDetach,
+  dmaBufDynamicAttach,
   dmaBufEndCpuAccess,
   dmaBufFd,
   dmaBufGet,
@@ -31,8 +32,14 @@ import {
   dmaBufPut,
   dmaBufUnmapAttachment,
   dmaBufUnmapAttachmentUnlocked,
+  dmaBufVmap,
+  dmaBufVmapUnlocked,
+  dmaBufVunmap,
+  dmaBufVunmapUnlocked,
+  iosysMapInit,
   type DmaBuf,
   type DmaBufAttachment,
+  type IosysMap,
 } from "@dmasim/dma-buf";
 import { KernelError, MAP_SHARED, O_CLOEXEC, PROT_READ, PROT_WRITE } from "@dmasim/kernel";
 import type { Device } from "@dmasim/hardware";
@@ -123,6 +130,66 @@ function cpuAccessOp(name: "dma_buf_begin_cpu_access" | "dma_buf_end_cpu_access"
   });
 }
 
+/** A kernel mapping made by dma_buf_vmap: usable as `mapping:` by cpu_read / cpu_write. */
+export interface DmaBufVmapObject extends MappingObject {
+  readonly buf: DmaBuf;
+  readonly map: IosysMap;
+  unmapped: boolean;
+}
+
+function vmapOp(name: "dma_buf_vmap" | "dma_buf_vmap_unlocked") {
+  const unlocked = name.endsWith("_unlocked");
+  return defineOp({
+    name,
+    layer: LAYER,
+    summary: unlocked
+      ? "kernel mapping of a whole dma-buf, taking the reservation lock (6.2+); a mapping for cpu_read / cpu_write"
+      : "kernel mapping of a whole dma-buf (6.2+: the caller holds the reservation lock); a mapping for cpu_*",
+    args: z.object({ buf: z.string() }).strict(),
+    refs: { buf: { type: "dma_buf" } },
+    primary: "buf",
+    produces: "mapping",
+    requiresAs: true,
+    run: async (ctx, a) => {
+      const buf = get<DmaBuf>(ctx, a.buf, "dma_buf");
+      const map = await (unlocked ? dmaBufVmapUnlocked : dmaBufVmap)(buf, iosysMapInit());
+      if (map.vaddr === null) {
+        throw new KernelError("ENOMEM", `${name}: the exporter gave no mapping`);
+      }
+      const obj: DmaBufVmapObject = {
+        kind: "vmap",
+        segments: [{ va: map.vaddr, len: buf.size }],
+        size: buf.size,
+        prot: "cacheable",
+        buf,
+        map,
+        unmapped: false,
+      };
+      return { object: obj, text: `va 0x${map.vaddr.toString(16)}` };
+    },
+  });
+}
+
+function vunmapOp(name: "dma_buf_vunmap" | "dma_buf_vunmap_unlocked") {
+  const unlocked = name.endsWith("_unlocked");
+  return defineOp({
+    name,
+    layer: LAYER,
+    summary: `remove what ${name.replace("vunmap", "vmap")} mapped`,
+    args: z.object({ mapping: z.string() }).strict(),
+    refs: { mapping: { type: "mapping" } },
+    primary: "mapping",
+    run: async (ctx, a) => {
+      const m = get<DmaBufVmapObject>(ctx, a.mapping, "mapping");
+      if (!m.map || m.unmapped) {
+        throw new KernelError("EINVAL", `${a.mapping} is not a live dma-buf vmap`);
+      }
+      await (unlocked ? dmaBufVunmapUnlocked : dmaBufVunmap)(m.buf, m.map);
+      m.unmapped = true;
+    },
+  });
+}
+
 /** The dma-buf operations. **Kernel:** drivers/dma-buf/dma-buf.c and its uapi. */
 export const DMA_BUF_OPS = [
   defineOp({
@@ -184,6 +251,24 @@ export const DMA_BUF_OPS = [
     }),
   }),
   defineOp({
+    name: "dma_buf_dynamic_attach",
+    layer: LAYER,
+    summary:
+      "attach a device as a dynamic importer (importer_ops with move_notify, 5.6+); 5.6-6.14: a static exporter is mapped BIDIRECTIONAL at attach and cached",
+    args: z.object({ buf: z.string(), device: z.string() }).strict(),
+    refs: { buf: { type: "dma_buf" }, device: { type: "device" } },
+    produces: "dma_buf_attachment",
+    requiresAs: true,
+    run: async (ctx, a) => {
+      const at = await dmaBufDynamicAttach(
+        get<DmaBuf>(ctx, a.buf, "dma_buf"),
+        get<Device>(ctx, a.device, "device"),
+        { moveNotify: () => undefined },
+      );
+      return { object: at, text: at.sgt ? "mapped at attach (cached)" : "not mapped" };
+    },
+  }),
+  defineOp({
     name: "dma_buf_detach",
     layer: LAYER,
     summary: "detach an attachment",
@@ -201,6 +286,10 @@ export const DMA_BUF_OPS = [
   unmapOp("dma_buf_unmap_attachment_unlocked"),
   cpuAccessOp("dma_buf_begin_cpu_access"),
   cpuAccessOp("dma_buf_end_cpu_access"),
+  vmapOp("dma_buf_vmap"),
+  vmapOp("dma_buf_vmap_unlocked"),
+  vunmapOp("dma_buf_vunmap"),
+  vunmapOp("dma_buf_vunmap_unlocked"),
   defineOp({
     name: "dma_buf_mmap",
     layer: LAYER,
