@@ -345,3 +345,69 @@ expect:
     expect(steps(r54)).toContain("dma_buf_dynamic_attach:failed:ENOSYS");
   });
 });
+
+describe("dma-buf ioctls and dynamic-importer calls in scenarios", () => {
+  it("pin/unpin under the lock, move_notify, SET_NAME, and sync_file export/import", async () => {
+    const r = await runScenario(
+      loadScenario(
+        `name: t
+kernel: "6.12"
+platform: arm64-soc
+heaps: true
+devices:
+  - { name: gpu, dma_mask: 64 }
+setup:
+  - dma_fence_context_alloc: {}
+    as: tl
+  - dma_fence_init: tl
+    as: job
+  - sync_file_create: job
+    as: job_fd
+steps:
+  - dma_heap_alloc: { heap: system, len: 4096 }
+    as: fd
+  - dma_buf_get: fd
+    as: buf
+  - dma_buf_dynamic_attach: { buf: buf, device: gpu }
+    as: att
+  - dma_buf_resv: buf
+    as: resv
+  - dma_resv_lock: resv
+  - dma_buf_pin: att
+  - dma_buf_unpin: att
+  - dma_buf_move_notify: buf
+  - dma_resv_unlock: resv
+  - dma_buf_pin: att
+    expect: { findings: lockdep }
+    note: without the reservation lock, as 6.2+ requires
+  - dma_buf_set_name: { fd: fd, name: frames }
+  - dma_buf_import_sync_file: { fd: fd, sync_file: job_fd, access: WRITE }
+  - dma_buf_export_sync_file: { fd: fd, access: READ }
+    as: wait_fd
+  - poll: wait_fd
+    expect: { value: 0 }
+  - dma_fence_signal: job
+  - poll: wait_fd
+    expect: { value: 1 }
+  - dma_resv_lock: resv
+  - dma_buf_unpin: att
+    note: the unlocked pin above still took a pin
+  - dma_resv_unlock: resv
+  - close: wait_fd
+  - close: job_fd
+  - dma_buf_detach: att
+  - dma_buf_put: buf
+  - close: fd
+expect:
+  findings:
+    - { kind: lockdep }
+`,
+        "t.yaml",
+        registry,
+      ),
+    );
+    expect(r.steps.filter((s) => s.status !== "ok" || s.expectation)).toEqual([]);
+    expect(r.findings.map((f) => [f.kind, f.code])).toEqual([["lockdep", "assert-held"]]);
+    expect(r.ok).toBe(true);
+  });
+});

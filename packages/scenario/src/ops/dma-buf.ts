@@ -12,6 +12,14 @@ import {
   type DmaDataDirection,
 } from "@dmasim/dma-mapping";
 import {
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_SET_NAME,
+  dmaBufMoveNotify,
+  dmaBufPin,
+  dmaBufUnpin,
+  type DmaBufExportSyncFile,
+  type DmaBufImportSyncFile,
   DMA_BUF_IOCTL_SYNC,
   DMA_BUF_MODULE,
   DMA_BUF_SYNC_END,
@@ -328,6 +336,79 @@ export const DMA_BUF_OPS = [
       const o = get<FdObject>(ctx, a.fd, "fd");
       const flags = ACCESS[a.access] | (a.end ? DMA_BUF_SYNC_END : DMA_BUF_SYNC_START);
       await o.process.ioctl(o.fd, DMA_BUF_IOCTL_SYNC, { flags });
+    },
+  }),
+  ...(["dma_buf_pin", "dma_buf_unpin"] as const).map((name) =>
+    defineOp({
+      name,
+      layer: LAYER,
+      summary:
+        name === "dma_buf_pin"
+          ? "pin the buffer in place for an attachment (the reservation lock must be held)"
+          : "drop a pin (the reservation lock must be held)",
+      args: z.object({ attachment: z.string() }).strict(),
+      refs: { attachment: { type: "dma_buf_attachment" } },
+      primary: "attachment",
+      run: async (ctx, a) => {
+        const att = get<DmaBufAttachment>(ctx, a.attachment, "dma_buf_attachment");
+        await (name === "dma_buf_pin" ? dmaBufPin(att) : dmaBufUnpin(att));
+      },
+    }),
+  ),
+  defineOp({
+    name: "dma_buf_move_notify",
+    layer: LAYER,
+    summary:
+      "the exporter tells dynamic importers their mappings are moving (reservation lock held)",
+    args: z.object({ buf: z.string() }).strict(),
+    refs: { buf: { type: "dma_buf" } },
+    primary: "buf",
+    run: (ctx, a) => {
+      dmaBufMoveNotify(get<DmaBuf>(ctx, a.buf, "dma_buf"));
+    },
+  }),
+  defineOp({
+    name: "dma_buf_set_name",
+    layer: LAYER,
+    summary: "DMA_BUF_SET_NAME on an fd (EBUSY while attached, on the kernels that had that rule)",
+    args: z.object({ fd: z.string(), name: z.string() }).strict(),
+    refs: { fd: { type: "fd" } },
+    run: async (ctx, a) => {
+      const o = get<FdObject>(ctx, a.fd, "fd");
+      await o.process.ioctl(o.fd, DMA_BUF_SET_NAME, a.name);
+    },
+  }),
+  defineOp({
+    name: "dma_buf_export_sync_file",
+    layer: LAYER,
+    summary:
+      "DMA_BUF_IOCTL_EXPORT_SYNC_FILE: a sync_file fd of the fences a CPU access of `access` must wait for",
+    args: z.object({ fd: z.string(), access: accessSchema }).strict(),
+    refs: { fd: { type: "fd" } },
+    produces: "fd",
+    requiresAs: true,
+    run: async (ctx, a) => {
+      const o = get<FdObject>(ctx, a.fd, "fd");
+      const arg: DmaBufExportSyncFile = { flags: ACCESS[a.access], fd: -1 };
+      await o.process.ioctl(o.fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, arg);
+      return {
+        object: { process: o.process, fd: arg.fd } satisfies FdObject,
+        text: `fd ${arg.fd}`,
+      };
+    },
+  }),
+  defineOp({
+    name: "dma_buf_import_sync_file",
+    layer: LAYER,
+    summary:
+      "DMA_BUF_IOCTL_IMPORT_SYNC_FILE: add a sync_file's fences to the buffer as readers (READ) or a writer (WRITE)",
+    args: z.object({ fd: z.string(), sync_file: z.string(), access: accessSchema }).strict(),
+    refs: { fd: { type: "fd" }, sync_file: { type: "fd" } },
+    run: async (ctx, a) => {
+      const o = get<FdObject>(ctx, a.fd, "fd");
+      const s = get<FdObject>(ctx, a.sync_file, "fd");
+      const arg: DmaBufImportSyncFile = { flags: ACCESS[a.access], fd: s.fd };
+      await o.process.ioctl(o.fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, arg);
     },
   }),
   defineOp({

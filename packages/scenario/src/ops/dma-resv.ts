@@ -67,8 +67,10 @@ import {
   O_CLOEXEC,
   POLLIN,
   POLLOUT,
+  spinLockInit,
   type ErrnoName,
   type Process,
+  type Spinlock,
 } from "@dmasim/kernel";
 import { z } from "zod";
 import { defineOp, type OpContext, type OpDef } from "../op";
@@ -82,11 +84,12 @@ export interface FdObject {
   readonly fd: number;
 }
 
-/** A fence timeline: a context number and the next seqno. */
+/** A fence timeline: a context number, the next seqno, and the lock its fences share (as a driver's ring has). */
 interface TimelineObject {
   readonly context: number;
   next: number;
   readonly name: string;
+  readonly lock: Spinlock;
 }
 
 const SCENARIO_FENCE_OPS: DmaFenceOps = {
@@ -235,10 +238,12 @@ export const DMA_RESV_OPS = [
     produces: "fence_timeline",
     requiresAs: true,
     run: (ctx) => {
+      const name = ctx.as ?? "timeline";
       const t: TimelineObject = {
         context: dmaFenceContextAlloc(ctx.kernel, 1),
         next: 1,
-        name: ctx.as ?? "timeline",
+        name,
+        lock: spinLockInit(ctx.kernel, `${name}.lock`, "scenario_fence_lock"),
       };
       return { object: t, text: `context ${t.context}` };
     },
@@ -256,7 +261,7 @@ export const DMA_RESV_OPS = [
       const t = get<TimelineObject>(ctx, a.timeline, "fence_timeline");
       const seqno = a.seqno ?? t.next;
       t.next = Math.max(t.next, seqno + 1);
-      const f = dmaFenceInit(ctx.kernel, SCENARIO_FENCE_OPS, null, t.context, seqno);
+      const f = dmaFenceInit(ctx.kernel, SCENARIO_FENCE_OPS, t.lock, t.context, seqno);
       return { object: f, text: `fence ${t.context}:${seqno}` };
     },
   }),
