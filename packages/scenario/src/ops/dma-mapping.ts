@@ -138,6 +138,22 @@ const mapArgs = {
   attrs: attrsSchema.optional(),
 };
 
+/** The object and report line of a single or page mapping (its address may be DMA_MAPPING_ERROR). */
+function streamingMapping(
+  dev: Device,
+  kind: "single" | "page",
+  addr: number,
+  size: number,
+  dir: number,
+  attrs: number,
+): { object: DmaMappingObject; text: string } {
+  const object: DmaMappingObject = { dev, kind, addr, size, dir, attrs, unmapped: false };
+  return {
+    object,
+    text: addr === dm.DMA_MAPPING_ERROR ? "DMA_MAPPING_ERROR" : `dma 0x${addr.toString(16)}`,
+  };
+}
+
 function checkMapped(m: { unmapped: boolean }, name: string): void {
   if (m.unmapped) {
     throw new KernelError("EINVAL", `${name} is already unmapped`);
@@ -163,19 +179,7 @@ export const DMA_MAPPING_OPS = [
       const [first] = mappingPieces(map, offset, size);
       const attrs = attrBits(a.attrs);
       const addr = dmaMapSingleAttrs(dev, (first as { va: number }).va, size, DIRS[a.dir], attrs);
-      const obj: DmaMappingObject = {
-        dev,
-        kind: "single",
-        addr,
-        size,
-        dir: DIRS[a.dir],
-        attrs,
-        unmapped: false,
-      };
-      return {
-        object: obj,
-        text: addr === dm.DMA_MAPPING_ERROR ? "DMA_MAPPING_ERROR" : `dma 0x${addr.toString(16)}`,
-      };
+      return streamingMapping(dev, "single", addr, size, DIRS[a.dir], attrs);
     },
   }),
   defineOp({
@@ -201,19 +205,7 @@ export const DMA_MAPPING_OPS = [
       }
       const attrs = attrBits(a.attrs);
       const addr = dmaMapPageAttrs(dev, page, offset % block, size, DIRS[a.dir], attrs);
-      const obj: DmaMappingObject = {
-        dev,
-        kind: "page",
-        addr,
-        size,
-        dir: DIRS[a.dir],
-        attrs,
-        unmapped: false,
-      };
-      return {
-        object: obj,
-        text: addr === dm.DMA_MAPPING_ERROR ? "DMA_MAPPING_ERROR" : `dma 0x${addr.toString(16)}`,
-      };
+      return streamingMapping(dev, "page", addr, size, DIRS[a.dir], attrs);
     },
   }),
   defineOp({
