@@ -411,3 +411,37 @@ expect:
     expect(r.ok).toBe(true);
   });
 });
+
+describe("introspection steps", () => {
+  it("fdinfo, bufinfo and llseek on a heap buffer; invalidate_mappings on latest only", async () => {
+    const text = (kernel: string) => `name: t
+kernel: "${kernel}"
+platform: arm64-soc
+heaps: true
+steps:
+  - dma_heap_alloc: { heap: system, len: 8192 }
+    as: fd
+  - llseek: { fd: fd, offset: 0, whence: SEEK_END }
+    expect: { value: 8192 }
+  - llseek: { fd: fd, offset: 0, whence: SEEK_SET }
+    expect: { value: 0 }
+  - fdinfo: fd
+    label: info
+  - dma_buf_bufinfo: {}
+    label: bufinfo
+  - dma_buf_get: fd
+    as: buf
+  - dma_buf_invalidate_mappings: buf
+  - dma_buf_put: buf
+  - close: fd
+`;
+    const r = await runScenario(loadScenario(text("latest"), "t.yaml", registry), { trace: false });
+    expect(r.steps.filter((s) => s.status !== "ok" || s.expectation)).toEqual([]);
+    const info = r.steps.find((s) => s.label === "info")?.text ?? "";
+    expect(info).toMatch(/size:\s+8192/);
+    expect(info).toMatch(/exp_name:\s+system/);
+    expect(r.steps.find((s) => s.label === "bufinfo")?.text).toMatch(/\d+ lines/);
+    const old = await runScenario(loadScenario(text("6.12"), "t.yaml", registry));
+    expect(old.steps.find((s) => s.op === "dma_buf_invalidate_mappings")?.errno).toBeDefined();
+  });
+});

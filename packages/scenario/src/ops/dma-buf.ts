@@ -15,6 +15,8 @@ import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
   DMA_BUF_SET_NAME,
+  dmaBufDebugfsBufinfo,
+  dmaBufInvalidateMappings,
   dmaBufMoveNotify,
   dmaBufPin,
   dmaBufUnpin,
@@ -365,6 +367,61 @@ export const DMA_BUF_OPS = [
     primary: "buf",
     run: (ctx, a) => {
       dmaBufMoveNotify(get<DmaBuf>(ctx, a.buf, "dma_buf"));
+    },
+  }),
+  defineOp({
+    name: "dma_buf_invalidate_mappings",
+    layer: LAYER,
+    summary:
+      "latest kernels: the exporter revokes importers' mappings (the successor of move_notify)",
+    args: z.object({ buf: z.string() }).strict(),
+    refs: { buf: { type: "dma_buf" } },
+    primary: "buf",
+    run: (ctx, a) => {
+      dmaBufInvalidateMappings(get<DmaBuf>(ctx, a.buf, "dma_buf"));
+    },
+  }),
+  defineOp({
+    name: "dma_buf_bufinfo",
+    layer: LAYER,
+    summary:
+      "value: the text of debugfs dma_buf/bufinfo (every buffer, its attachments and fences)",
+    args: z.object({}).strict(),
+    run: async (ctx) => {
+      const text = await dmaBufDebugfsBufinfo(ctx.kernel);
+      return { value: text, text: `${text.split("\n").length} lines` };
+    },
+  }),
+  defineOp({
+    name: "fdinfo",
+    layer: "@dmasim/kernel",
+    summary:
+      "value: the text of /proc/PID/fdinfo/FD (pos, flags, and the file's own lines, e.g. a dma-buf's size and exporter)",
+    args: z.object({ fd: z.string() }).strict(),
+    refs: { fd: { type: "fd" } },
+    primary: "fd",
+    run: (ctx, a) => {
+      const o = get<FdObject>(ctx, a.fd, "fd");
+      const text = o.process.fdinfo(o.fd);
+      return { value: text, text: text.trim().split("\n").join(" | ") };
+    },
+  }),
+  defineOp({
+    name: "llseek",
+    layer: "@dmasim/kernel",
+    summary: "lseek(2) on an fd (whence SEEK_SET, SEEK_CUR or SEEK_END); value: the new position",
+    args: z
+      .object({
+        fd: z.string(),
+        offset: z.number().int(),
+        whence: z.enum(["SEEK_SET", "SEEK_CUR", "SEEK_END"]),
+      })
+      .strict(),
+    refs: { fd: { type: "fd" } },
+    run: (ctx, a) => {
+      const o = get<FdObject>(ctx, a.fd, "fd");
+      const whence = { SEEK_SET: 0, SEEK_CUR: 1, SEEK_END: 2 }[a.whence];
+      return { value: o.process.llseek(o.fd, a.offset, whence) };
     },
   }),
   defineOp({
