@@ -668,6 +668,39 @@ function mappedEnts(st: DmaDebugState, ref: Ref): number {
 }
 
 /**
+ * Call `fn` with the entry of each DMA segment of a list, as many as were mapped (the count the
+ * first segment's entry recorded; none when the first is unknown), as debug.c's sg loops do.
+ */
+function forEachMappedSgRef(
+  st: NonNullable<ReturnType<typeof state>>,
+  dev: Device,
+  sgl: readonly Scatterlist[],
+  nelems: number,
+  dir: number,
+  fn: (ref: Ref) => void,
+): void {
+  let mapped = 0;
+  for (let i = 0; i < Math.min(nelems, sgl.length); i++) {
+    const sg = sgl[i]!;
+    const ref: Ref = {
+      dev,
+      type: "sg",
+      devAddr: sg.dmaAddress,
+      size: sg.dmaLength,
+      direction: dir,
+      sgCallEnts: nelems,
+    };
+    if (i === 0) {
+      mapped = mappedEnts(st, ref);
+    }
+    if (i >= mapped) {
+      return;
+    }
+    fn(ref);
+  }
+}
+
+/**
  * Check and forget the DMA segments of a list at unmap (as many as were mapped; nothing when the
  * first is unknown).
  *
@@ -685,25 +718,7 @@ export function debugDmaUnmapSg(
   if (!st) {
     return;
   }
-  let mapped = 0;
-  for (let i = 0; i < Math.min(nelems, sgl.length); i++) {
-    const sg = sgl[i]!;
-    const ref: Ref = {
-      dev,
-      type: "sg",
-      devAddr: sg.dmaAddress,
-      size: sg.dmaLength,
-      direction: dir,
-      sgCallEnts: nelems,
-    };
-    if (i === 0) {
-      mapped = mappedEnts(st, ref);
-    }
-    if (i >= mapped) {
-      break;
-    }
-    checkUnmap(st, ref);
-  }
+  forEachMappedSgRef(st, dev, sgl, nelems, dir, (ref) => checkUnmap(st, ref));
 }
 
 /**
@@ -748,25 +763,7 @@ export function debugDmaSyncSg(
   if (!st) {
     return;
   }
-  let mapped = 0;
-  for (let i = 0; i < Math.min(nelems, sgl.length); i++) {
-    const sg = sgl[i]!;
-    const ref: Ref = {
-      dev,
-      type: "sg",
-      devAddr: sg.dmaAddress,
-      size: sg.dmaLength,
-      direction: dir,
-      sgCallEnts: nelems,
-    };
-    if (i === 0) {
-      mapped = mappedEnts(st, ref);
-    }
-    if (i >= mapped) {
-      break;
-    }
-    checkSync(st, ref, toCpu);
-  }
+  forEachMappedSgRef(st, dev, sgl, nelems, dir, (ref) => checkSync(st, ref, toCpu));
 }
 
 /**
