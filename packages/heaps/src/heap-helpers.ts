@@ -16,6 +16,12 @@
  * @module
  */
 import {
+  heapBufferAttach,
+  heapBufferDetach,
+  heapBufferVmap,
+  heapBufferVunmap,
+} from "./internal/heap-buffer";
+import {
   KernelError,
   VM_SHARED,
   VM_FAULT_SIGBUS,
@@ -33,7 +39,6 @@ import {
   flushKernelVmapRange,
   getMachine,
   invalidateKernelVmapRange,
-  vmap,
   vunmap,
   type Device,
   type Page,
@@ -48,13 +53,7 @@ import {
   type DmaDataDirection,
   type SgTable,
 } from "@dmasim/dma-mapping";
-import {
-  dmaBufExport,
-  iosysMapClear,
-  iosysMapSetVaddr,
-  type DmaBuf,
-  type DmaBufOps,
-} from "@dmasim/dma-buf";
+import { dmaBufExport, type DmaBuf, type DmaBufOps } from "@dmasim/dma-buf";
 import type { DmaHeap } from "./dma-heap";
 import { HEAP_HELPERS_VMAP_FLUSH, optionOn } from "./module";
 
@@ -182,16 +181,11 @@ export const HEAP_HELPER_OPS: DmaBufOps = {
     const table = sgAllocTableFromPages(buffer.kernel, buffer.pages, 0, buffer.pagecount * 4096);
     const a: HeapHelperAttachment = { dev: attachment.dev, table };
     attachment.priv = a;
-    await mutexLock(buffer.lock);
-    buffer.attachments.unshift(a);
-    mutexUnlock(buffer.lock);
+    await heapBufferAttach(buffer, a);
   },
   async detach(dmabuf, attachment) {
-    const buffer = buf(dmabuf);
     const a = attachment.priv as HeapHelperAttachment;
-    await mutexLock(buffer.lock);
-    buffer.attachments.splice(buffer.attachments.indexOf(a), 1);
-    mutexUnlock(buffer.lock);
+    await heapBufferDetach(buf(dmabuf), a);
     sgFreeTable(a.table);
   },
   mapDmaBuf(attachment, dir) {
@@ -231,29 +225,17 @@ export const HEAP_HELPER_OPS: DmaBufOps = {
   },
   async vmap(dmabuf, map) {
     const buffer = buf(dmabuf);
-    await mutexLock(buffer.lock);
-    try {
-      if (buffer.vmapCnt === 0) {
-        const va = vmap(getMachine(buffer.kernel), buffer.pages, "cacheable");
-        if (va === null) {
-          throw new KernelError("ENOMEM", "dma_heap_map_kernel: vmap failed");
-        }
-        buffer.vaddr = va;
-      }
-      buffer.vmapCnt++;
-      iosysMapSetVaddr(map, buffer.vaddr!);
-    } finally {
-      mutexUnlock(buffer.lock);
-    }
+    await heapBufferVmap(
+      buffer.kernel,
+      buffer,
+      map,
+      () => buffer.pages,
+      "cacheable",
+      "dma_heap_map_kernel",
+    );
   },
   async vunmap(dmabuf, map) {
     const buffer = buf(dmabuf);
-    await mutexLock(buffer.lock);
-    if (--buffer.vmapCnt === 0) {
-      vunmap(getMachine(buffer.kernel), buffer.vaddr!);
-      buffer.vaddr = null;
-    }
-    mutexUnlock(buffer.lock);
-    iosysMapClear(map);
+    await heapBufferVunmap(buffer.kernel, buffer, map);
   },
 };

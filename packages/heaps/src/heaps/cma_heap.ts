@@ -18,6 +18,12 @@
  * @module
  */
 import {
+  heapBufferAttach,
+  heapBufferDetach,
+  heapBufferVmap,
+  heapBufferVunmap,
+} from "../internal/heap-buffer";
+import {
   KernelError,
   PAGE_SIZE,
   VM_FAULT_SIGBUS,
@@ -44,7 +50,6 @@ import {
   getOrder,
   invalidateKernelVmapRange,
   pageAddress,
-  vmap,
   vunmap,
   type Cma,
   type Device,
@@ -60,13 +65,7 @@ import {
   type DmaDataDirection,
   type SgTable,
 } from "@dmasim/dma-mapping";
-import {
-  dmaBufExport,
-  iosysMapClear,
-  iosysMapSetVaddr,
-  type DmaBuf,
-  type DmaBufOps,
-} from "@dmasim/dma-buf";
+import { dmaBufExport, type DmaBuf, type DmaBufOps } from "@dmasim/dma-buf";
 import { dmaHeapAdd, type DmaHeap } from "../dma-heap";
 import { heapHelperExportDmabuf, initHeapHelperBuffer } from "../heap-helpers";
 import { CMA_HEAP_FAULT_OFF_BY_ONE, optionOn } from "../module";
@@ -177,16 +176,11 @@ export const CMA_HEAP_BUF_OPS: DmaBufOps = {
     );
     const a: CmaHeapAttachment = { dev: attachment.dev, table, mapped: false };
     attachment.priv = a;
-    await mutexLock(buffer.lock);
-    buffer.attachments.unshift(a);
-    mutexUnlock(buffer.lock);
+    await heapBufferAttach(buffer, a);
   },
   async detach(dmabuf, attachment) {
-    const buffer = bufOf(dmabuf);
     const a = attachment.priv as CmaHeapAttachment;
-    await mutexLock(buffer.lock);
-    buffer.attachments.splice(buffer.attachments.indexOf(a), 1);
-    mutexUnlock(buffer.lock);
+    await heapBufferDetach(bufOf(dmabuf), a);
     sgFreeTable(a.table);
   },
   mapDmaBuf(attachment, dir) {
@@ -221,30 +215,18 @@ export const CMA_HEAP_BUF_OPS: DmaBufOps = {
   },
   async vmap(dmabuf, map) {
     const buffer = bufOf(dmabuf);
-    await mutexLock(buffer.lock);
-    try {
-      if (buffer.vmapCnt === 0) {
-        const va = vmap(getMachine(buffer.heap.kernel), [...buffer.pages], "cacheable");
-        if (va === null) {
-          throw new KernelError("ENOMEM", "cma_heap_do_vmap: vmap failed");
-        }
-        buffer.vaddr = va;
-      }
-      buffer.vmapCnt++;
-      iosysMapSetVaddr(map, buffer.vaddr!);
-    } finally {
-      mutexUnlock(buffer.lock);
-    }
+    await heapBufferVmap(
+      buffer.heap.kernel,
+      buffer,
+      map,
+      () => buffer.pages,
+      "cacheable",
+      "cma_heap_do_vmap",
+    );
   },
   async vunmap(dmabuf, map) {
     const buffer = bufOf(dmabuf);
-    await mutexLock(buffer.lock);
-    if (--buffer.vmapCnt === 0) {
-      vunmap(getMachine(buffer.heap.kernel), buffer.vaddr!);
-      buffer.vaddr = null;
-    }
-    mutexUnlock(buffer.lock);
-    iosysMapClear(map);
+    await heapBufferVunmap(buffer.heap.kernel, buffer, map);
   },
   release(dmabuf) {
     const buffer = bufOf(dmabuf);

@@ -20,6 +20,12 @@
  * @module
  */
 import {
+  heapBufferAttach,
+  heapBufferDetach,
+  heapBufferVmap,
+  heapBufferVunmap,
+} from "../internal/heap-buffer";
+import {
   KernelError,
   PAGE_SIZE,
   mutexInit,
@@ -46,8 +52,6 @@ import {
   getMachine,
   invalidateKernelVmapRange,
   pageAddress,
-  vmap,
-  vunmap,
   type Device,
   type GfpFlags,
   type Page,
@@ -66,13 +70,7 @@ import {
   type DmaDataDirection,
   type SgTable,
 } from "@dmasim/dma-mapping";
-import {
-  dmaBufExport,
-  iosysMapClear,
-  iosysMapSetVaddr,
-  type DmaBuf,
-  type DmaBufOps,
-} from "@dmasim/dma-buf";
+import { dmaBufExport, type DmaBuf, type DmaBufOps } from "@dmasim/dma-buf";
 import { dmaHeapAdd, dmaHeapGetDev, type DmaHeap, type DmaHeapOps } from "../dma-heap";
 import { heapHelperExportDmabuf, initHeapHelperBuffer } from "../heap-helpers";
 import { SYSTEM_UNCACHED_NO_ALLOC_FLUSH, androidHeaps, optionOn } from "../module";
@@ -228,16 +226,11 @@ export const SYSTEM_HEAP_BUF_OPS: DmaBufOps = {
       uncached: buffer.uncached,
     };
     attachment.priv = a;
-    await mutexLock(buffer.lock);
-    buffer.attachments.unshift(a);
-    mutexUnlock(buffer.lock);
+    await heapBufferAttach(buffer, a);
   },
   async detach(dmabuf, attachment) {
-    const buffer = bufOf(dmabuf);
     const a = attachment.priv as SystemHeapAttachment;
-    await mutexLock(buffer.lock);
-    buffer.attachments.splice(buffer.attachments.indexOf(a), 1);
-    mutexUnlock(buffer.lock);
+    await heapBufferDetach(bufOf(dmabuf), a);
     sgFreeTable(a.table);
   },
   mapDmaBuf(attachment, dir) {
@@ -270,31 +263,19 @@ export const SYSTEM_HEAP_BUF_OPS: DmaBufOps = {
   },
   async vmap(dmabuf, map) {
     const buffer = bufOf(dmabuf);
-    await mutexLock(buffer.lock);
-    try {
-      if (buffer.vmapCnt === 0) {
-        const m = getMachine(buffer.heap.kernel);
-        const va = vmap(m, buffer.pfns(), buffer.uncached ? "writecombine" : "cacheable");
-        if (va === null) {
-          throw new KernelError("ENOMEM", "system_heap_do_vmap: vmap failed");
-        }
-        buffer.vaddr = va;
-      }
-      buffer.vmapCnt++;
-      iosysMapSetVaddr(map, buffer.vaddr!);
-    } finally {
-      mutexUnlock(buffer.lock);
-    }
+    const prot = buffer.uncached ? "writecombine" : "cacheable";
+    await heapBufferVmap(
+      buffer.heap.kernel,
+      buffer,
+      map,
+      () => buffer.pfns(),
+      prot,
+      "system_heap_do_vmap",
+    );
   },
   async vunmap(dmabuf, map) {
     const buffer = bufOf(dmabuf);
-    await mutexLock(buffer.lock);
-    if (--buffer.vmapCnt === 0) {
-      vunmap(getMachine(buffer.heap.kernel), buffer.vaddr!);
-      buffer.vaddr = null;
-    }
-    mutexUnlock(buffer.lock);
-    iosysMapClear(map);
+    await heapBufferVunmap(buffer.heap.kernel, buffer, map);
   },
   release,
 };

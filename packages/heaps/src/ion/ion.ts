@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { heapBufferAttach, heapBufferDetach } from "../internal/heap-buffer";
 import {
   KernelError,
   O_CLOEXEC,
@@ -381,16 +382,11 @@ export const ION_DMA_BUF_OPS: DmaBufOps = {
       attrs: 0,
     };
     attachment.priv = a;
-    await mutexLock(buffer.lock);
-    buffer.attachments.unshift(a);
-    mutexUnlock(buffer.lock);
+    await heapBufferAttach(buffer, a);
   },
   async detach(dmabuf, attachment) {
-    const buffer = bufOf(dmabuf);
     const a = attachment.priv as IonAttachment;
-    await mutexLock(buffer.lock);
-    buffer.attachments.splice(buffer.attachments.indexOf(a), 1);
-    mutexUnlock(buffer.lock);
+    await heapBufferDetach(bufOf(dmabuf), a);
     sgFreeTable(a.table);
   },
   mapDmaBuf(attachment, dir) {
