@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { defaultRegistry, formatReport, loadScenario, runScenario } from "../src/index";
+import { defaultRegistry, loadScenario, runScenario } from "../src/index";
 
 const registry = defaultRegistry();
 const dir = join(__dirname, "..", "examples");
@@ -29,12 +29,8 @@ describe("driver examples", () => {
     ["camera-gpu-display.yaml", ["stale-read", "expectation"]],
   ])("%s fails under run with %j", async (f, kinds) => {
     const r = await run(f);
-    if (process.env.DBG) {
-      console.log(formatReport(r));
-    }
     expect(r.ok).toBe(false);
-    // the first unexpected finding is the bug's (a failed step leaves the rest of the run undone:
-    // its cleanup's leaks follow); the value expectation fails too
+    // the first unexpected finding is the bug's, and the read's value expectation fails too
     expect(r.unexpected[0]?.kind).toBe(kinds[0]);
     expect(r.expectations.some((e) => !e.ok && e.text.startsWith("step"))).toBe(true);
   });
