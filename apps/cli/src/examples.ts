@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
@@ -41,7 +41,14 @@ export function listExamples(): Example[] {
     });
 }
 
-/** The path of example `name`, or undefined. */
+/** Example `name`, or undefined (reads only that file, not every example). */
 export function findExample(name: string): Example | undefined {
-  return listExamples().find((e) => e.name === name);
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) {
+    return undefined;
+  }
+  const file = join(examplesDir(), `${name}.yaml`);
+  if (!existsSync(file)) {
+    return undefined;
+  }
+  return { name, file, description: firstLineOfDescription(readFileSync(file, "utf8")) };
 }
