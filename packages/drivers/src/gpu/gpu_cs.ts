@@ -35,9 +35,15 @@ import {
 } from "@dmasim/dma-resv";
 import { GPU_IMPORTER_MAPS_UNLOCKED, GPU_IMPORTER_SKIPS_KERNEL_FENCES } from "../module";
 import type { GpuDevice } from "./gpu_device";
-import { GpuImport, gpuImportRanges, gpuImportValidate } from "./gpu_dma_buf";
-import { gpuJobCreate, type GpuDmaRange, type GpuJob } from "./gpu_job";
-import { GpuBo, gpuBoRanges } from "./gpu_object";
+import {
+  GpuImport,
+  gpuImportGetForJob,
+  gpuImportPutForJob,
+  gpuImportRanges,
+  gpuImportValidate,
+} from "./gpu_dma_buf";
+import { gpuJobCreate, gpuRetire, type GpuDmaRange, type GpuJob } from "./gpu_job";
+import { GpuBo, gpuBoGetForJob, gpuBoPutForJob, gpuBoRanges } from "./gpu_object";
 
 /** A buffer a job may use: one of the GPU's BOs or an imported dma-buf. */
 export type GpuTarget = GpuBo | GpuImport;
@@ -110,6 +116,22 @@ function dependencies(gpu: GpuDevice, t: GpuTarget, write: boolean): DmaFence[] 
   return out;
 }
 
+/** The job keeps what it uses alive until it is freed (after its fence signaled). */
+function holdTargets(job: GpuJob, targets: readonly GpuTarget[]): void {
+  for (const t of targets) {
+    if (t instanceof GpuBo) {
+      gpuBoGetForJob(t);
+      job.refs.push({ what: `${t.gpu.name} BO`, put: () => gpuBoPutForJob(t) });
+    } else {
+      gpuImportGetForJob(t);
+      job.refs.push({
+        what: `${t.gpu.name} import of dma-buf ${t.dmabuf.ino}`,
+        put: () => gpuImportPutForJob(t),
+      });
+    }
+  }
+}
+
 function ranges(t: GpuTarget, offset: number, len: number): GpuDmaRange[] {
   return t instanceof GpuBo ? gpuBoRanges(t, offset, len) : gpuImportRanges(t, offset, len);
 }
@@ -140,7 +162,9 @@ function checkSpec(s: GpuSubmitSpec): number {
 /**
  * Submit a job: lock the buffers, make imported mappings current, take the implicit-sync
  * dependencies (and the exporter's KERNEL fences), publish the job's fence (WRITE on `dst`, READ
- * on `src`), unlock. The job runs later (`gpuJobRun`, or when someone waits for its fence).
+ * on `src`), unlock. The job runs later (`gpuJobRun`, or when someone waits for its fence); it
+ * holds a reference on each buffer it uses until it is freed after running, so the buffers'
+ * handles may be dropped at once (as drm_sched drivers' jobs and i915 requests keep theirs).
  *
  * **Kernel:** `amdgpu_cs_ioctl()`.
  *
@@ -150,6 +174,7 @@ function checkSpec(s: GpuSubmitSpec): number {
  */
 export async function gpuSubmit(gpu: GpuDevice, spec: GpuSubmitSpec): Promise<GpuJob> {
   const len = checkSpec(spec);
+  await gpuRetire(gpu);
   const targets = [...new Set([spec.src, spec.dst].filter((t): t is GpuTarget => !!t))];
   const unlocked = gpu.kernel.options.enabled(GPU_IMPORTER_MAPS_UNLOCKED);
   if (unlocked) {
@@ -177,6 +202,7 @@ export async function gpuSubmit(gpu: GpuDevice, spec: GpuSubmitSpec): Promise<Gp
       },
       spec.src && spec.dst ? "copy" : spec.dst ? "write" : "read",
     );
+    holdTargets(job, targets);
     for (const t of targets) {
       dmaResvReserveFences(resvOf(t), 1);
       dmaResvAddFence(
@@ -205,4 +231,5 @@ export async function gpuSubmit(gpu: GpuDevice, spec: GpuSubmitSpec): Promise<Gp
  */
 export async function gpuBoWaitIdle(bo: GpuBo): Promise<void> {
   await dmaResvWaitTimeout(bo.resv, DMA_RESV_USAGE_READ, true, MAX_SCHEDULE_TIMEOUT);
+  await gpuRetire(bo.gpu);
 }

@@ -48,6 +48,15 @@ export class GpuDevice {
   readonly fenceLock: Spinlock;
   /** Jobs submitted and not yet run, in submission order. */
   readonly pending: GpuJob[] = [];
+  /** Jobs that ran and still hold their references (freed by `gpuRetire`). */
+  readonly retiring: GpuJob[] = [];
+  /** BOs not freed yet (live, or released and waiting on the delayed-destroy list). */
+  readonly bos = new Set<GpuBo>();
+  /**
+   * Released BOs whose reservation object still had unsignaled fences: freed when the last one
+   * signals. **Kernel:** the BOs queued for TTM's delayed delete (`bo->deleted`).
+   */
+  readonly ddestroy: GpuBo[] = [];
 
   constructor(
     readonly kernel: Kernel,
@@ -65,15 +74,19 @@ export class GpuDevice {
   }
 }
 
-/** @internal per-kernel state of the GPU driver: every job by its fence (jobs of all GPUs). */
+/**
+ * @internal per-kernel state of the GPU driver: every job by its fence (jobs of all GPUs), and
+ * every GPU probed (for the end-of-run leak check).
+ */
 export interface GpuState {
   readonly jobs: Map<DmaFence, GpuJob>;
+  readonly devices: GpuDevice[];
 }
 
 /** @internal */
 export const GPU_SUBSYS = defineSubsys<GpuState>(
   "@dmasim/drivers:gpu",
-  () => ({ jobs: new Map() }),
+  () => ({ jobs: new Map(), devices: [] }),
   DRIVERS_MODULE as KernelModule,
 );
 
@@ -87,6 +100,8 @@ export const GPU_SUBSYS = defineSubsys<GpuState>(
  * @throws {@link KernelError} `ENODEV` when the kernel has no machine
  */
 export function gpuProbe(kernel: Kernel, dev: Device, opts: GpuProbeOptions = {}): GpuDevice {
-  kernel.subsys(GPU_SUBSYS);
-  return new GpuDevice(kernel, getMachine(kernel), dev, opts.vramPages ?? 16);
+  const state = kernel.subsys(GPU_SUBSYS);
+  const gpu = new GpuDevice(kernel, getMachine(kernel), dev, opts.vramPages ?? 16);
+  state.devices.push(gpu);
+  return gpu;
 }

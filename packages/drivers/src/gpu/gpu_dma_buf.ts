@@ -55,7 +55,7 @@ import {
   sgtRanges,
   type GpuBo,
 } from "./gpu_object";
-import type { GpuDmaRange } from "./gpu_job";
+import { gpuRetire, type GpuDmaRange } from "./gpu_job";
 
 /** What the exporter keeps per attachment: its live tables and how each was made. */
 interface AttachPriv {
@@ -266,6 +266,12 @@ export function gpuBoExport(bo: GpuBo, flags: number = O_RDWR): DmaBuf {
  * **Locking:** `sgt` and `invalid` change under the buffer's reservation lock.
  */
 export class GpuImport {
+  /** References: the importer's handle and each job that uses the import. */
+  refs = 1;
+  /** Of `refs`, those held by jobs (submitted and not freed yet). */
+  jobRefs = 0;
+  /** The importer dropped its handle ({@link gpuImportRelease}). */
+  handleReleased = false;
   /** The current mapping (null before the first job). */
   sgt: SgTable | null = null;
   /** The exporter moved the buffer since `sgt` was made. */
@@ -358,14 +364,8 @@ export function gpuImportRanges(imp: GpuImport, offset: number, len: number): Gp
   return sgtRanges(imp.sgt, offset, len);
 }
 
-/**
- * Release an import: unmap under the lock, detach, drop the buffer reference.
- *
- * **Kernel:** `amdgpu_bo_unref()` of the imported BO → `drm_prime_gem_destroy()`.
- *
- * **Locking:** may sleep; must not hold the reservation lock.
- */
-export async function gpuImportRelease(imp: GpuImport): Promise<void> {
+/** The last reference went: unmap under the lock, detach, drop the buffer reference. */
+async function gpuImportFree(imp: GpuImport): Promise<void> {
   const attach = imp.attach as DmaBufAttachment;
   if (imp.sgt) {
     await dmaResvLock(imp.dmabuf.resv, null);
@@ -375,4 +375,48 @@ export async function gpuImportRelease(imp: GpuImport): Promise<void> {
   }
   await dmaBufDetach(imp.dmabuf, attach);
   dmaBufPut(imp.dmabuf);
+}
+
+async function gpuImportPut(imp: GpuImport): Promise<void> {
+  imp.refs--;
+  if (imp.refs === 0) {
+    await gpuImportFree(imp);
+  }
+}
+
+/** @internal A job takes a reference on an import it uses. **Kernel:** `drm_gem_object_get()`. */
+export function gpuImportGetForJob(imp: GpuImport): void {
+  imp.refs++;
+  imp.jobRefs++;
+}
+
+/** @internal A freed job drops its reference (the last one unmaps and detaches). */
+export async function gpuImportPutForJob(imp: GpuImport): Promise<void> {
+  imp.jobRefs--;
+  await gpuImportPut(imp);
+}
+
+/**
+ * Release an import: drop the importer's handle. The last reference unmaps (under the lock),
+ * detaches and drops the buffer reference; while a job that uses the import has not been freed,
+ * that job's reference keeps the mapping, the attachment and the buffer. Releasing twice is a
+ * `use-after-free` finding (code `gpu-import-put`).
+ *
+ * **Kernel:** `amdgpu_bo_unref()` of the imported BO → `drm_prime_gem_destroy()` (TTM's release
+ * of an imported BO is always delayed until its fences signalled: `ttm_bo_release()`).
+ *
+ * **Locking:** may sleep; must not hold the reservation lock.
+ */
+export async function gpuImportRelease(imp: GpuImport): Promise<void> {
+  if (imp.handleReleased) {
+    imp.gpu.kernel.report({
+      kind: "use-after-free",
+      code: "gpu-import-put",
+      summary: `${imp.gpu.name}: the import of dma-buf ${imp.dmabuf.ino} released twice`,
+    });
+    return;
+  }
+  imp.handleReleased = true;
+  await gpuRetire(imp.gpu);
+  await gpuImportPut(imp);
 }

@@ -16,6 +16,7 @@ import {
   dmaFenceDefaultWait,
   dmaFenceInit,
   dmaFenceIsSignaled,
+  dmaFencePut,
   dmaFenceSignal,
   dmaFenceWait,
   type DmaFence,
@@ -37,6 +38,17 @@ export interface GpuJobWork {
   readonly data?: Uint8Array;
   /** Run after the transfers and before the fence signals (e.g. free a moved BO's old pages). */
   readonly after?: () => void;
+}
+
+/**
+ * A reference a job holds on an object it uses (a BO or an imported buffer), dropped when the job
+ * is freed after its fence signaled.
+ */
+export interface GpuJobRef {
+  /** What the reference is to, in leak reports (`BO 3`, `import of dma-buf 2`). */
+  readonly what: string;
+  /** Drop the reference (may sleep: an import's last reference unmaps under its lock). */
+  readonly put: () => void | Promise<void>;
 }
 
 /**
@@ -65,6 +77,10 @@ export class GpuJob {
   executed = false;
   /** What a read job saw (null until it ran). */
   result: Uint8Array | null = null;
+  /** The references the job holds on what it uses (dropped when it is freed). */
+  readonly refs: GpuJobRef[] = [];
+  /** The scenario step that submitted it. */
+  readonly step: number;
   private running = false;
 
   constructor(
@@ -74,7 +90,9 @@ export class GpuJob {
     readonly work: GpuJobWork,
     /** What the job is for, in traces: `copy`, `write`, `read`, `move`. */
     readonly kind: string,
-  ) {}
+  ) {
+    this.step = gpu.kernel.step;
+  }
 
   /** @internal */
   claim(): boolean {
@@ -165,6 +183,41 @@ export async function gpuJobRun(job: GpuJob): Promise<void> {
   }
   jobs.delete(job.fence);
   dmaFenceSignal(job.fence);
+  job.gpu.retiring.push(job);
+  await gpuRetire(job.gpu);
+}
+
+/** Whether the running thread may free jobs now: process context, no lock held. */
+function mayRetire(gpu: GpuDevice): boolean {
+  const task = gpu.kernel.sched.current;
+  return !task.inAtomic() && gpu.kernel.lockdep.heldLocks(task).length === 0;
+}
+
+async function gpuJobFree(job: GpuJob): Promise<void> {
+  for (const dep of job.deps) {
+    dmaFencePut(dep);
+  }
+  for (const ref of job.refs.splice(0)) {
+    await ref.put();
+  }
+}
+
+/**
+ * Free the jobs of a GPU that have run: drop the fences they depended on and the references they
+ * hold on the BOs and imports they used (the last one frees the object). The kernel frees a job
+ * from the scheduler's work item once its finished fence signaled; dmasim frees it in the thread
+ * that ran it, or, when that thread holds a lock or is atomic (a job run from inside a wait under
+ * a reservation lock), at the next GPU call made without one.
+ *
+ * **Kernel:** drm_sched's `free_job` (`drm_sched_job_cleanup()`; the drivers' job free, e.g.
+ * `panfrost_job_cleanup()` / `v3d_job_free()` dropping the job's BO references).
+ *
+ * **Locking:** may sleep; does nothing unless the caller holds no lock.
+ */
+export async function gpuRetire(gpu: GpuDevice): Promise<void> {
+  while (gpu.retiring.length > 0 && mayRetire(gpu)) {
+    await gpuJobFree(gpu.retiring.shift() as GpuJob);
+  }
 }
 
 /**
@@ -178,4 +231,5 @@ export async function gpuRingFlush(gpu: GpuDevice): Promise<void> {
   for (const job of [...gpu.pending]) {
     await gpuJobRun(job); // a job another thread is running already is left to it
   }
+  await gpuRetire(gpu);
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { KernelError, PAGE_SIZE, might_sleep } from "@dmasim/kernel";
+import { KernelError, PAGE_SIZE, WARN_ON_ONCE, isKernelError, might_sleep } from "@dmasim/kernel";
 import {
   GFP_DMA,
   GFP_KERNEL,
@@ -31,6 +31,9 @@ import {
 import {
   DMA_RESV_USAGE_BOOKKEEP,
   DMA_RESV_USAGE_KERNEL,
+  DmaFenceCb,
+  dmaFenceAddCallback,
+  dmaFencePut,
   dmaResvAddFence,
   dmaResvAssertHeld,
   dmaResvFini,
@@ -40,6 +43,7 @@ import {
   dmaResvReserveFences,
   dmaResvTrylock,
   dmaResvUnlock,
+  type DmaFence,
   type DmaResv,
 } from "@dmasim/dma-resv";
 import { dmaBufInvalidateMappings, dmaBufMoveNotify, type DmaBuf } from "@dmasim/dma-buf";
@@ -77,14 +81,24 @@ export interface GpuBacking {
  * **Locking:** `backing`, `pinCount` and the attachments change under `resv`.
  */
 export class GpuBo {
-  /** References: the creator's handle and each export. */
+  /** References: the creator's handle, the export, and each job that uses the BO. */
   refs = 1;
+  /** Of `refs`, those held by jobs (submitted and not freed yet). */
+  jobRefs = 0;
   pinCount = 0;
   /** The last move (its KERNEL fence is in `resv` until it ran). */
   moving: GpuJob | null = null;
   /** The dma-buf exported from this BO, if any. */
   dmabuf: DmaBuf | null = null;
+  /** The last reference went (the BO is freed, or on the delayed-destroy list). */
   released = false;
+  /** On the delayed-destroy list: the last reference went while these fences were unsignaled. */
+  deleted: { readonly step: number; readonly fences: readonly DmaFence[]; left: number } | null =
+    null;
+  /** Its pages are freed. */
+  freed = false;
+  /** The scenario step that created it. */
+  readonly step: number;
 
   constructor(
     readonly gpu: GpuDevice,
@@ -93,7 +107,9 @@ export class GpuBo {
     readonly lowmem: boolean,
     readonly resv: DmaResv,
     public backing: GpuBacking,
-  ) {}
+  ) {
+    this.step = gpu.kernel.step;
+  }
 
   /** Where the BO lives now. */
   get placement(): GpuPlacement {
@@ -181,8 +197,15 @@ function makeRoom(gpu: GpuDevice, npages: number, self: GpuBo | null): void {
     if (gpu.vramUsed + npages <= gpu.vramPages) {
       return;
     }
-    if (victim === self || victim.pinCount > 0 || !dmaResvTrylock(victim.resv)) {
-      continue; // TTM skips BOs it cannot lock without blocking
+    if (
+      victim === self ||
+      victim.pinCount > 0 ||
+      victim.deleted ||
+      !dmaResvTrylock(victim.resv)
+    ) {
+      // TTM skips BOs it cannot lock without blocking; a deleted one it would wait for and free,
+      // which dmasim's synchronous eviction cannot: its VRAM comes back when its fences signal
+      continue;
     }
     moveLocked(victim, "system");
     dmaResvUnlock(victim.resv);
@@ -292,6 +315,7 @@ export async function gpuBoCreate(
   const resv = dmaResvInit(gpu.kernel, `${gpu.name}.bo`);
   const bo = new GpuBo(gpu, size, !!opts.contiguous, !!opts.lowmem, resv, backing);
   account(bo, backing, 1);
+  gpu.bos.add(bo);
   await gpu.kernel.sched.schedulePoint();
   return bo;
 }
@@ -387,18 +411,89 @@ export function gpuBoUnpin(bo: GpuBo): void {
   bo.pinCount--;
 }
 
-/** @internal Free a BO whose last reference went. */
-function gpuBoRelease(bo: GpuBo): void {
-  bo.released = true;
+/** Free the BO's memory: its pages, its VRAM, its reservation object. */
+function gpuBoCleanup(bo: GpuBo): void {
+  bo.freed = true;
+  bo.gpu.bos.delete(bo);
   account(bo, bo.backing, -1);
   freeBacking(bo.gpu, bo.backing);
   dmaResvFini(bo.resv);
 }
 
+/** One fence of a deleted BO signaled; the last one frees the BO (the delayed-delete work). */
+function gpuBoDelayedDelete(bo: GpuBo): void {
+  const d = bo.deleted as NonNullable<GpuBo["deleted"]>;
+  if (--d.left > 0) {
+    return;
+  }
+  const list = bo.gpu.ddestroy;
+  list.splice(list.indexOf(bo), 1);
+  d.fences.forEach((f) => dmaFencePut(f));
+  gpuBoCleanup(bo);
+}
+
 /**
- * Drop a reference to a BO; the last one frees it (pending jobs on it must have run).
+ * The last reference to a BO went. An idle BO is freed at once; a BO whose reservation object
+ * still has unsignaled fences (any usage: a pending move's KERNEL fence, another device's job on
+ * its export, a fence imported from a sync_file) goes on the delayed-destroy list and is freed when
+ * the last of those fences signals: until then its pages stay allocated and mapped for the GPU.
  *
- * **Kernel:** `amdgpu_bo_unref()` / `drm_gem_object_put()`.
+ * **Kernel:** `ttm_bo_release()` (WARN_ON_ONCE on a pinned BO; `ttm_bo_individualize_resv()`
+ * keeps the fences present at release; not idle → `bo->deleted`, queued on `ttm_bo_delayed_delete()`,
+ * which waits for them and frees the resource) as in drivers/gpu/drm/ttm/ttm_bo.c of 6.12 (per-BO
+ * delete work since "drm/ttm: use per BO cleanup workers", 9bff18d13473; a device-wide `ddestroy`
+ * list before, same outcome). dmasim has no workqueue: the delete runs from the callback of the
+ * last fence, taking no lock (nobody can reach a deleted BO's reservation object any more).
+ */
+function gpuBoRelease(bo: GpuBo): void {
+  const gpu = bo.gpu;
+  bo.released = true;
+  WARN_ON_ONCE(
+    gpu.kernel,
+    bo.pinCount > 0,
+    "drivers/gpu/drm/ttm/ttm_bo.c:ttm_bo_release",
+    `${gpu.name}: BO released while pinned (pin_count ${bo.pinCount})`,
+  );
+  const fences = dmaResvGetFences(bo.resv, DMA_RESV_USAGE_BOOKKEEP);
+  if (fences.length === 0) {
+    gpuBoCleanup(bo);
+    return;
+  }
+  const d = { step: gpu.kernel.step, fences, left: fences.length + 1 };
+  bo.deleted = d;
+  gpu.ddestroy.push(bo);
+  for (const f of fences) {
+    try {
+      dmaFenceAddCallback(f, new DmaFenceCb(), () => gpuBoDelayedDelete(bo));
+    } catch (e) {
+      if (!isKernelError(e, "ENOENT")) {
+        throw e;
+      }
+      d.left--; // signaled meanwhile
+    }
+  }
+  gpuBoDelayedDelete(bo); // the extra count: frees it now if every fence signaled meanwhile
+}
+
+/** @internal A job takes a reference on a BO it uses. **Kernel:** `drm_gem_object_get()`. */
+export function gpuBoGetForJob(bo: GpuBo): void {
+  bo.refs++;
+  bo.jobRefs++;
+}
+
+/** @internal A freed job drops its reference. */
+export function gpuBoPutForJob(bo: GpuBo): void {
+  bo.jobRefs--;
+  gpuBoPut(bo);
+}
+
+/**
+ * Drop a reference to a BO; the last one releases it: freed at once when idle, else when its
+ * fences have signaled (see the delayed destroy above). A job holds a reference on every BO it
+ * uses until it is freed, so dropping the handle of a BO a queued job still reads or writes is
+ * safe, as in the kernel.
+ *
+ * **Kernel:** `amdgpu_bo_unref()` / `drm_gem_object_put()` → `ttm_bo_put()` → `ttm_bo_release()`.
  *
  * **Locking:** must not sleep (runs from dma-buf's release).
  */
