@@ -20,7 +20,15 @@ export {
   UDMABUF_INVERTED_CPU_ACCESS,
 } from "./module";
 export { GpuDevice, gpuProbe, type GpuProbeOptions } from "./gpu/gpu_device";
-export { GpuJob, gpuJobRun, gpuRingFlush, type GpuDmaRange, type GpuJobWork } from "./gpu/gpu_job";
+export {
+  GpuJob,
+  gpuJobRun,
+  gpuRetire,
+  gpuRingFlush,
+  type GpuDmaRange,
+  type GpuJobRef,
+  type GpuJobWork,
+} from "./gpu/gpu_job";
 export {
   GpuBo,
   gpuBoCreate,
@@ -82,6 +90,7 @@ export {
   decoderRelease,
 } from "./decoder/videobuf2-dma-contig";
 export { importerAttach, importerMap, importerUnmap, needsBounce } from "./importer";
+export { driversCheckLeaks } from "./leaks";
 export {
   F_SEAL_GROW,
   F_SEAL_SEAL,

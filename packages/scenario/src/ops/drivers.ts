@@ -26,6 +26,7 @@ import {
   decoderQbuf,
   decoderRelease,
   displayImport,
+  driversCheckLeaks,
   displayProbe,
   displayRelease,
   displayScanout,
@@ -544,5 +545,13 @@ export const DRIVERS_OPS = [
   }),
 ] as unknown as readonly OpDef<never>[];
 
-/** What layer 6 adds to scenarios. **Kernel:** none. */
-export const DRIVERS_PART: RegistryPart = { ops: DRIVERS_OPS, modules: [DRIVERS_MODULE] };
+/** What layer 6 adds to scenarios; the drivers' leak check runs at the end of every run. **Kernel:** none. */
+export const DRIVERS_PART: RegistryPart = {
+  ops: DRIVERS_OPS,
+  modules: [DRIVERS_MODULE],
+  hooks: {
+    async atEnd(ctx) {
+      await driversCheckLeaks(ctx.kernel);
+    },
+  },
+};
