@@ -21,10 +21,14 @@ export const GPU_IMPORTER_IGNORES_MOVE_NOTIFY = "gpu-importer-ignores-move-notif
 export const GPU_IMPORTER_SKIPS_KERNEL_FENCES = "gpu-importer-skips-kernel-fences";
 /** gpu importer: maps an imported buffer without holding its reservation lock (hazard H13). */
 export const GPU_IMPORTER_MAPS_UNLOCKED = "gpu-importer-maps-unlocked";
+/** gpu: the last reference frees a BO at once, while jobs still use it (no delayed destroy). */
+export const GPU_FREES_BUSY_BO = "gpu-frees-busy-bo";
 /** camera: DQBUF and begin_cpu_access sync only the first page of a frame for the CPU. */
 export const CAMERA_SYNCS_FIRST_PAGE_ONLY = "camera-syncs-first-page-only";
 /** camera: DQBUF and begin_cpu_access sync for the device instead of for the CPU. */
 export const CAMERA_SYNCS_FOR_DEVICE_AT_DQBUF = "camera-syncs-for-device-at-dqbuf";
+/** camera: stop_streaming gives the queued buffers back without stopping the capture DMA. */
+export const CAMERA_STOP_STREAMING_LEAVES_DMA_RUNNING = "camera-stop-streaming-leaves-dma-running";
 /** display: imports a buffer whose mapping goes through swiotlb bounce slots. */
 export const DISPLAY_SCANS_OUT_BOUNCED_BUFFERS = "display-scans-out-bounced-buffers";
 /** decoder: imports a buffer whose mapping goes through swiotlb bounce slots. */
@@ -54,12 +58,20 @@ export const DRIVERS_MODULE: KernelModule = {
       "gpu: the importer maps an imported buffer without holding its reservation lock (H13)",
     ),
     patch(
+      GPU_FREES_BUSY_BO,
+      "gpu: the last reference frees a BO at once, even while queued jobs still read or write it (jobs hold no reference, no delayed destroy)",
+    ),
+    patch(
       CAMERA_SYNCS_FIRST_PAGE_ONLY,
       "camera: DQBUF / begin_cpu_access sync only the first page of the frame for the CPU",
     ),
     patch(
       CAMERA_SYNCS_FOR_DEVICE_AT_DQBUF,
       "camera: DQBUF / begin_cpu_access call dma_sync_sgtable_for_device instead of _for_cpu",
+    ),
+    patch(
+      CAMERA_STOP_STREAMING_LEAVES_DMA_RUNNING,
+      "camera: stop_streaming returns the queued buffers without stopping the capture DMA; the queue frees them and the next frame lands in freed pages",
     ),
     patch(
       DISPLAY_SCANS_OUT_BOUNCED_BUFFERS,

@@ -11,7 +11,7 @@ import { KernelError, type Kernel, type Process } from "@dmasim/kernel";
 import { deviceWrite, getMachine, type Device, type Machine } from "@dmasim/hardware";
 import { forEachSgtableDmaSg, sgDmaAddress, sgDmaLen } from "@dmasim/dma-mapping";
 import { dmaBufFd, type DmaBuf } from "@dmasim/dma-buf";
-import { DRIVERS_MODULE } from "../module";
+import { CAMERA_STOP_STREAMING_LEAVES_DMA_RUNNING, DRIVERS_MODULE } from "../module";
 import type { CameraBuffer } from "./videobuf2-dma-sg";
 import { vb2Alloc, vb2Finish, vb2GetDmabuf, vb2Prepare, vb2Put } from "./videobuf2-dma-sg";
 
@@ -28,6 +28,11 @@ export interface CameraProbeOptions {
  */
 export class Camera {
   readonly buffers: CameraBuffer[] = [];
+  /**
+   * Buffers the capture DMA still targets after the queue was released: empty for a correct
+   * driver; filled only with `camera-stop-streaming-leaves-dma-running`.
+   */
+  readonly dmaLeftovers: CameraBuffer[] = [];
   /** Frames captured so far. */
   sequence = 0;
 
@@ -99,7 +104,9 @@ export function cameraQbuf(buf: CameraBuffer): void {
 
 /**
  * The camera captures a frame into the oldest queued buffer: it writes `frame` (repeated to fill
- * the buffer when shorter) through its DMA mapping. Returns that buffer.
+ * the buffer when shorter) through its DMA mapping. Returns that buffer. (With
+ * `camera-stop-streaming-leaves-dma-running`, after the queue was released, the DMA still writes
+ * the buffer it was given last.)
  *
  * **Kernel:** the capture interrupt and `vb2_buffer_done()`.
  *
@@ -108,7 +115,7 @@ export function cameraQbuf(buf: CameraBuffer): void {
  * @throws {@link KernelError} `EAGAIN` when no buffer is queued
  */
 export function cameraCapture(cam: Camera, frame: Uint8Array): CameraBuffer {
-  const buf = cam.buffers.find((b) => b.state === "queued");
+  const buf = cam.buffers.find((b) => b.state === "queued") ?? cam.dmaLeftovers.shift();
   if (!buf) {
     throw new KernelError("EAGAIN", `${cam.name}: no buffer queued`);
   }
@@ -169,12 +176,29 @@ export function cameraExpbuf(
 }
 
 /**
- * Free the queue's buffers (exported ones live on until their dma-buf is released).
+ * Release the queue: stop streaming, then free the queue's buffers. Stopping comes first: the
+ * driver's `stop_streaming` stops the capture DMA and hands every queued buffer back (as errored),
+ * so no frame lands in a buffer once it is freed. An exported buffer lives on until its dma-buf is
+ * released (the export holds a buffer reference, `vb2_dma_sg_put()` frees on the last one); the
+ * others are freed at once. With `camera-stop-streaming-leaves-dma-running` the DMA is not stopped:
+ * the next frame is written to a buffer the queue freed (`use-after-free` when its pages were
+ * freed; into the exporter's live pages when it was exported).
  *
- * **Kernel:** `VIDIOC_REQBUFS` with count 0 → `__vb2_queue_free()`.
+ * **Kernel:** `vb2_core_queue_release()` (closing the video node; `VIDIOC_REQBUFS` with count 0
+ * when not streaming) → `__vb2_queue_cancel()` (`stop_streaming`, queued buffers returned with
+ * `VB2_BUF_STATE_ERROR`) → `__vb2_queue_free()` (each buffer's `put`), videobuf2-core.c.
  *
  * **Locking:** process context.
  */
 export function cameraRelease(cam: Camera): void {
-  cam.buffers.splice(0).forEach((b) => vb2Put(b));
+  const leaveDma = cam.kernel.options.enabled(CAMERA_STOP_STREAMING_LEAVES_DMA_RUNNING);
+  for (const b of cam.buffers.splice(0)) {
+    if (b.state === "queued") {
+      b.state = "dequeued"; // returned by stop_streaming
+      if (leaveDma) {
+        cam.dmaLeftovers.push(b); // the bug: the DMA engine still holds its address
+      }
+    }
+    vb2Put(b);
+  }
 }

@@ -37,6 +37,11 @@ import { importerAttach, importerMap, importerUnmap, needsBounce } from "../impo
 export class Display {
   /** Framebuffers imported and not released. */
   readonly framebuffers = new Set<DisplayFb>();
+  /**
+   * The framebuffer the plane scans out (its plane state's fb), or null while the plane is off.
+   * The display reads it at every refresh until a commit replaces it or the plane is disabled.
+   */
+  plane: DisplayFb | null = null;
 
   constructor(
     readonly kernel: Kernel,
@@ -136,11 +141,14 @@ export async function displayImport(disp: Display, dmabuf: DmaBuf): Promise<Disp
 }
 
 /**
- * Show a framebuffer: wait for its writers (the implicit-sync in-fence of the atomic commit), then
- * the display reads `len` bytes from `offset` (default: the first 64 bytes). Returns what it read.
+ * Show a framebuffer: wait for its writers (the implicit-sync in-fence of the atomic commit), put
+ * it on the plane (the framebuffer shown before stays referenced by the old plane state until the
+ * flip is done), then the display reads `len` bytes from `offset` (default: the first 64 bytes).
+ * Returns what it read.
  *
  * **Kernel:** `drm_gem_plane_helper_prepare_fb()` (the WRITE fences as in-fence), the commit's
- * fence wait, and the plane's scan-out DMA.
+ * fence wait, the new plane state taking the fb (`drm_atomic_set_fb_for_plane()`; the old one is
+ * dropped by `drm_atomic_helper_cleanup_planes()` after the flip), and the plane's scan-out DMA.
  *
  * **Locking:** may sleep; must not hold the buffer's reservation lock.
  *
@@ -158,19 +166,28 @@ export async function displayScanout(fb: DisplayFb, len = 64, offset = 0): Promi
     );
   }
   await dmaResvWaitTimeout(fb.dmabuf.resv, DMA_RESV_USAGE_WRITE, true, MAX_SCHEDULE_TIMEOUT);
+  fb.disp.plane = fb;
   return deviceRead(fb.disp.dev, fb.dmaAddr + offset, len);
 }
 
 /**
- * Release a framebuffer: unmap, detach, drop the buffer reference.
+ * Release a framebuffer (remove it, close its GEM handle): a framebuffer the plane is scanning out
+ * is taken off the plane first (the plane is disabled, so the display stops reading it), then the
+ * import is unmapped, detached and its buffer reference dropped. The buffer itself lives on while
+ * anyone else holds it (its exporter frees it on the last dma-buf reference).
  *
- * **Kernel:** `drm_gem_dma_free()` → `drm_prime_gem_destroy()`.
+ * **Kernel:** `DRM_IOCTL_MODE_RMFB` → `drm_framebuffer_remove()` (an fb still used by a plane:
+ * the planes using it are disabled by a commit before the fb goes), then `drm_gem_dma_free()` →
+ * `drm_prime_gem_destroy()` (drm_framebuffer.c, drm_gem_dma_helper.c, drm_prime.c).
  *
  * **Locking:** may sleep; must not hold the reservation lock.
  */
 export async function displayRelease(fb: DisplayFb): Promise<void> {
   if (!fb.disp.framebuffers.delete(fb)) {
     return;
+  }
+  if (fb.disp.plane === fb) {
+    fb.disp.plane = null;
   }
   await importerUnmap(fb.attach, fb.sgt, DMA_BIDIRECTIONAL);
   await dmaBufDetach(fb.dmabuf, fb.attach);

@@ -33,7 +33,11 @@ import {
   type DmaResv,
   type WwAcquireCtx,
 } from "@dmasim/dma-resv";
-import { GPU_IMPORTER_MAPS_UNLOCKED, GPU_IMPORTER_SKIPS_KERNEL_FENCES } from "../module";
+import {
+  GPU_FREES_BUSY_BO,
+  GPU_IMPORTER_MAPS_UNLOCKED,
+  GPU_IMPORTER_SKIPS_KERNEL_FENCES,
+} from "../module";
 import type { GpuDevice } from "./gpu_device";
 import {
   GpuImport,
@@ -118,8 +122,12 @@ function dependencies(gpu: GpuDevice, t: GpuTarget, write: boolean): DmaFence[] 
 
 /** The job keeps what it uses alive until it is freed (after its fence signaled). */
 function holdTargets(job: GpuJob, targets: readonly GpuTarget[]): void {
+  const holdBos = !job.gpu.kernel.options.enabled(GPU_FREES_BUSY_BO);
   for (const t of targets) {
     if (t instanceof GpuBo) {
+      if (!holdBos) {
+        continue; // the bug: the job does not keep its BOs alive
+      }
       gpuBoGetForJob(t);
       job.refs.push({ what: `${t.gpu.name} BO`, put: () => gpuBoPutForJob(t) });
     } else {

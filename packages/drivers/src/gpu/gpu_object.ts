@@ -47,6 +47,7 @@ import {
   type DmaResv,
 } from "@dmasim/dma-resv";
 import { dmaBufInvalidateMappings, dmaBufMoveNotify, type DmaBuf } from "@dmasim/dma-buf";
+import { GPU_FREES_BUSY_BO } from "../module";
 import type { GpuDevice } from "./gpu_device";
 import { gpuJobCreate, gpuJobRun, type GpuDmaRange, type GpuJob } from "./gpu_job";
 
@@ -454,6 +455,10 @@ function gpuBoRelease(bo: GpuBo): void {
     "drivers/gpu/drm/ttm/ttm_bo.c:ttm_bo_release",
     `${gpu.name}: BO released while pinned (pin_count ${bo.pinCount})`,
   );
+  if (gpu.kernel.options.enabled(GPU_FREES_BUSY_BO)) {
+    gpuBoCleanup(bo); // the bug: freed while its fences are pending
+    return;
+  }
   const fences = dmaResvGetFences(bo.resv, DMA_RESV_USAGE_BOOKKEEP);
   if (fences.length === 0) {
     gpuBoCleanup(bo);

@@ -45,8 +45,13 @@ export const F_SEAL_WRITE = 0x8;
  */
 export class Memfd {
   seals: number;
-  /** Holders of the pages: the file and every udmabuf made from it. */
-  users = 1;
+  /**
+   * References to each page: the page cache's (until the file is released) and one per udmabuf
+   * that holds the page. **Kernel:** the folio reference counts.
+   */
+  readonly pageRefs: Uint32Array;
+  /** The file was released: its pages left the page cache. */
+  evicted = false;
 
   constructor(
     readonly kernel: Kernel,
@@ -55,6 +60,7 @@ export class Memfd {
     allowSealing: boolean,
   ) {
     this.seals = allowSealing ? 0 : F_SEAL_SEAL;
+    this.pageRefs = new Uint32Array(pages.length).fill(1);
   }
 
   /** Size in bytes. */
@@ -64,18 +70,52 @@ export class Memfd {
 }
 
 /**
- * Drop a holder of the memfd's pages; the last one frees them.
+ * Take a reference on each page of `[first, first + count)` (a udmabuf holding its pages).
  *
- * **Kernel:** `folio_put()` on each page / `shmem_evict_inode()`.
+ * **Kernel:** `shmem_read_mapping_page()` / `memfd_pin_folios()` in `udmabuf_create()`.
+ *
+ * **Locking:** any context.
+ */
+export function memfdGetPages(mfd: Memfd, first: number, count: number): void {
+  for (let i = first; i < first + count; i++) {
+    mfd.pageRefs[i]!++;
+  }
+}
+
+function putPage(mfd: Memfd, i: number): void {
+  if (--mfd.pageRefs[i]! === 0) {
+    freePages(getMachine(mfd.kernel), mfd.pages[i] as Page, 0);
+  }
+}
+
+/**
+ * Drop the references {@link memfdGetPages} took; a page nobody else holds is freed.
+ *
+ * **Kernel:** `put_page()` / `unpin_folios()` in `release_udmabuf()`.
+ *
+ * **Locking:** must not sleep.
+ */
+export function memfdPutPages(mfd: Memfd, first: number, count: number): void {
+  for (let i = first; i < first + count; i++) {
+    putPage(mfd, i);
+  }
+}
+
+/**
+ * The memfd's file is released: its pages leave the page cache. A page a udmabuf still holds stays
+ * allocated until the udmabuf is released; the others are freed now.
+ *
+ * **Kernel:** the last `fput()` → `shmem_evict_inode()` (truncation drops the page cache's
+ * references).
  *
  * **Locking:** must not sleep.
  */
 export function memfdPut(mfd: Memfd): void {
-  mfd.users--;
-  if (mfd.users === 0) {
-    const m = getMachine(mfd.kernel);
-    mfd.pages.forEach((p) => freePages(m, p, 0));
+  if (mfd.evicted) {
+    return;
   }
+  mfd.evicted = true;
+  mfd.pages.forEach((_, i) => putPage(mfd, i));
 }
 
 /** The file operations of a memfd (cacheable shared mappings of its pages). */

@@ -41,7 +41,14 @@ import {
   type IosysMap,
 } from "@dmasim/dma-buf";
 import { DRIVERS_MODULE, UDMABUF_INVERTED_CPU_ACCESS } from "../module";
-import { MEMFD_FOPS, F_SEAL_SHRINK, F_SEAL_WRITE, memfdPut, type Memfd } from "./memfd";
+import {
+  MEMFD_FOPS,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  memfdGetPages,
+  memfdPutPages,
+  type Memfd,
+} from "./memfd";
 
 /** `UDMABUF_CREATE` flag: the new fd is close-on-exec. **Kernel:** `UDMA_FLAGS_CLOEXEC`. */
 export const UDMABUF_FLAGS_CLOEXEC = 0x01;
@@ -69,7 +76,10 @@ export class Udmabuf {
 
   constructor(
     readonly kernel: Kernel,
+    /** The memfd whose pages these are (the udmabuf holds the pages, not the file). */
     readonly memfd: Memfd,
+    /** Index of the first page in the memfd. */
+    readonly first: number,
     readonly pages: readonly Page[],
     readonly miscDevice: Device,
   ) {}
@@ -140,7 +150,7 @@ function udmabufOps(ub: Udmabuf): DmaBufOps {
         dmaUnmapSgtable(ub.miscDevice, ub.sg, DMA_BIDIRECTIONAL);
         sgFreeTable(ub.sg);
       }
-      memfdPut(ub.memfd);
+      memfdPutPages(ub.memfd, ub.first, ub.pages.length); // the memfd's file may be long gone
     },
     beginCpuAccess: (_b, dir) => {
       if (!ub.sg) {
@@ -221,8 +231,9 @@ export function udmabufCreate(
     fput(file);
   }
   const first = arg.offset / PAGE_SIZE;
-  const ub = new Udmabuf(kernel, mfd, mfd.pages.slice(first, first + arg.size / PAGE_SIZE), misc);
-  mfd.users++;
+  const count = arg.size / PAGE_SIZE;
+  const ub = new Udmabuf(kernel, mfd, first, mfd.pages.slice(first, first + count), misc);
+  memfdGetPages(mfd, first, count); // the udmabuf holds its pages, not the memfd's file
   const dmabuf = dmaBufExport(kernel, {
     ops: udmabufOps(ub),
     size: arg.size,
