@@ -15,6 +15,20 @@ import { CAMERA_STOP_STREAMING_LEAVES_DMA_RUNNING, DRIVERS_MODULE } from "../mod
 import type { CameraBuffer } from "./videobuf2-dma-sg";
 import { vb2Alloc, vb2Finish, vb2GetDmabuf, vb2Prepare, vb2Put } from "./videobuf2-dma-sg";
 
+/** A range of DMA addresses the capture engine writes. */
+interface DmaRange {
+  readonly addr: number;
+  readonly len: number;
+}
+
+function dmaRanges(buf: CameraBuffer): DmaRange[] {
+  const out: DmaRange[] = [];
+  forEachSgtableDmaSg(buf.sgt, (sg) => {
+    out.push({ addr: sgDmaAddress(sg), len: sgDmaLen(sg) });
+  });
+  return out;
+}
+
 /** Options of {@link cameraProbe}. */
 export interface CameraProbeOptions {
   /** Buffers of one contiguous block (videobuf2-dma-contig) instead of scattered pages. */
@@ -32,7 +46,7 @@ export class Camera {
    * Buffers the capture DMA still targets after the queue was released: empty for a correct
    * driver; filled only with `camera-stop-streaming-leaves-dma-running`.
    */
-  readonly dmaLeftovers: CameraBuffer[] = [];
+  readonly dmaLeftovers: { buf: CameraBuffer; ranges: DmaRange[] }[] = [];
   /** Frames captured so far. */
   sequence = 0;
 
@@ -115,23 +129,24 @@ export function cameraQbuf(buf: CameraBuffer): void {
  * @throws {@link KernelError} `EAGAIN` when no buffer is queued
  */
 export function cameraCapture(cam: Camera, frame: Uint8Array): CameraBuffer {
-  const buf = cam.buffers.find((b) => b.state === "queued") ?? cam.dmaLeftovers.shift();
-  if (!buf) {
+  const queued = cam.buffers.find((b) => b.state === "queued");
+  const target = queued ? { buf: queued, ranges: dmaRanges(queued) } : cam.dmaLeftovers.shift();
+  if (!target) {
     throw new KernelError("EAGAIN", `${cam.name}: no buffer queued`);
   }
   if (frame.length === 0) {
     throw new KernelError("EINVAL", `${cam.name}: an empty frame`);
   }
+  const buf = target.buf;
   const whole = new Uint8Array(buf.size);
   for (let at = 0; at < whole.length; at += frame.length) {
     whole.set(frame.subarray(0, Math.min(frame.length, whole.length - at)), at);
   }
   let at = 0;
-  forEachSgtableDmaSg(buf.sgt, (sg) => {
-    const n = sgDmaLen(sg);
-    deviceWrite(cam.dev, sgDmaAddress(sg), whole.subarray(at, at + n));
-    at += n;
-  });
+  for (const r of target.ranges) {
+    deviceWrite(cam.dev, r.addr, whole.subarray(at, at + r.len));
+    at += r.len;
+  }
   buf.sequence = cam.sequence++;
   buf.state = "done";
   return buf;
@@ -196,7 +211,7 @@ export function cameraRelease(cam: Camera): void {
     if (b.state === "queued") {
       b.state = "dequeued"; // returned by stop_streaming
       if (leaveDma) {
-        cam.dmaLeftovers.push(b); // the bug: the DMA engine still holds its address
+        cam.dmaLeftovers.push({ buf: b, ranges: dmaRanges(b) }); // the bug: the DMA keeps its address
       }
     }
     vb2Put(b);
