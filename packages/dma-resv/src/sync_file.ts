@@ -3,9 +3,11 @@
  *
  * **Kernel:** drivers/dma-buf/sync_file.c, include/linux/sync_file.h, include/uapi/linux/sync_file.h.
  *
- * A sync file holds one fence reference (possibly a container). `poll()` reports `POLLIN` once the
- * fence has signaled (the first poll arms a callback that wakes the file's wait queue). The ioctls
- * merge two sync files into a new one, describe the fences inside, and pass a deadline hint.
+ * A sync file holds one fence reference (possibly a container) for as long as its file lives: the
+ * fence outlives its creator's reference and is put only when the last file reference goes
+ * (`sync_file_release()`: the armed poll callback is removed first). `poll()` reports `POLLIN` once
+ * the fence has signaled (the first poll arms a callback that wakes the file's wait queue). The
+ * ioctls merge two sync files into a new one, describe the fences inside, and pass a deadline hint.
  *
  * @module
  */
@@ -238,6 +240,7 @@ function syncFilePoll(file: File): number {
   return dmaFenceIsSignaled(sf.fence) ? POLLIN : 0;
 }
 
+/** The last file reference went: drop the poll callback, then the fence (`sync_file_release()`). */
 function syncFileRelease(file: File): void {
   const sf = file.privateData as SyncFile;
   if (sf.pollEnabled) {

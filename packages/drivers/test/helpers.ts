@@ -4,7 +4,7 @@ import { createMachine, type Machine } from "@dmasim/hardware";
 import { DMA_MAPPING_MODULE, dmaDebugCheckLeaks } from "@dmasim/dma-mapping";
 import { DMA_RESV_MODULE } from "@dmasim/dma-resv";
 import { DMA_BUF_MODULE, dmaBufCheckLeaks } from "@dmasim/dma-buf";
-import { DRIVERS_MODULE } from "../src/index";
+import { DRIVERS_MODULE, driversCheckLeaks } from "../src/index";
 
 export function machine(
   version = "6.12",
@@ -30,3 +30,14 @@ export function allFindings(kernel: Kernel): string[] {
 }
 
 export const fill = (v: number, n = 64): Uint8Array => new Uint8Array(n).fill(v);
+
+/** {@link allFindings} with the drivers' own end-of-run check (GPU jobs, BOs, delayed destroys). */
+export async function endOfRun(kernel: Kernel): Promise<string[]> {
+  dmaBufCheckLeaks(kernel);
+  dmaDebugCheckLeaks(kernel);
+  await driversCheckLeaks(kernel);
+  return kinds(kernel.findings);
+}
+
+/** Whether the page frame `pfn` is free in the machine's allocator. */
+export const pageFree = (m: Machine, pfn: number): boolean => m.pageAlloc.isFree(pfn);
