@@ -35,6 +35,7 @@ export {
   GpuBo,
   gpuBoCreate,
   gpuBoEvict,
+  gpuBoLookup,
   gpuBoMoveToVram,
   gpuBoPin,
   gpuBoPut,

@@ -251,3 +251,28 @@ describe("gpu: the end-of-run check", () => {
     expect(leaks[0]!.summary).toMatch(/write job \(seqno 1, .*\) never ran; it still holds gpu0 BO/);
   });
 });
+
+describe("gpu: handles that are gone", () => {
+  it("a released BO or import can no longer be named: ENOENT, as the handle lookup fails", async () => {
+    const { kernel, m } = machine("latest");
+    const g0 = gpuProbe(kernel, addDevice(m, { name: "gpu0", dmaMask: 64 }));
+    const g1 = gpuProbe(kernel, addDevice(m, { name: "gpu1", dmaMask: 64 }));
+    const gone = await gpuBoCreate(g0, PAGE_SIZE);
+    gpuBoPut(gone);
+    await expect(gpuSubmit(g0, { dst: gone, data: fill(1) })).rejects.toMatchObject({
+      code: "ENOENT",
+    });
+    await expect(gpuBoWaitIdle(gone)).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(gpuBoEvict(gone)).rejects.toMatchObject({ code: "ENOENT" });
+    expect(() => gpuBoExport(gone)).toThrow(/ENOENT/);
+    const bo = await gpuBoCreate(g0, PAGE_SIZE);
+    const buf = gpuBoExport(bo);
+    gpuBoPut(bo); // the dma-buf keeps it: still usable
+    await gpuJobRun(await gpuSubmit(g0, { dst: bo, data: fill(2) }));
+    const imp = await gpuImport(g1, buf);
+    await gpuImportRelease(imp);
+    await expect(gpuSubmit(g1, { src: imp, len: 1 })).rejects.toMatchObject({ code: "ENOENT" });
+    dmaBufPut(buf);
+    expect(await endOfRun(kernel)).toEqual([]);
+  });
+});

@@ -47,7 +47,7 @@ import {
   gpuImportValidate,
 } from "./gpu_dma_buf";
 import { gpuJobCreate, gpuRetire, type GpuDmaRange, type GpuJob } from "./gpu_job";
-import { GpuBo, gpuBoGetForJob, gpuBoPutForJob, gpuBoRanges } from "./gpu_object";
+import { GpuBo, gpuBoGetForJob, gpuBoLookup, gpuBoPutForJob, gpuBoRanges } from "./gpu_object";
 
 /** A buffer a job may use: one of the GPU's BOs or an imported dma-buf. */
 export type GpuTarget = GpuBo | GpuImport;
@@ -148,6 +148,15 @@ function sizeOf(t: GpuTarget): number {
   return t instanceof GpuBo ? t.size : t.dmabuf.size;
 }
 
+/** The handles a job names must still exist (the CS ioctl looks them up). */
+function lookup(t: GpuTarget): void {
+  if (t instanceof GpuBo) {
+    gpuBoLookup(t);
+  } else if (t.handleReleased) {
+    throw new KernelError("ENOENT", `${t.gpu.name}: the import was released (no handle left)`);
+  }
+}
+
 function checkSpec(s: GpuSubmitSpec): number {
   const len = s.data ? s.data.length : (s.len ?? 0);
   if ((!s.src && !s.dst) || (s.dst && !s.src && !s.data) || (s.src && !s.dst && !s.len)) {
@@ -160,6 +169,9 @@ function checkSpec(s: GpuSubmitSpec): number {
     [s.src, s.srcOffset ?? 0],
     [s.dst, s.dstOffset ?? 0],
   ] as const) {
+    if (t) {
+      lookup(t);
+    }
     if (t && (off < 0 || off + len > sizeOf(t))) {
       throw new KernelError("EINVAL", `bytes ${off}..${off + len} lie outside the buffer`);
     }
@@ -178,7 +190,8 @@ function checkSpec(s: GpuSubmitSpec): number {
  *
  * **Locking:** may sleep; takes the buffers' reservation locks (the caller must hold none).
  *
- * @throws {@link KernelError} `EINVAL` for a malformed job; the errors of mapping an import
+ * @throws {@link KernelError} `EINVAL` for a malformed job, `ENOENT` for a released BO or import;
+ * the errors of mapping an import
  */
 export async function gpuSubmit(gpu: GpuDevice, spec: GpuSubmitSpec): Promise<GpuJob> {
   const len = checkSpec(spec);
@@ -235,9 +248,10 @@ export async function gpuSubmit(gpu: GpuDevice, spec: GpuSubmitSpec): Promise<Gp
  *
  * **Locking:** may sleep; must not hold the BO's reservation lock.
  *
- * @throws {@link KernelError} `ERESTARTSYS` when interrupted
+ * @throws {@link KernelError} `ERESTARTSYS` when interrupted, `ENOENT` when the BO was released
  */
 export async function gpuBoWaitIdle(bo: GpuBo): Promise<void> {
+  gpuBoLookup(bo);
   await dmaResvWaitTimeout(bo.resv, DMA_RESV_USAGE_READ, true, MAX_SCHEDULE_TIMEOUT);
   await gpuRetire(bo.gpu);
 }

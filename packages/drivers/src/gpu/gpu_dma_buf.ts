@@ -47,6 +47,7 @@ import {
 import { GPU_IMPORTER_IGNORES_MOVE_NOTIFY } from "../module";
 import type { GpuDevice } from "./gpu_device";
 import {
+  gpuBoLookup,
   gpuBoPin,
   gpuBoPut,
   gpuBoUnpin,
@@ -239,9 +240,11 @@ async function cpuAccess(b: DmaBuf, dir: DmaDataDirection, begin: boolean): Prom
  *
  * **Locking:** process context; must not hold the BO's reservation lock.
  *
- * @throws {@link KernelError} `EBUSY` when the BO is already exported (dmasim keeps one export per BO)
+ * @throws {@link KernelError} `EBUSY` when the BO is already exported (dmasim keeps one export per
+ * BO), `ENOENT` when it was released
  */
 export function gpuBoExport(bo: GpuBo, flags: number = O_RDWR): DmaBuf {
+  gpuBoLookup(bo);
   if (bo.dmabuf) {
     throw new KernelError("EBUSY", `${bo.gpu.name}: BO already exported`);
   }

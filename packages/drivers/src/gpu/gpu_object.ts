@@ -330,9 +330,10 @@ export async function gpuBoCreate(
  *
  * **Locking:** takes the BO's reservation lock (the caller must not hold it).
  *
- * @throws {@link KernelError} `EBUSY` when the BO is pinned
+ * @throws {@link KernelError} `EBUSY` when the BO is pinned, `ENOENT` when it was released
  */
 export async function gpuBoEvict(bo: GpuBo): Promise<GpuJob | null> {
+  gpuBoLookup(bo);
   await dmaResvLock(bo.resv, null);
   try {
     return moveLocked(bo, "system");
@@ -348,9 +349,11 @@ export async function gpuBoEvict(bo: GpuBo): Promise<GpuJob | null> {
  *
  * **Locking:** takes the BO's reservation lock.
  *
- * @throws {@link KernelError} `EBUSY` (pinned), `ENOMEM` (VRAM full of pinned BOs)
+ * @throws {@link KernelError} `EBUSY` (pinned), `ENOMEM` (VRAM full of pinned BOs), `ENOENT`
+ * (released)
  */
 export async function gpuBoMoveToVram(bo: GpuBo): Promise<GpuJob | null> {
+  gpuBoLookup(bo);
   await dmaResvLock(bo.resv, null);
   try {
     return moveLocked(bo, "vram");
@@ -478,6 +481,22 @@ function gpuBoRelease(bo: GpuBo): void {
     }
   }
   gpuBoDelayedDelete(bo); // the extra count: frees it now if every fence signaled meanwhile
+}
+
+/**
+ * The BO behind a handle, refused once its last reference went (the handle no longer exists).
+ *
+ * **Kernel:** `drm_gem_object_lookup()` failing on a closed handle.
+ *
+ * **Locking:** any context.
+ *
+ * @throws {@link KernelError} `ENOENT` when the BO was released
+ */
+export function gpuBoLookup(bo: GpuBo): GpuBo {
+  if (bo.released) {
+    throw new KernelError("ENOENT", `${bo.gpu.name}: the BO was released (no handle left)`);
+  }
+  return bo;
 }
 
 /** @internal A job takes a reference on a BO it uses. **Kernel:** `drm_gem_object_get()`. */
