@@ -258,4 +258,3 @@ describe("sync_file: its fence", () => {
     expect(kinds(k.kernel.findings)).toEqual(["use-after-free/refcount"]);
   });
 });
-

@@ -248,7 +248,9 @@ describe("gpu: the end-of-run check", () => {
     gpuBoPut(bo);
     const leaks = await driversCheckLeaks(kernel);
     expect(kinds(leaks)).toEqual(["leak/gpu-job-pending"]);
-    expect(leaks[0]!.summary).toMatch(/write job \(seqno 1, .*\) never ran; it still holds gpu0 BO/);
+    expect(leaks[0]!.summary).toMatch(
+      /write job \(seqno 1, .*\) never ran; it still holds gpu0 BO/,
+    );
   });
 });
 

@@ -198,12 +198,7 @@ function makeRoom(gpu: GpuDevice, npages: number, self: GpuBo | null): void {
     if (gpu.vramUsed + npages <= gpu.vramPages) {
       return;
     }
-    if (
-      victim === self ||
-      victim.pinCount > 0 ||
-      victim.deleted ||
-      !dmaResvTrylock(victim.resv)
-    ) {
+    if (victim === self || victim.pinCount > 0 || victim.deleted || !dmaResvTrylock(victim.resv)) {
       // TTM skips BOs it cannot lock without blocking; a deleted one it would wait for and free,
       // which dmasim's synchronous eviction cannot: its VRAM comes back when its fences signal
       continue;
