@@ -59,7 +59,7 @@ async function putWhileCopying(options: Record<string, boolean>) {
   return { afterPut, afterWait, seen: [...check.result!], findings: await endOfRun(kernel) };
 }
 
-describe("gpu: a job holds the BOs it uses", () => {
+describe("gpu: a job holds the BOs it uses (drm_sched free_job)", () => {
   it("busy: src put while the fill and the copy are queued stays allocated (2 job references) and is freed once the copy ran", async () => {
     const r = await putWhileCopying({});
     expect(r.afterPut).toEqual({ freed: false, pageFree: false, refs: 2 });
@@ -98,7 +98,7 @@ describe("gpu: a job holds the BOs it uses", () => {
   });
 });
 
-describe("gpu: TTM's delayed destroy (ttm_bo_release)", () => {
+describe("gpu: TTM's delayed destroy (ttm_bo_release() of 6.12)", () => {
   it("busy: a BO put while its eviction copy is queued waits on the delayed-destroy list; the copy frees both placements", async () => {
     const { kernel, m, gpu } = oneGpu("latest");
     const bo = await gpuBoCreate(gpu, PAGE_SIZE, { placement: "vram" });
