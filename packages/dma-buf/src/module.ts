@@ -8,6 +8,7 @@
  * @module
  */
 import {
+  defineEras,
   defineOption,
   defineSubsys,
   type Kernel,
@@ -33,6 +34,9 @@ import type { DmaBuf, DmaBufAttachment } from "./include/dma-buf";
  */
 export const DMA_BUF_MODULE: KernelModule = {
   name: "@dmasim/dma-buf",
+  get eras() {
+    return Object.values(DMA_BUF_ERAS);
+  },
   options: [
     defineOption({
       name: "CONFIG_DMABUF_DEBUG",
@@ -78,39 +82,121 @@ export function dmaBufState(kernel: Kernel): DmaBufState {
 }
 
 /**
- * The behaviours that changed over time, as the running kernel has them.
+ * The dma-buf core's history: each behaviour the core changed over time, named once with its
+ * boundary and the commit or release that drew it. Ask an entry (`era.cacheSgt(kernel)`), never the
+ * version; `dmasim list kernels` prints this table.
+ *
+ * **Kernel:** drivers/dma-buf/dma-buf.c and include/linux/dma-buf.h as of each release.
+ *
+ * @internal
+ */
+export const DMA_BUF_ERAS = defineEras("dma-buf", {
+  cacheSgt: {
+    since: "5.2",
+    until: "6.16",
+    summary: "dma_buf_ops.cache_sgt_mapping: the core keeps each attachment's first mapping",
+    citation:
+      'f13e143e7444 "dma-buf: start caching of sg_table objects v2" (v5.2); removed by b72f66f22c0e "dma-buf: drop caching of sg_tables" (v6.16)',
+  },
+  setName: {
+    since: "5.3",
+    summary: "DMA_BUF_SET_NAME ioctl",
+    citation: 'bb2bb9030425 "dma-buf: add DMA_BUF_SET_NAME ioctls" (v5.3)',
+  },
+  resvList: {
+    since: "5.5",
+    summary: "the reservation lock guards the attachment list (dmabuf->lock before)",
+    citation:
+      'f45f57cce584 "dma-buf: stop using the dmabuf->lock so much v2", 15fd552d186c "dma-buf: change DMA-buf locking convention v3" (v5.5)',
+  },
+  mapAtAttach: {
+    since: "5.5",
+    until: "6.16",
+    summary: "importer and exporter disagree on dynamic-ness: mapped BIDIRECTIONAL at attach, cached",
+    citation:
+      '15fd552d186c (v5.5); removed by de68b17d5d07 "dma-buf: dma-buf: stop mapping sg_tables on attach v2" (v6.16)',
+  },
+  dynamic: {
+    since: "5.7",
+    summary: "dynamic dma-buf: pin/unpin, importer_ops and move_notify",
+    citation: 'bb42df4662a4 "dma-buf: add dynamic DMA-buf handling v15" (v5.7)',
+  },
+  peer2peer: {
+    since: "5.8",
+    summary: "attach->peer2peer from importer_ops->allow_peer2peer",
+    citation: '09606b5446c2 "dma-buf: add peer2peer flag" (v5.8)',
+  },
+  vmapReturnsError: {
+    since: "5.11",
+    summary: "dma_buf_vmap() fills a struct dma_buf_map and returns an errno (a NULL pointer before)",
+    citation: '6619ccf1bb1d "dma-buf: Use struct dma_buf_map in dma_buf_vmap() interfaces" (v5.11)',
+  },
+  mmapRestoresFile: {
+    until: "5.11",
+    summary: "dma_buf_mmap() restores the old vm_file when the exporter's mmap fails",
+    citation: '295992fb815e "mm: introduce vma_set_file function v5" (v5.11)',
+  },
+  bufinfoNone: {
+    since: "5.11",
+    summary: 'debugfs bufinfo prints "<none>" for an unnamed buffer (an empty field before)',
+    citation: "drivers/dma-buf/dma-buf.c dma_buf_debug_show() (v5.11)",
+  },
+  debugConfig: {
+    since: "5.12",
+    summary: "CONFIG_DMABUF_DEBUG: the core mangles the sg-table pages it hands importers",
+    citation: '84335675f222 "dma-buf: Add debug option" (v5.12)',
+  },
+  waitKernelFencesAtMap: {
+    since: "5.19",
+    summary: "a static importer's map waits for the exporter's KERNEL fences",
+    citation: "dma_resv usage rework, __map_dma_buf() with DMA_RESV_USAGE_KERNEL (v5.19)",
+  },
+  setNameBusy: {
+    until: "5.19",
+    summary: "DMA_BUF_SET_NAME refuses an attached buffer with EBUSY",
+    citation: 'Guangming Cao, "dma-buf: remove the EBUSY check of DMA_BUF_SET_NAME" (2022, v5.19)',
+  },
+  syncFileIoctls: {
+    since: "6.0",
+    summary: "DMA_BUF_IOCTL_EXPORT_SYNC_FILE / IMPORT_SYNC_FILE",
+    citation: '20e10881a043 "dma-buf: Add an API for exporting sync files (v14)" and its import twin (v6.0)',
+  },
+  lockingSpec: {
+    since: "6.2",
+    summary:
+      "dynamic locking specification: every importer holds the reservation lock, _unlocked helpers, dmabuf->lock gone",
+    citation:
+      '809d9c72c2f8 "dma-buf: Move dma_buf_attach() to dynamic locking specification", 47e982d5195d (map), 34c7797f9ef4 (vmap), 28743e25fa1c "dma-buf: Remove obsoleted internal lock" (v6.2)',
+  },
+  pinOnMap: {
+    since: "6.16",
+    summary:
+      "nothing cached, nothing mapped at attach; a static importer pins a dynamic exporter at each map (pin_on_map)",
+    citation:
+      'b72f66f22c0e "dma-buf: drop caching of sg_tables", de68b17d5d07 "dma-buf: dma-buf: stop mapping sg_tables on attach v2" (linux-next 2025-03-07, merged for v6.16-rc1)',
+  },
+  latest: {
+    since: "latest",
+    summary:
+      "2026 mainline: move_notify renamed invalidate_mappings (optional), CONFIG_DMABUF_MOVE_NOTIFY always on, DMA-only debug copies",
+    citation: "current mainline (2026), after v6.16",
+  },
+});
+
+/**
+ * The behaviours that changed over time, as the running kernel has them: the era entries, and the
+ * two that also depend on a Kconfig option.
  *
  * @internal
  */
 export const era = {
-  /** `cache_sgt_mapping` exists (5.2 to 6.14). */
-  cacheSgt: (k: Kernel): boolean => k.version.between("5.2", "6.15"),
-  /** pin/unpin, importer_ops, move_notify, the reservation lock guards the list (5.6+). */
-  dynamic: (k: Kernel): boolean => k.version.since("5.6"),
-  /** A mapping is made and cached at attach when importer and exporter disagree (5.6 to 6.14). */
-  mapAtAttach: (k: Kernel): boolean => k.version.between("5.6", "6.15"),
-  /** The dynamic locking specification: resv for every importer, `_unlocked` helpers (6.2+). */
-  lockingSpec: (k: Kernel): boolean => k.version.since("6.2"),
-  /** Static importers wait for KERNEL fences at map (5.19+). */
-  waitKernelFencesAtMap: (k: Kernel): boolean => k.version.since("5.19"),
-  /** `dma_buf_vmap()` returns an error code (5.11+), not a NULL pointer. */
-  vmapReturnsError: (k: Kernel): boolean => k.version.since("5.11"),
-  /** DMA_BUF_SET_NAME exists (5.3+). */
-  setName: (k: Kernel): boolean => k.version.since("5.3"),
-  /** DMA_BUF_SET_NAME refuses an attached buffer with -EBUSY (until the 2022 removal, 5.19). */
-  setNameBusy: (k: Kernel): boolean => k.version.before("5.19"),
-  /** DMA_BUF_IOCTL_EXPORT_SYNC_FILE / IMPORT_SYNC_FILE (6.0+). */
-  syncFileIoctls: (k: Kernel): boolean => k.version.since("6.0"),
-  /** The 2026 changes: invalidate_mappings, optional callback, copy-only DMABUF_DEBUG. */
-  latest: (k: Kernel): boolean => k.version.since("latest"),
+  ...DMA_BUF_ERAS,
   /** `CONFIG_DMABUF_DEBUG` exists and is on (5.12+). */
   debug: (k: Kernel): boolean =>
-    k.version.since("5.12") && k.options.enabled("CONFIG_DMABUF_DEBUG"),
+    DMA_BUF_ERAS.debugConfig(k) && k.options.enabled("CONFIG_DMABUF_DEBUG"),
   /** `CONFIG_DMABUF_MOVE_NOTIFY` in force (always on latest). */
   moveNotify: (k: Kernel): boolean =>
-    k.version.since("latest") || k.options.enabled("CONFIG_DMABUF_MOVE_NOTIFY"),
-  /** bufinfo prints `<none>` for an unnamed buffer (5.11+; empty before). */
-  bufinfoNone: (k: Kernel): boolean => k.version.since("5.11"),
+    DMA_BUF_ERAS.latest(k) || k.options.enabled("CONFIG_DMABUF_MOVE_NOTIFY"),
 };
 
 /**

@@ -256,7 +256,7 @@ export class DmaBufAttachment {
   detached = false;
   /** Mappings handed to the importer and not yet unmapped (a table cached by the core excluded). */
   readonly mappings: DmaBufMapping[] = [];
-  /** @internal pins taken by the core at map (6.15+ pin_on_map, ≤6.14 !MOVE_NOTIFY) */
+  /** @internal pins taken by the core at map (6.15+ pin_on_map, ≤6.15 !MOVE_NOTIFY) */
   corePins = 0;
 
   /** @internal use {@link dmaBufAttach} / {@link dmaBufDynamicAttach} */
