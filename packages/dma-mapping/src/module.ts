@@ -10,6 +10,7 @@
 import { defineOption, defineSubsys, type Kernel, type KernelModule } from "@dmasim/kernel";
 import type { Device } from "@dmasim/hardware";
 import { devIsDmaCoherent } from "./arch";
+import { DMA_MAPPING_ERAS } from "./era";
 
 /** **Kernel:** `CONFIG_DMA_API_DEBUG` (kernel/dma/debug.c). */
 export const CONFIG_DMA_API_DEBUG = "CONFIG_DMA_API_DEBUG";
@@ -32,6 +33,9 @@ export const DMA_DIRECT_SKIP_SYNC_NO_BOUNCE = "dma-direct-skip-sync-no-bounce";
  */
 export const DMA_MAPPING_MODULE: KernelModule = {
   name: "@dmasim/dma-mapping",
+  get eras() {
+    return Object.values(DMA_MAPPING_ERAS);
+  },
   options: [
     defineOption({
       name: CONFIG_DMA_API_DEBUG,
@@ -53,7 +57,7 @@ export const DMA_MAPPING_MODULE: KernelModule = {
       name: CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC,
       kind: "config",
       owner: "@dmasim/dma-mapping",
-      default: (v) => v.since("6.5"),
+      default: (v) => DMA_MAPPING_ERAS.bounceUnalignedKmalloc(v),
       description:
         "bounce small, cache-line-unaligned buffers of non-coherent devices through swiotlb (arm64, 6.5+)",
     }),
@@ -88,7 +92,7 @@ export function devDma(dev: Device): DevDmaState {
   const map = dev.machine.kernel.subsys(DEV_STATE);
   let st = map.get(dev);
   if (!st) {
-    st = { skipSync: dev.machine.kernel.version.since("6.10") && devIsDmaCoherent(dev) };
+    st = { skipSync: DMA_MAPPING_ERAS.devSkipSync(dev.machine.kernel) && devIsDmaCoherent(dev) };
     map.set(dev, st);
   }
   return st;

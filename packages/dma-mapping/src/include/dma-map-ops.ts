@@ -10,6 +10,7 @@
  */
 import type { Device } from "@dmasim/hardware";
 import { archDmaMinalign, devIsDmaCoherent } from "../arch";
+import { DMA_MAPPING_ERAS } from "../era";
 import {
   CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC,
   DMA_DIRECT_SKIP_SYNC_NO_BOUNCE,
@@ -51,7 +52,7 @@ export function dmaBounceUnalignedKmalloc(dev: Device): boolean {
   const m = dev.machine;
   return (
     m.config.arch === "arm64" &&
-    m.kernel.version.since("6.5") &&
+    DMA_MAPPING_ERAS.bounceUnalignedKmalloc(m.kernel) &&
     optionOn(m.kernel, CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC)
   );
 }
