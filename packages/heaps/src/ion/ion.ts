@@ -76,6 +76,7 @@ import {
 import {
   CONFIG_ANDROID,
   CONFIG_ION,
+  HEAPS_ERAS,
   HEAPS_MODULE,
   ION_SYNC_MAPPED_ONLY,
   ION_UNCACHED_CLEAN_BEFORE_MAP,
@@ -220,7 +221,7 @@ export function ionDeviceCreate(kernel: Kernel): IonDevice | null {
   if (st.dev) {
     return st.dev;
   }
-  if (!optionOn(kernel, CONFIG_ION) || kernel.version.since("5.11")) {
+  if (!optionOn(kernel, CONFIG_ION) || !HEAPS_ERAS.ionLegacy(kernel)) {
     return null;
   }
   st.dev = new IonDevice(kernel);
@@ -298,7 +299,7 @@ function zapBeforeClean(buffer: IonBuffer): boolean {
 
 /** Android's modular ION (5.4+) skips CPU syncs for uncached buffers. */
 function androidIon(kernel: Kernel): boolean {
-  return optionOn(kernel, CONFIG_ANDROID) && kernel.version.since("5.4");
+  return optionOn(kernel, CONFIG_ANDROID) && HEAPS_ERAS.androidModularIon(kernel);
 }
 
 function dupSgTable(buffer: IonBuffer): SgTable {
