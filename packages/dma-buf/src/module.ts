@@ -112,7 +112,8 @@ export const DMA_BUF_ERAS = defineEras("dma-buf", {
   mapAtAttach: {
     since: "5.5",
     until: "6.16",
-    summary: "importer and exporter disagree on dynamic-ness: mapped BIDIRECTIONAL at attach, cached",
+    summary:
+      "importer and exporter disagree on dynamic-ness: mapped BIDIRECTIONAL at attach, cached",
     citation:
       '15fd552d186c (v5.5); removed by de68b17d5d07 "dma-buf: dma-buf: stop mapping sg_tables on attach v2" (v6.16)',
   },
@@ -124,17 +125,18 @@ export const DMA_BUF_ERAS = defineEras("dma-buf", {
   peer2peer: {
     since: "5.8",
     summary: "attach->peer2peer from importer_ops->allow_peer2peer",
-    citation: '09606b5446c2 "dma-buf: add peer2peer flag" (v5.8)',
+    citation: '"dma-buf: add peer2peer flag" (Christian König, posted 2020-03/04, v5.8)',
   },
   vmapReturnsError: {
     since: "5.11",
-    summary: "dma_buf_vmap() fills a struct dma_buf_map and returns an errno (a NULL pointer before)",
-    citation: '6619ccf1bb1d "dma-buf: Use struct dma_buf_map in dma_buf_vmap() interfaces" (v5.11)',
+    summary:
+      "dma_buf_vmap() fills a struct dma_buf_map and returns an errno (a NULL pointer before)",
+    citation: '"dma-buf: Use struct dma_buf_map in dma_buf_vmap() interfaces" (v5.11)',
   },
   mmapRestoresFile: {
     until: "5.11",
     summary: "dma_buf_mmap() restores the old vm_file when the exporter's mmap fails",
-    citation: '295992fb815e "mm: introduce vma_set_file function v5" (v5.11)',
+    citation: '"mm: introduce vma_set_file function v5" (v5.11)',
   },
   bufinfoNone: {
     since: "5.11",
@@ -144,22 +146,25 @@ export const DMA_BUF_ERAS = defineEras("dma-buf", {
   debugConfig: {
     since: "5.12",
     summary: "CONFIG_DMABUF_DEBUG: the core mangles the sg-table pages it hands importers",
-    citation: '84335675f222 "dma-buf: Add debug option" (v5.12)',
+    citation: '"dma-buf: Add debug option" (v5.12; mangle_sg_table() read in dma-buf.c of v5.15)',
   },
   waitKernelFencesAtMap: {
     since: "5.19",
     summary: "a static importer's map waits for the exporter's KERNEL fences",
-    citation: "dma_resv usage rework, __map_dma_buf() with DMA_RESV_USAGE_KERNEL (v5.19)",
+    citation:
+      "absent from __map_dma_buf() of v5.15, present in v6.1 (both read); came with the dma_resv usage rework (v5.19)",
   },
   setNameBusy: {
     until: "5.19",
     summary: "DMA_BUF_SET_NAME refuses an attached buffer with EBUSY",
-    citation: 'Guangming Cao, "dma-buf: remove the EBUSY check of DMA_BUF_SET_NAME" (2022, v5.19)',
+    citation:
+      "EBUSY in dma_buf_set_name() of v5.15, gone in v6.1 (both read); removed by Guangming Cao's 2022 patch (≈v5.19, kernel-notes §1.11)",
   },
   syncFileIoctls: {
     since: "6.0",
     summary: "DMA_BUF_IOCTL_EXPORT_SYNC_FILE / IMPORT_SYNC_FILE",
-    citation: '20e10881a043 "dma-buf: Add an API for exporting sync files (v14)" and its import twin (v6.0)',
+    citation:
+      '"dma-buf: Add an API for exporting sync files (v14)" and its import twin (v6.0; both read in dma-buf.c of v6.1)',
   },
   lockingSpec: {
     since: "6.2",

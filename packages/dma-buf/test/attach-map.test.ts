@@ -676,7 +676,11 @@ describe("attach/detach locking of the mapping made at attach (809d9c72c2f8, v6.
           dmaResvUnlock(a.dmabuf.resv);
         }
       },
-      unmapDmaBuf: async (a: DmaBufAttachment, s: Parameters<typeof ops.unmapDmaBuf>[1], dir: number) => {
+      unmapDmaBuf: async (
+        a: DmaBufAttachment,
+        s: Parameters<typeof ops.unmapDmaBuf>[1],
+        dir: number,
+      ) => {
         await dmaResvLock(a.dmabuf.resv, null);
         try {
           await ops.unmapDmaBuf(a, s, dir as never);
@@ -709,7 +713,10 @@ describe("attach/detach locking of the mapping made at attach (809d9c72c2f8, v6.
       const b = ex.export(kernel, selfLocking(ex));
       await dmaBufDynamicAttach(b, dev, IMPORTER).catch(() => undefined);
       const kinds = kernel.findings.map((f) => f.kind);
-      expect(kinds.some((k) => k === "lockdep" || k === "deadlock"), v).toBe(true);
+      expect(
+        kinds.some((k) => k === "lockdep" || k === "deadlock"),
+        v,
+      ).toBe(true);
     },
   );
 

@@ -28,20 +28,22 @@ export const DMA_MAPPING_ERAS = defineEras("dma-mapping", {
   },
   debugEexistSkipCpuSync: {
     since: "5.15",
-    summary: "dma-debug excuses an overlapping DMA_ATTR_SKIP_CPU_SYNC mapping from the EEXIST report",
+    summary:
+      "dma-debug excuses an overlapping DMA_ATTR_SKIP_CPU_SYNC mapping from the EEXIST report",
     citation:
       'c2bbf9d1e9ac "dma-debug: teach add_dma_entry() about DMA_ATTR_SKIP_CPU_SYNC" (v5.15-rc6)',
   },
   swiotlbCopyInAlways: {
     since: "5.17",
-    summary: "swiotlb copies the original into the slot at map for every direction (FROM_DEVICE too)",
+    summary:
+      "swiotlb copies the original into the slot at map for every direction (FROM_DEVICE too)",
     citation:
       'ddbd89deb7d3 "swiotlb: fix info leak with DMA_FROM_DEVICE" (v5.17); reworked by aa6f8dcbab47 and "Reinstate some of swiotlb: rework fix info leak" (v5.18-v5.19), same copy-in',
   },
   mapSingleWarnsVmalloc: {
     since: "5.18",
     summary: "dma_map_single() of a vmalloc address WARNs once and fails",
-    citation: 'include/linux/dma-mapping.h dma_map_single_attrs() is_vmalloc_addr check (v5.18)',
+    citation: "include/linux/dma-mapping.h dma_map_single_attrs() is_vmalloc_addr check (v5.18)",
   },
   arm64CleanOnlyForDevice: {
     since: "5.19",
@@ -59,8 +61,10 @@ export const DMA_MAPPING_ERAS = defineEras("dma-mapping", {
   },
   sgDmaSwiotlbFlag: {
     since: "6.5",
-    summary: "dma-iommu marks a bounced scatterlist with SG_DMA_SWIOTLB (untrusted devices only before)",
-    citation: "SG_DMA_SWIOTLB set by iommu_dma_map_sg() for bounced lists (v6.5, with the kmalloc bouncing series)",
+    summary:
+      "dma-iommu marks a bounced scatterlist with SG_DMA_SWIOTLB (untrusted devices only before)",
+    citation:
+      "SG_DMA_SWIOTLB set by iommu_dma_map_sg() for bounced lists (v6.5, with the kmalloc bouncing series)",
   },
   devSkipSync: {
     since: "6.10",
@@ -68,4 +72,3 @@ export const DMA_MAPPING_ERAS = defineEras("dma-mapping", {
     citation: '32ba8b823252 "dma: avoid redundant calls for sync operations" (v6.10)',
   },
 });
-

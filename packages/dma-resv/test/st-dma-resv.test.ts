@@ -530,7 +530,7 @@ describe("dma_resv lockless readers", () => {
   });
 });
 
-describe("dma_resv_reserve_fences(obj, 0) across the 6.11 boundary (\"dma-buf: add a warning when drv try to reserve 0 fence slots\")", () => {
+describe('dma_resv_reserve_fences(obj, 0) across the 6.11 boundary ("dma-buf: add a warning when drv try to reserve 0 fence slots")', () => {
   it("6.11+ (6.12, latest): WARN and EINVAL, nothing reserved", async () => {
     for (const version of ["6.12", "latest"]) {
       const k = new Kernel({ version });
@@ -543,7 +543,10 @@ describe("dma_resv_reserve_fences(obj, 0) across the 6.11 boundary (\"dma-buf: a
         err = e;
       }
       expect(isKernelError(err, "EINVAL"), version).toBe(true);
-      expect(k.findings.map((f) => f.kind), version).toEqual(["warn"]);
+      expect(
+        k.findings.map((f) => f.kind),
+        version,
+      ).toEqual(["warn"]);
       expect(resv.fences, version).toBe(null);
       dmaResvUnlock(resv);
     }

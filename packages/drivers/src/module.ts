@@ -68,7 +68,8 @@ export const DRIVERS_ERAS = defineEras("drivers", {
   },
   invalidateMappings: {
     since: "latest",
-    summary: "the GPU exporter calls dma_buf_invalidate_mappings(); its importer implements invalidate_mappings",
+    summary:
+      "the GPU exporter calls dma_buf_invalidate_mappings(); its importer implements invalidate_mappings",
     citation: "move_notify renamed invalidate_mappings, current mainline (2026)",
   },
 });

@@ -4,7 +4,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { PAGE_SIZE } from "@dmasim/kernel";
-import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaDebugEntries } from "@dmasim/dma-mapping";
+import {
+  DMA_BIDIRECTIONAL,
+  DMA_FROM_DEVICE,
+  DMA_TO_DEVICE,
+  dmaDebugEntries,
+} from "@dmasim/dma-mapping";
 import { dmaBufBeginCpuAccess, dmaBufEndCpuAccess } from "@dmasim/dma-buf";
 import {
   F_SEAL_SHRINK,

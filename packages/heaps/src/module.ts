@@ -93,9 +93,9 @@ export const HEAPS_ERAS = defineEras("heaps", {
   },
   androidUncachedHeap: {
     since: "5.10",
-    summary:
-      "Android (CONFIG_ANDROID): the system-uncached heap and the dma-buf heap page pools",
-    citation: "Android Common Kernel android12-5.10 drivers/dma-buf/heaps/system_heap.c, page_pool.c",
+    summary: "Android (CONFIG_ANDROID): the system-uncached heap and the dma-buf heap page pools",
+    citation:
+      "Android Common Kernel android12-5.10 drivers/dma-buf/heaps/system_heap.c, page_pool.c",
   },
 });
 

@@ -15,13 +15,7 @@ import { KERNEL_PROFILES, KernelVersion, compareVersions, type KernelProfile } f
 
 /** The layer an era entry belongs to (the package that owns the behaviour). */
 export type EraLayer =
-  | "kernel"
-  | "hardware"
-  | "dma-mapping"
-  | "dma-resv"
-  | "dma-buf"
-  | "heaps"
-  | "drivers";
+  "kernel" | "hardware" | "dma-mapping" | "dma-resv" | "dma-buf" | "heaps" | "drivers";
 
 /** The layers in the order `dmasim list kernels` prints them. */
 export const ERA_LAYERS: readonly EraLayer[] = [
@@ -131,7 +125,9 @@ function inWindow(bound: string | undefined, prev: string | undefined, cur: stri
   if (bound === undefined) {
     return false;
   }
-  return (prev === undefined || compareVersions(bound, prev) > 0) && compareVersions(bound, cur) <= 0;
+  return (
+    (prev === undefined || compareVersions(bound, prev) > 0) && compareVersions(bound, cur) <= 0
+  );
 }
 
 /**
