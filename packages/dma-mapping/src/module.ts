@@ -19,9 +19,18 @@ export const CONFIG_DMA_API_DEBUG_SG = "CONFIG_DMA_API_DEBUG_SG";
 /** **Kernel:** `CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC` (arm64 selects it with swiotlb, 6.5+). */
 export const CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC = "CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC";
 /**
- * The named patch: a mapping made with `DMA_ATTR_SKIP_CPU_SYNC` is never bounced; when the device
- * cannot reach the memory the mapping fails instead. From the May 2024 review of "dma-direct: Set
- * SG_DMA_SWIOTLB flag for dma-direct" (Catalin Marinas's untested proposal).
+ * The named patch as posted: Catalin Marinas's untested patch in the May 2024 review of T.J.
+ * Mercier's "dma-direct: Set SG_DMA_SWIOTLB flag for dma-direct" (his reply of 2024-05-08,
+ * <Zju0JOx_ij1qH-34@arm.com>): `dma_kmalloc_safe()` takes the attributes and treats a
+ * `DMA_ATTR_SKIP_CPU_SYNC` mapping as safe, so only the kmalloc-alignment bounce is skipped. A
+ * mapping the device cannot reach (DMA mask) or `swiotlb=force` still bounces, which the same reply
+ * notes is as incompatible with buffer sharing.
+ */
+export const DMA_SKIP_SYNC_NO_KMALLOC_BOUNCE = "dma-skip-sync-no-kmalloc-bounce";
+/**
+ * The stronger idea from that review: a buffer shared with `DMA_ATTR_SKIP_CPU_SYNC` must never be
+ * bounced at all; when the device cannot reach the memory (or swiotlb is forced) the mapping fails
+ * instead of handing the device a private copy. Implies {@link DMA_SKIP_SYNC_NO_KMALLOC_BOUNCE}.
  */
 export const DMA_DIRECT_SKIP_SYNC_NO_BOUNCE = "dma-direct-skip-sync-no-bounce";
 
@@ -62,12 +71,20 @@ export const DMA_MAPPING_MODULE: KernelModule = {
         "bounce small, cache-line-unaligned buffers of non-coherent devices through swiotlb (arm64, 6.5+)",
     }),
     defineOption({
+      name: DMA_SKIP_SYNC_NO_KMALLOC_BOUNCE,
+      kind: "patch",
+      owner: "@dmasim/dma-mapping",
+      default: false,
+      description:
+        "May 2024 patch as posted (Catalin Marinas): DMA_ATTR_SKIP_CPU_SYNC skips only the kmalloc-alignment bounce; mask and swiotlb=force still bounce",
+    }),
+    defineOption({
       name: DMA_DIRECT_SKIP_SYNC_NO_BOUNCE,
       kind: "patch",
       owner: "@dmasim/dma-mapping",
       default: false,
       description:
-        "May 2024 review proposal: never bounce a DMA_ATTR_SKIP_CPU_SYNC mapping; fail it when the device cannot reach the memory",
+        "May 2024 review, the stronger idea: never bounce a DMA_ATTR_SKIP_CPU_SYNC (shared) mapping; fail it when the device cannot reach the memory",
     }),
   ],
 };
