@@ -75,6 +75,29 @@ async function mapAtAttach(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<vo
 }
 
 /**
+ * The April 2019 proposal (named option `dma-buf-cache-sgt-unless-pin`): map the new attachment
+ * `DMA_BIDIRECTIONAL` now and keep the table unless the exporter implements `pin`. A failure
+ * detaches again, as the proposal's attach did.
+ */
+async function cacheAtAttach2019(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<void> {
+  if (attach.sgt || !era.cacheAtAttach2019(dmabuf.kernel, dmabuf.ops.pin !== undefined)) {
+    return;
+  }
+  let sgt: SgTable | null;
+  try {
+    sgt = await mapDmaBufInternal(attach, DMA_BIDIRECTIONAL);
+    if (!sgt) {
+      throw new KernelError("ENOMEM", "dma_buf_attach: map_dma_buf returned NULL");
+    }
+  } catch (e) {
+    await dmaBufDetach(dmabuf, attach);
+    throw e;
+  }
+  attach.sgt = sgt;
+  attach.dir = DMA_BIDIRECTIONAL;
+}
+
+/**
  * Attach `dev` to the buffer as a dynamic importer (with `importerOps`) or a static one (null).
  * The new attachment goes to the head of `dmabuf.attachments`.
  *
@@ -129,6 +152,7 @@ export async function dmaBufDynamicAttach(
     } finally {
       mutexUnlock(dmabuf.lock);
     }
+    await cacheAtAttach2019(dmabuf, attach);
     return attach;
   }
   if (dmabuf.ops.attach) {
@@ -141,6 +165,7 @@ export async function dmaBufDynamicAttach(
   if (era.mapAtAttach(kernel) && dmaBufAttachmentIsDynamic(attach) !== dmaBufIsDynamic(dmabuf)) {
     await mapAtAttach(dmabuf, attach);
   }
+  await cacheAtAttach2019(dmabuf, attach);
   return attach;
 }
 

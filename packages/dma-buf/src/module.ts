@@ -18,6 +18,16 @@ import {
 import type { DmaBuf, DmaBufAttachment } from "./include/dma-buf";
 
 /**
+ * Named patch: Christian König's "[PATCH 03/12] dma-buf: start caching of sg_table objects" as
+ * posted on 2019-04-26 (the version Liam Mark objected to for ION): `dma_buf_attach()` maps every
+ * attachment `DMA_BIDIRECTIONAL` and caches the table unless the exporter implements `pin` (the
+ * opt-out); `dma_buf_map_attachment()` returns the cached table in any direction, an unmap of it
+ * does nothing, and detach unmaps it. What was merged for 5.2 made caching opt-in
+ * (`cache_sgt_mapping`). Effective up to 6.15 (6.16 removed caching altogether).
+ */
+export const DMA_BUF_CACHE_SGT_UNLESS_PIN = "dma-buf-cache-sgt-unless-pin";
+
+/**
  * The kernel options of this package. Pass it in `new Kernel({ modules: [DMA_BUF_MODULE], options })`
  * to set them.
  *
@@ -45,6 +55,14 @@ export const DMA_BUF_MODULE: KernelModule = {
       default: true,
       description:
         "dma-buf: hide sg-table pages from importers (mangle up to 6.15, DMA-only copy on latest); 5.12+",
+    }),
+    defineOption({
+      name: DMA_BUF_CACHE_SGT_UNLESS_PIN,
+      kind: "patch",
+      owner: "@dmasim/dma-buf",
+      default: false,
+      description:
+        "April 2019 proposal (dma-buf: start caching of sg_table objects, v1): map every attachment BIDIRECTIONAL at attach and cache it unless the exporter implements pin (before 6.16)",
     }),
     defineOption({
       name: "CONFIG_DMABUF_MOVE_NOTIFY",
@@ -199,6 +217,9 @@ export const era = {
   /** `CONFIG_DMABUF_DEBUG` exists and is on (5.12+). */
   debug: (k: Kernel): boolean =>
     DMA_BUF_ERAS.debugConfig(k) && k.options.enabled("CONFIG_DMABUF_DEBUG"),
+  /** The April 2019 caching proposal is applied to this buffer (its exporter has no `pin`). */
+  cacheAtAttach2019: (k: Kernel, hasPin: boolean): boolean =>
+    !hasPin && !DMA_BUF_ERAS.pinOnMap(k) && k.options.enabled(DMA_BUF_CACHE_SGT_UNLESS_PIN),
   /** `CONFIG_DMABUF_MOVE_NOTIFY` in force (always on latest). */
   moveNotify: (k: Kernel): boolean =>
     DMA_BUF_ERAS.latest(k) || k.options.enabled("CONFIG_DMABUF_MOVE_NOTIFY"),
