@@ -42,6 +42,14 @@ describe("the same example across kernels", () => {
 });
 
 describe("the same example across platforms", () => {
+  it("ion-uncached-dirty-alias-fixed (the 2018 zap-and-fault draft) passes on VIVT and aliasing VIPT too: zap_page_range flushes the user alias", async () => {
+    for (const platform of ["arm64-soc", "parisc-vivt", "armv7-vipt"]) {
+      const r = await run("ion-uncached-dirty-alias-fixed", { platform });
+      expect(r.unexpected, platform).toEqual([]);
+      expect(r.ok, platform).toBe(true);
+    }
+  });
+
   it("heap-vmap-vivt: fails on parisc-vivt (its platform), passes with --platform arm64-soc (PIPT)", async () => {
     const bug = await run("heap-vmap-vivt");
     expect(bug.ok).toBe(false);
