@@ -106,7 +106,7 @@ async function cacheAtAttach2019(dmabuf: DmaBuf, attach: DmaBufAttachment): Prom
  * `allow_peer2peer`; `ops.attach` (its error is returned); the list insertion under the reservation
  * lock (`dmabuf.lock` up to 5.5, which then also covers `ops.attach`). 5.6–6.15: when the importer
  * and the exporter disagree on dynamic-ness, the buffer is pinned (dynamic exporter) and mapped
- * `DMA_BIDIRECTIONAL` now, and the table cached until detach (an error detaches again). 6.15+:
+ * `DMA_BIDIRECTIONAL` now, and the table cached until detach (an error detaches again). 6.16+:
  * nothing is mapped.
  *
  * **Locking:** may sleep. The caller must **not** hold `dmabuf.resv` (hazard H12 b: self-deadlock,

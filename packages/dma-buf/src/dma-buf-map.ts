@@ -8,7 +8,7 @@
  * `dma_buf_wrap_sg_table`).
  *
  * Three eras: up to 5.5 (no locking rule, `cache_sgt_mapping` from 5.2); 5.6–6.15 (the cached
- * table, the reservation lock asserted for dynamic users, and from 6.2 for everyone); 6.15+
+ * table, the reservation lock asserted for dynamic users, and from 6.2 for everyone); 6.16+
  * (nothing cached; a dynamic exporter is pinned at map for static importers).
  *
  * @module
@@ -239,7 +239,7 @@ function forget(attach: DmaBufAttachment, sgt: SgTable): void {
   }
 }
 
-/** 6.15+: `pin_on_map` — the exporter is pinned for the mapping's lifetime. */
+/** 6.16+: `pin_on_map` — the exporter is pinned for the mapping's lifetime. */
 function pinOnMap(attach: DmaBufAttachment): boolean {
   const k = attach.dmabuf.kernel;
   if (!dmaBufIsDynamic(attach.dmabuf)) {
@@ -350,7 +350,7 @@ async function mapCaching(attach: DmaBufAttachment, dir: DmaDataDirection): Prom
  *   `DMA_BIDIRECTIONAL` (hazard H10). Otherwise a dynamic exporter is pinned first when
  *   `CONFIG_DMABUF_MOVE_NOTIFY` is off, the exporter maps, a static importer waits for the KERNEL
  *   fences (5.19+), and with `cache_sgt_mapping` the table is cached.
- * - 6.15+: a dynamic exporter is pinned for a static importer (and for a dynamic one with
+ * - 6.16+: a dynamic exporter is pinned for a static importer (and for a dynamic one with
  *   `CONFIG_DMABUF_MOVE_NOTIFY` off, before `latest`); a pin failing with `EBUSY` WARNs once.
  * - A dynamic importer must itself wait for the KERNEL fences before its device touches the
  *   memory (hazard H14); the core does not.
@@ -381,7 +381,7 @@ export async function dmaBufMapAttachment(
  *
  * **Kernel:** `dma_buf_unmap_attachment()`: WARN and return for a null table; then the exporter's
  * unmap, and the unpin matching the map's pin (≤6.15: dynamic exporter and
- * `CONFIG_DMABUF_MOVE_NOTIFY` off, through `dma_buf_unpin()`; 6.15+: `pin_on_map`).
+ * `CONFIG_DMABUF_MOVE_NOTIFY` off, through `dma_buf_unpin()`; 6.16+: `pin_on_map`).
  *
  * **Locking:** may sleep; the same reservation-lock rule as {@link dmaBufMapAttachment}.
  */
