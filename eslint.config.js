@@ -53,6 +53,31 @@ export default tseslint.config(
     },
   },
   {
+    // Kernel history is data: a version boundary is an entry of a layer's era table
+    // (defineEras in @dmasim/kernel), never an inline comparison in the model.
+    files: ["packages/*/src/**/*.ts", "apps/*/src/**/*.ts"],
+    ignores: ["packages/kernel/src/version.ts", "packages/kernel/src/era.ts"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector:
+            "CallExpression[callee.type='MemberExpression'][callee.property.name=/^(since|before|between)$/]",
+          message:
+            "No inline version checks: name the behaviour in the layer's era table (defineEras) and ask the entry.",
+        },
+        {
+          selector: "CallExpression[callee.name='compareVersions']",
+          message: "compareVersions is for era tables only: ask an era entry instead.",
+        },
+        {
+          selector: "MemberExpression[object.property.name='version'][property.name='number']",
+          message: "No inline version checks: ask an era entry instead of the version number.",
+        },
+      ],
+    },
+  },
+  {
     files: ["**/*.test.ts"],
     plugins: { vitest },
     rules: { "vitest/no-focused-tests": "error" },

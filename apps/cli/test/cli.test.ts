@@ -25,11 +25,28 @@ describe("dmasim CLI", () => {
     const io = capture();
     expect(await main(["list", "kernels"], io)).toBe(0);
     const lines = io.stdout.trim().split("\n");
-    expect(lines[0]).toMatch(/^VERSION/);
-    expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(
-      KERNEL_PROFILES.map((p) => p.name),
-    );
+    expect(lines[0]).toMatch(/^VERSION\s+LAYER\s+WHAT CHANGED/);
+    // one block per profile, generated from the era tables: the version on its first line only
+    expect(
+      lines
+        .slice(1)
+        .filter((l) => !l.startsWith(" "))
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(KERNEL_PROFILES.map((p) => p.name));
     expect(io.stdout).toContain("latest (default)");
+    const block = (v: string) => {
+      const i = lines.findIndex((l) => l.startsWith(`${v} `));
+      const j = lines.findIndex((l, k) => k > i && !l.startsWith(" "));
+      return lines.slice(i, j < 0 ? undefined : j).join("\n");
+    };
+    expect(block("6.16")).toMatch(
+      /dma-buf\s+- 6\.16: dma_buf_ops\.cache_sgt_mapping.*b72f66f22c0e/,
+    );
+    expect(block("6.15")).not.toMatch(/cache_sgt_mapping/);
+    expect(block("5.15")).toMatch(
+      /dma-mapping\s+\+ 5\.14: dma-debug reports "cacheline tracking EEXIST/,
+    );
+    expect(block("6.12")).toMatch(/dma-resv\s+\+ 6\.11: dma_resv_reserve_fences\(obj, 0\) WARNs/);
     expect(io.stderr).toBe("");
   });
 

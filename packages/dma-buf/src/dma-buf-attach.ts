@@ -31,11 +31,16 @@ function warnInval(kernel: Kernel, fn: string, cond: boolean, msg: string): void
   }
 }
 
-/** 5.6–6.14: map (and pin) at attach when importer and exporter disagree on dynamic-ness. */
+/**
+ * 5.5–6.15: map (and pin) at attach when importer and exporter disagree on dynamic-ness. Until 6.2
+ * the reservation lock is taken around the map only for a dynamic exporter (a static exporter's
+ * `map_dma_buf` runs unlocked and may take the lock itself: read in dma-buf.c of v5.15 and v6.1);
+ * from 6.2 ("dma-buf: Move dma_buf_attach() to dynamic locking specification", 809d9c72c2f8) for
+ * every exporter.
+ */
 async function mapAtAttach(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<void> {
   const kernel = dmabuf.kernel;
-  // 5.10 took the lock only for a dynamic exporter
-  const lock = kernel.version.since("5.15") || dmaBufIsDynamic(dmabuf);
+  const lock = era.lockingSpec(kernel) || dmaBufIsDynamic(dmabuf);
   if (lock) {
     await dmaResvLock(dmabuf.resv, null);
   }
@@ -70,21 +75,44 @@ async function mapAtAttach(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<vo
 }
 
 /**
+ * The April 2019 proposal (named option `dma-buf-cache-sgt-unless-pin`): map the new attachment
+ * `DMA_BIDIRECTIONAL` now and keep the table unless the exporter implements `pin`. A failure
+ * detaches again, as the proposal's attach did.
+ */
+async function cacheAtAttach2019(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<void> {
+  if (attach.sgt || !era.cacheAtAttach2019(dmabuf.kernel, dmabuf.ops.pin !== undefined)) {
+    return;
+  }
+  let sgt: SgTable | null;
+  try {
+    sgt = await mapDmaBufInternal(attach, DMA_BIDIRECTIONAL);
+    if (!sgt) {
+      throw new KernelError("ENOMEM", "dma_buf_attach: map_dma_buf returned NULL");
+    }
+  } catch (e) {
+    await dmaBufDetach(dmabuf, attach);
+    throw e;
+  }
+  attach.sgt = sgt;
+  attach.dir = DMA_BIDIRECTIONAL;
+}
+
+/**
  * Attach `dev` to the buffer as a dynamic importer (with `importerOps`) or a static one (null).
  * The new attachment goes to the head of `dmabuf.attachments`.
  *
  * **Kernel:** `dma_buf_dynamic_attach()`: WARN + `EINVAL` for a null device; (5.6 to 6.15) WARN +
  * `EINVAL` for importer ops without `move_notify` (optional on `latest`); `peer2peer` from
  * `allow_peer2peer`; `ops.attach` (its error is returned); the list insertion under the reservation
- * lock (`dmabuf.lock` up to 5.5, which then also covers `ops.attach`). 5.6–6.14: when the importer
+ * lock (`dmabuf.lock` up to 5.5, which then also covers `ops.attach`). 5.6–6.15: when the importer
  * and the exporter disagree on dynamic-ness, the buffer is pinned (dynamic exporter) and mapped
- * `DMA_BIDIRECTIONAL` now, and the table cached until detach (an error detaches again). 6.15+:
+ * `DMA_BIDIRECTIONAL` now, and the table cached until detach (an error detaches again). 6.16+:
  * nothing is mapped.
  *
  * **Locking:** may sleep. The caller must **not** hold `dmabuf.resv` (hazard H12 b: self-deadlock,
  * reported by lockdep as recursive locking).
  *
- * @throws {@link KernelError} `EINVAL` (after a WARN), `ENOSYS` (importer ops before 5.6), the
+ * @throws {@link KernelError} `EINVAL` (after a WARN), `ENOSYS` (importer ops before 5.7), the
  * exporter's `attach`, `pin` or `mapDmaBuf` error, `ENOMEM`, `ERESTARTSYS`
  */
 export async function dmaBufDynamicAttach(
@@ -98,7 +126,7 @@ export async function dmaBufDynamicAttach(
   if (importerOps && !era.dynamic(kernel)) {
     throw new KernelError(
       "ENOSYS",
-      `dma_buf_dynamic_attach() does not exist before 5.6 (kernel ${kernel.version.name})`,
+      `dma_buf_dynamic_attach() does not exist before ${era.dynamic.since} (kernel ${kernel.version.name})`,
     );
   }
   if (!era.latest(kernel)) {
@@ -110,10 +138,10 @@ export async function dmaBufDynamicAttach(
     );
   }
   might_sleep(kernel, `${SITE}:dma_buf_dynamic_attach`);
-  const peer2peer = kernel.version.since("5.8") && (importerOps?.allowPeer2peer ?? false);
+  const peer2peer = era.peer2peer(kernel) && (importerOps?.allowPeer2peer ?? false);
   const attach = new DmaBufAttachment(dmabuf, dev as Device, importerOps, importerPriv, peer2peer);
   kernel.trace("dma-buf", "dma-buf", "attach", { ino: dmabuf.ino, dev: attach.dev.name });
-  if (!era.dynamic(kernel)) {
+  if (!era.resvList(kernel)) {
     await mutexLock(dmabuf.lock);
     try {
       if (dmabuf.ops.attach) {
@@ -124,6 +152,7 @@ export async function dmaBufDynamicAttach(
     } finally {
       mutexUnlock(dmabuf.lock);
     }
+    await cacheAtAttach2019(dmabuf, attach);
     return attach;
   }
   if (dmabuf.ops.attach) {
@@ -136,6 +165,7 @@ export async function dmaBufDynamicAttach(
   if (era.mapAtAttach(kernel) && dmaBufAttachmentIsDynamic(attach) !== dmaBufIsDynamic(dmabuf)) {
     await mapAtAttach(dmabuf, attach);
   }
+  await cacheAtAttach2019(dmabuf, attach);
   return attach;
 }
 
@@ -153,7 +183,7 @@ export async function dmaBufAttach(dmabuf: DmaBuf, dev: Device | null): Promise<
 }
 
 /**
- * Detach: release the cached mapping (≤6.14; unpin for a dynamic exporter), leave the list, call
+ * Detach: release the cached mapping (≤6.15; unpin for a dynamic exporter), leave the list, call
  * `ops.detach`, free the attachment. Mappings the importer did not unmap are not checked (they
  * leak; {@link dmaBufCheckLeaks} reports them).
  *
@@ -176,7 +206,7 @@ export async function dmaBufDetach(dmabuf: DmaBuf, attach: DmaBufAttachment): Pr
   }
   might_sleep(kernel, `${SITE}:dma_buf_detach`);
   kernel.trace("dma-buf", "dma-buf", "detach", { ino: dmabuf.ino, dev: attach.dev.name });
-  if (!era.dynamic(kernel)) {
+  if (!era.resvList(kernel)) {
     if (attach.sgt) {
       await unmapDmaBufInternal(attach, attach.sgt, attach.dir);
       attach.sgt = null;
@@ -191,23 +221,55 @@ export async function dmaBufDetach(dmabuf: DmaBuf, attach: DmaBufAttachment): Pr
     attach.detached = true;
     return;
   }
-  await dmaResvLock(dmabuf.resv, null);
-  try {
-    if (attach.sgt) {
-      const sgt = attach.sgt;
-      attach.sgt = null;
-      await unmapDmaBufInternal(attach, sgt, attach.dir);
-      if (dmaBufIsDynamic(dmabuf)) {
-        const unpin = dmabuf.ops.unpin as NonNullable<typeof dmabuf.ops.unpin>;
-        await exporterCall(kernel, () => unpin(attach));
-      }
+  if (era.lockingSpec(kernel)) {
+    await dmaResvLock(dmabuf.resv, null);
+    try {
+      await releaseCached(dmabuf, attach);
+      removeFromList(dmabuf, attach);
+    } finally {
+      dmaResvUnlock(dmabuf.resv);
     }
+  } else {
+    await detachCachedPre62(dmabuf, attach);
+    await dmaResvLock(dmabuf.resv, null);
     removeFromList(dmabuf, attach);
-  } finally {
     dmaResvUnlock(dmabuf.resv);
   }
   await callDetach(dmabuf, attach);
   attach.detached = true;
+}
+
+/** Unmap the cached table (and unpin a dynamic exporter); the caller holds what the era needs. */
+async function releaseCached(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<void> {
+  if (!attach.sgt) {
+    return;
+  }
+  const sgt = attach.sgt;
+  attach.sgt = null;
+  await unmapDmaBufInternal(attach, sgt, attach.dir);
+  if (dmaBufIsDynamic(dmabuf)) {
+    const unpin = dmabuf.ops.unpin as NonNullable<typeof dmabuf.ops.unpin>;
+    await exporterCall(dmabuf.kernel, () => unpin(attach));
+  }
+}
+
+/**
+ * 5.5–6.1: the cached table is released under the reservation lock only for a dynamic exporter;
+ * a static exporter's `unmap_dma_buf` runs unlocked (dma-buf.c of v5.15 and v6.1). 6.2
+ * (809d9c72c2f8) moved it under the lock for every exporter.
+ */
+async function detachCachedPre62(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<void> {
+  const lock = attach.sgt !== null && dmaBufIsDynamic(dmabuf);
+  if (lock) {
+    await dmaResvLock(dmabuf.resv, null);
+  }
+  try {
+    await releaseCached(dmabuf, attach);
+  } finally {
+    if (lock) {
+      dmaResvUnlock(dmabuf.resv);
+    }
+  }
 }
 
 function removeFromList(dmabuf: DmaBuf, attach: DmaBufAttachment): void {
@@ -231,7 +293,7 @@ function needDynamicEra(kernel: Kernel, fn: string): void {
   if (!era.dynamic(kernel)) {
     throw new KernelError(
       "ENOSYS",
-      `${fn}() does not exist before 5.6 (kernel ${kernel.version.name})`,
+      `${fn}() does not exist before ${era.dynamic.since} (kernel ${kernel.version.name})`,
     );
   }
 }
@@ -244,7 +306,7 @@ function needDynamicEra(kernel: Kernel, fn: string): void {
  *
  * **Locking:** the caller must hold `dmabuf.resv` (asserted). May sleep (the exporter's `pin`).
  *
- * @throws {@link KernelError} the exporter's `pin` error; `ENOSYS` before 5.6
+ * @throws {@link KernelError} the exporter's `pin` error; `ENOSYS` before 5.7
  */
 export async function dmaBufPin(attach: DmaBufAttachment): Promise<void> {
   const dmabuf = attach.dmabuf;
@@ -266,7 +328,7 @@ export async function dmaBufPin(attach: DmaBufAttachment): Promise<void> {
  *
  * **Locking:** the caller must hold `dmabuf.resv` (asserted).
  *
- * @throws {@link KernelError} `ENOSYS` before 5.6
+ * @throws {@link KernelError} `ENOSYS` before 5.7
  */
 export async function dmaBufUnpin(attach: DmaBufAttachment): Promise<void> {
   const dmabuf = attach.dmabuf;
@@ -290,7 +352,7 @@ export async function dmaBufUnpin(attach: DmaBufAttachment): Promise<void> {
  *
  * **Locking:** the exporter must hold `dmabuf.resv` (asserted). Synchronous.
  *
- * @throws {@link KernelError} `ENOSYS` before 5.6 and on `latest` (use {@link dmaBufInvalidateMappings})
+ * @throws {@link KernelError} `ENOSYS` before 5.7 and on `latest` (use {@link dmaBufInvalidateMappings})
  */
 export function dmaBufMoveNotify(dmabuf: DmaBuf): void {
   const kernel = dmabuf.kernel;

@@ -1,14 +1,14 @@
 /**
  * Mapping an attachment for its device: the locked and unlocked entry points, the sg-table cache
- * of 5.2–6.14, the pins the core takes, the KERNEL-fence wait for static importers, and the
+ * of 5.2–6.15, the pins the core takes, the KERNEL-fence wait for static importers, and the
  * `CONFIG_DMABUF_DEBUG` hiding of the table's pages.
  *
  * **Kernel:** drivers/dma-buf/dma-buf.c (`dma_buf_map_attachment`, `dma_buf_unmap_attachment`, their
  * `_unlocked` variants, `__map_dma_buf`, `__unmap_dma_buf`, `mangle_sg_table`, the 2026
  * `dma_buf_wrap_sg_table`).
  *
- * Three eras: up to 5.5 (no locking rule, `cache_sgt_mapping` from 5.2); 5.6–6.14 (the cached
- * table, the reservation lock asserted for dynamic users, and from 6.2 for everyone); 6.15+
+ * Three eras: up to 5.5 (no locking rule, `cache_sgt_mapping` from 5.2); 5.6–6.15 (the cached
+ * table, the reservation lock asserted for dynamic users, and from 6.2 for everyone); 6.16+
  * (nothing cached; a dynamic exporter is pinned at map for static importers).
  *
  * @module
@@ -239,7 +239,7 @@ function forget(attach: DmaBufAttachment, sgt: SgTable): void {
   }
 }
 
-/** 6.15+: `pin_on_map` — the exporter is pinned for the mapping's lifetime. */
+/** 6.16+: `pin_on_map` — the exporter is pinned for the mapping's lifetime. */
 function pinOnMap(attach: DmaBufAttachment): boolean {
   const k = attach.dmabuf.kernel;
   if (!dmaBufIsDynamic(attach.dmabuf)) {
@@ -344,13 +344,13 @@ async function mapCaching(attach: DmaBufAttachment, dir: DmaDataDirection): Prom
  * `sg_dma_len` of its first `nents` entries; `CONFIG_DMABUF_DEBUG` reports any use of the pages).
  *
  * **Kernel:** `dma_buf_map_attachment()`, per era:
- * - ≤6.14 with a cached table (`cache_sgt_mapping`, or the mapping made at attach when importer and
+ * - ≤6.15 with a cached table (`cache_sgt_mapping`, or the mapping made at attach when importer and
  *   exporter disagree on dynamic-ness): returned at once, with **no exporter call and no cache
  *   maintenance**; `EBUSY` if it was cached in another direction than `dir` and not
  *   `DMA_BIDIRECTIONAL` (hazard H10). Otherwise a dynamic exporter is pinned first when
  *   `CONFIG_DMABUF_MOVE_NOTIFY` is off, the exporter maps, a static importer waits for the KERNEL
  *   fences (5.19+), and with `cache_sgt_mapping` the table is cached.
- * - 6.15+: a dynamic exporter is pinned for a static importer (and for a dynamic one with
+ * - 6.16+: a dynamic exporter is pinned for a static importer (and for a dynamic one with
  *   `CONFIG_DMABUF_MOVE_NOTIFY` off, before `latest`); a pin failing with `EBUSY` WARNs once.
  * - A dynamic importer must itself wait for the KERNEL fences before its device touches the
  *   memory (hazard H14); the core does not.
@@ -372,16 +372,16 @@ export async function dmaBufMapAttachment(
   checkLive(attach, "dma_buf_map_attachment");
   await kernel.sched.schedulePoint();
   kernel.trace("dma-buf", "dma-buf", "map", { dev: attach.dev.name, dir });
-  return kernel.version.before("6.15") ? mapCaching(attach, dir) : mapModern(attach, dir);
+  return era.pinOnMap(kernel) ? mapModern(attach, dir) : mapCaching(attach, dir);
 }
 
 /**
- * Undo a mapping. A cached table (≤6.14) is left alone: the call does nothing at all (no exporter
+ * Undo a mapping. A cached table (≤6.15) is left alone: the call does nothing at all (no exporter
  * call, hence no `dma_sync_*_for_cpu`: hazard H10), the table is released at detach.
  *
  * **Kernel:** `dma_buf_unmap_attachment()`: WARN and return for a null table; then the exporter's
- * unmap, and the unpin matching the map's pin (≤6.14: dynamic exporter and
- * `CONFIG_DMABUF_MOVE_NOTIFY` off, through `dma_buf_unpin()`; 6.15+: `pin_on_map`).
+ * unmap, and the unpin matching the map's pin (≤6.15: dynamic exporter and
+ * `CONFIG_DMABUF_MOVE_NOTIFY` off, through `dma_buf_unpin()`; 6.16+: `pin_on_map`).
  *
  * **Locking:** may sleep; the same reservation-lock rule as {@link dmaBufMapAttachment}.
  */
@@ -399,7 +399,7 @@ export async function dmaBufUnmapAttachment(
   const table = sgt as SgTable;
   await kernel.sched.schedulePoint();
   kernel.trace("dma-buf", "dma-buf", "unmap", { dev: attach.dev.name, dir });
-  if (kernel.version.since("6.15")) {
+  if (era.pinOnMap(kernel)) {
     dmaResvAssertHeld(dmabuf.resv);
     forget(attach, table);
     await unmapDmaBufInternal(attach, table, dir);

@@ -20,7 +20,7 @@ import {
   type Vma,
 } from "@dmasim/kernel";
 import type { DmaBuf } from "./include/dma-buf";
-import { exporterCall } from "./module";
+import { era, exporterCall } from "./module";
 
 const SITE = "drivers/dma-buf/dma-buf.c";
 
@@ -79,7 +79,7 @@ export async function dmaBufMmap(dmabuf: DmaBuf, vma: Vma | null, pgoff: number)
   }
   const old = v.file;
   const oldPgoff = v.pgoff;
-  const restore = kernel.version.before("5.11");
+  const restore = era.mmapRestoresFile(kernel);
   v.file = getFile(dmabuf.file as File);
   v.pgoff = pgoff;
   if (old && !restore) {

@@ -123,7 +123,7 @@ function fail(kernel: Kernel, fn: string, cond: boolean, msg: string): void {
  * give it one with {@link dmaBufFd} or drop it with {@link dmaBufPut}.
  *
  * **Kernel:** `dma_buf_export()`. Validation in the kernel's order: WARN + `EINVAL` for a null
- * `priv`, no `ops` or a missing `map_dma_buf` / `unmap_dma_buf` / `release`; (5.2–6.14) WARN +
+ * `priv`, no `ops` or a missing `map_dma_buf` / `unmap_dma_buf` / `release`; (5.2–6.15) WARN +
  * `EINVAL` for `cacheSgtMapping` with `pin` or `unpin`; (5.6+) WARN + `EINVAL` when only one of
  * `pin`/`unpin` is given; `ENOENT` when the owner module is going away.
  *
@@ -443,7 +443,7 @@ export async function dmaBufSetName(dmabuf: DmaBuf, name: string): Promise<void>
     dmabuf.name = name;
     return;
   }
-  const locked = era.dynamic(kernel);
+  const locked = era.resvList(kernel);
   if (locked) {
     await dmaResvLock(dmabuf.resv, null);
   } else {

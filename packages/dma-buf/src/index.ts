@@ -8,7 +8,7 @@
  *
  * @packageDocumentation
  */
-export { DMA_BUF_MODULE } from "./module";
+export { DMA_BUF_CACHE_SGT_UNLESS_PIN, DMA_BUF_MODULE } from "./module";
 export {
   DmaBuf,
   DmaBufAttachment,

@@ -8,6 +8,7 @@
  * @module
  */
 import {
+  defineEras,
   defineOption,
   defineSubsys,
   type Kernel,
@@ -15,6 +16,16 @@ import {
   type Task,
 } from "@dmasim/kernel";
 import type { DmaBuf, DmaBufAttachment } from "./include/dma-buf";
+
+/**
+ * Named patch: Christian König's "[PATCH 03/12] dma-buf: start caching of sg_table objects" as
+ * posted on 2019-04-26 (the version Liam Mark objected to for ION): `dma_buf_attach()` maps every
+ * attachment `DMA_BIDIRECTIONAL` and caches the table unless the exporter implements `pin` (the
+ * opt-out); `dma_buf_map_attachment()` returns the cached table in any direction, an unmap of it
+ * does nothing, and detach unmaps it. What was merged for 5.2 made caching opt-in
+ * (`cache_sgt_mapping`). Effective up to 6.15 (6.16 removed caching altogether).
+ */
+export const DMA_BUF_CACHE_SGT_UNLESS_PIN = "dma-buf-cache-sgt-unless-pin";
 
 /**
  * The kernel options of this package. Pass it in `new Kernel({ modules: [DMA_BUF_MODULE], options })`
@@ -33,6 +44,9 @@ import type { DmaBuf, DmaBufAttachment } from "./include/dma-buf";
  */
 export const DMA_BUF_MODULE: KernelModule = {
   name: "@dmasim/dma-buf",
+  get eras() {
+    return Object.values(DMA_BUF_ERAS);
+  },
   options: [
     defineOption({
       name: "CONFIG_DMABUF_DEBUG",
@@ -41,6 +55,14 @@ export const DMA_BUF_MODULE: KernelModule = {
       default: true,
       description:
         "dma-buf: hide sg-table pages from importers (mangle up to 6.15, DMA-only copy on latest); 5.12+",
+    }),
+    defineOption({
+      name: DMA_BUF_CACHE_SGT_UNLESS_PIN,
+      kind: "patch",
+      owner: "@dmasim/dma-buf",
+      default: false,
+      description:
+        "April 2019 proposal (dma-buf: start caching of sg_table objects, v1): map every attachment BIDIRECTIONAL at attach and cache it unless the exporter implements pin (before 6.16)",
     }),
     defineOption({
       name: "CONFIG_DMABUF_MOVE_NOTIFY",
@@ -78,39 +100,129 @@ export function dmaBufState(kernel: Kernel): DmaBufState {
 }
 
 /**
- * The behaviours that changed over time, as the running kernel has them.
+ * The dma-buf core's history: each behaviour the core changed over time, named once with its
+ * boundary and the commit or release that drew it. Ask an entry (`era.cacheSgt(kernel)`), never the
+ * version; `dmasim list kernels` prints this table.
+ *
+ * **Kernel:** drivers/dma-buf/dma-buf.c and include/linux/dma-buf.h as of each release.
+ *
+ * @internal
+ */
+export const DMA_BUF_ERAS = defineEras("dma-buf", {
+  cacheSgt: {
+    since: "5.2",
+    until: "6.16",
+    summary: "dma_buf_ops.cache_sgt_mapping: the core keeps each attachment's first mapping",
+    citation:
+      'f13e143e7444 "dma-buf: start caching of sg_table objects v2" (v5.2); removed by b72f66f22c0e "dma-buf: drop caching of sg_tables" (v6.16)',
+  },
+  setName: {
+    since: "5.3",
+    summary: "DMA_BUF_SET_NAME ioctl",
+    citation: 'bb2bb9030425 "dma-buf: add DMA_BUF_SET_NAME ioctls" (v5.3)',
+  },
+  resvList: {
+    since: "5.5",
+    summary: "the reservation lock guards the attachment list (dmabuf->lock before)",
+    citation:
+      'f45f57cce584 "dma-buf: stop using the dmabuf->lock so much v2", 15fd552d186c "dma-buf: change DMA-buf locking convention v3" (v5.5)',
+  },
+  mapAtAttach: {
+    since: "5.5",
+    until: "6.16",
+    summary:
+      "importer and exporter disagree on dynamic-ness: mapped BIDIRECTIONAL at attach, cached",
+    citation:
+      '15fd552d186c (v5.5); removed by de68b17d5d07 "dma-buf: dma-buf: stop mapping sg_tables on attach v2" (v6.16)',
+  },
+  dynamic: {
+    since: "5.7",
+    summary: "dynamic dma-buf: pin/unpin, importer_ops and move_notify",
+    citation: 'bb42df4662a4 "dma-buf: add dynamic DMA-buf handling v15" (v5.7)',
+  },
+  peer2peer: {
+    since: "5.8",
+    summary: "attach->peer2peer from importer_ops->allow_peer2peer",
+    citation: '"dma-buf: add peer2peer flag" (Christian König, posted 2020-03/04, v5.8)',
+  },
+  vmapReturnsError: {
+    since: "5.11",
+    summary:
+      "dma_buf_vmap() fills a struct dma_buf_map and returns an errno (a NULL pointer before)",
+    citation: '"dma-buf: Use struct dma_buf_map in dma_buf_vmap() interfaces" (v5.11)',
+  },
+  mmapRestoresFile: {
+    until: "5.11",
+    summary: "dma_buf_mmap() restores the old vm_file when the exporter's mmap fails",
+    citation: '"mm: introduce vma_set_file function v5" (v5.11)',
+  },
+  bufinfoNone: {
+    since: "5.11",
+    summary: 'debugfs bufinfo prints "<none>" for an unnamed buffer (an empty field before)',
+    citation: "drivers/dma-buf/dma-buf.c dma_buf_debug_show() (v5.11)",
+  },
+  debugConfig: {
+    since: "5.12",
+    summary: "CONFIG_DMABUF_DEBUG: the core mangles the sg-table pages it hands importers",
+    citation: '"dma-buf: Add debug option" (v5.12; mangle_sg_table() read in dma-buf.c of v5.15)',
+  },
+  waitKernelFencesAtMap: {
+    since: "5.19",
+    summary: "a static importer's map waits for the exporter's KERNEL fences",
+    citation:
+      "absent from __map_dma_buf() of v5.15, present in v6.1 (both read); came with the dma_resv usage rework (v5.19)",
+  },
+  setNameBusy: {
+    until: "5.19",
+    summary: "DMA_BUF_SET_NAME refuses an attached buffer with EBUSY",
+    citation:
+      "EBUSY in dma_buf_set_name() of v5.15, gone in v6.1 (both read); removed by Guangming Cao's 2022 patch (≈v5.19, kernel-notes §1.11)",
+  },
+  syncFileIoctls: {
+    since: "6.0",
+    summary: "DMA_BUF_IOCTL_EXPORT_SYNC_FILE / IMPORT_SYNC_FILE",
+    citation:
+      '"dma-buf: Add an API for exporting sync files (v14)" and its import twin (v6.0; both read in dma-buf.c of v6.1)',
+  },
+  lockingSpec: {
+    since: "6.2",
+    summary:
+      "dynamic locking specification: every importer holds the reservation lock, _unlocked helpers, dmabuf->lock gone",
+    citation:
+      '809d9c72c2f8 "dma-buf: Move dma_buf_attach() to dynamic locking specification", 47e982d5195d (map), 34c7797f9ef4 (vmap), 28743e25fa1c "dma-buf: Remove obsoleted internal lock" (v6.2)',
+  },
+  pinOnMap: {
+    since: "6.16",
+    summary:
+      "nothing cached, nothing mapped at attach; a static importer pins a dynamic exporter at each map (pin_on_map)",
+    citation:
+      'b72f66f22c0e "dma-buf: drop caching of sg_tables", de68b17d5d07 "dma-buf: dma-buf: stop mapping sg_tables on attach v2" (linux-next 2025-03-07, merged for v6.16-rc1)',
+  },
+  latest: {
+    since: "latest",
+    summary:
+      "2026 mainline: move_notify renamed invalidate_mappings (optional), CONFIG_DMABUF_MOVE_NOTIFY always on, DMA-only debug copies",
+    citation: "current mainline (2026), after v6.16",
+  },
+});
+
+/**
+ * The behaviours that changed over time, as the running kernel has them: the era entries, and the
+ * two that also depend on a Kconfig option.
  *
  * @internal
  */
 export const era = {
-  /** `cache_sgt_mapping` exists (5.2 to 6.14). */
-  cacheSgt: (k: Kernel): boolean => k.version.between("5.2", "6.15"),
-  /** pin/unpin, importer_ops, move_notify, the reservation lock guards the list (5.6+). */
-  dynamic: (k: Kernel): boolean => k.version.since("5.6"),
-  /** A mapping is made and cached at attach when importer and exporter disagree (5.6 to 6.14). */
-  mapAtAttach: (k: Kernel): boolean => k.version.between("5.6", "6.15"),
-  /** The dynamic locking specification: resv for every importer, `_unlocked` helpers (6.2+). */
-  lockingSpec: (k: Kernel): boolean => k.version.since("6.2"),
-  /** Static importers wait for KERNEL fences at map (5.19+). */
-  waitKernelFencesAtMap: (k: Kernel): boolean => k.version.since("5.19"),
-  /** `dma_buf_vmap()` returns an error code (5.11+), not a NULL pointer. */
-  vmapReturnsError: (k: Kernel): boolean => k.version.since("5.11"),
-  /** DMA_BUF_SET_NAME exists (5.3+). */
-  setName: (k: Kernel): boolean => k.version.since("5.3"),
-  /** DMA_BUF_SET_NAME refuses an attached buffer with -EBUSY (until the 2022 removal, 5.19). */
-  setNameBusy: (k: Kernel): boolean => k.version.before("5.19"),
-  /** DMA_BUF_IOCTL_EXPORT_SYNC_FILE / IMPORT_SYNC_FILE (6.0+). */
-  syncFileIoctls: (k: Kernel): boolean => k.version.since("6.0"),
-  /** The 2026 changes: invalidate_mappings, optional callback, copy-only DMABUF_DEBUG. */
-  latest: (k: Kernel): boolean => k.version.since("latest"),
+  ...DMA_BUF_ERAS,
   /** `CONFIG_DMABUF_DEBUG` exists and is on (5.12+). */
   debug: (k: Kernel): boolean =>
-    k.version.since("5.12") && k.options.enabled("CONFIG_DMABUF_DEBUG"),
+    DMA_BUF_ERAS.debugConfig(k) && k.options.enabled("CONFIG_DMABUF_DEBUG"),
+  /** The April 2019 caching proposal is applied to this buffer (its exporter has no `pin`). */
+  cacheAtAttach2019: (k: Kernel, hasPin: boolean): boolean =>
+    !hasPin && !DMA_BUF_ERAS.pinOnMap(k) && k.options.enabled(DMA_BUF_CACHE_SGT_UNLESS_PIN),
   /** `CONFIG_DMABUF_MOVE_NOTIFY` in force (always on latest). */
   moveNotify: (k: Kernel): boolean =>
-    k.version.since("latest") || k.options.enabled("CONFIG_DMABUF_MOVE_NOTIFY"),
-  /** bufinfo prints `<none>` for an unnamed buffer (5.11+; empty before). */
-  bufinfoNone: (k: Kernel): boolean => k.version.since("5.11"),
+    DMA_BUF_ERAS.latest(k) || k.options.enabled("CONFIG_DMABUF_MOVE_NOTIFY"),
 };
 
 /**

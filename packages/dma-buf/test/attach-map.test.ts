@@ -202,13 +202,13 @@ describe("the dynamic-ness matrix and the caching history", () => {
     }
   });
 
-  it("cache_sgt_mapping is ignored before 5.2 and from 6.15", async () => {
-    for (const v of ["4.19", "6.15"]) {
+  it("cache_sgt_mapping is ignored before 5.2 and from 6.16 (b72f66f22c0e)", async () => {
+    for (const v of ["4.19", "6.16"]) {
       const { kernel, dev } = setup(v);
       const ex = new MockExporter();
       const b = ex.export(kernel, { ...ex.ops, cacheSgtMapping: true });
       const a = await dmaBufAttach(b, dev);
-      const lk = <T>(f: () => Promise<T>) => (v === "6.15" ? locked(b, f) : f());
+      const lk = <T>(f: () => Promise<T>) => (v === "6.16" ? locked(b, f) : f());
       const s1 = await lk(() => dmaBufMapAttachment(a, DMA_TO_DEVICE));
       const s2 = await lk(() => dmaBufMapAttachment(a, DMA_FROM_DEVICE));
       expect(s2 === s1).toBe(false);
@@ -217,7 +217,7 @@ describe("the dynamic-ness matrix and the caching history", () => {
     }
   });
 
-  it("dynamic importer, static exporter: mapped BIDIRECTIONAL at attach and cached (5.6-6.14); any direction then maps to it", async () => {
+  it("dynamic importer, static exporter: mapped BIDIRECTIONAL at attach and cached (5.6-6.15); any direction then maps to it", async () => {
     const { kernel, dev } = setup("6.12");
     const ex = new MockExporter();
     const b = ex.export(kernel);
@@ -232,7 +232,7 @@ describe("the dynamic-ness matrix and the caching history", () => {
     expect(ex.calls).toEqual(["map dev0 0", "unmap dev0 0"]);
   });
 
-  it("static importer, dynamic exporter: pinned and mapped at attach (5.6-6.14), unpinned at detach", async () => {
+  it("static importer, dynamic exporter: pinned and mapped at attach (5.6-6.15), unpinned at detach", async () => {
     for (const v of ["5.10", "6.12"]) {
       const { kernel, dev } = setup(v);
       const ex = new MockExporter();
@@ -249,8 +249,8 @@ describe("the dynamic-ness matrix and the caching history", () => {
     }
   });
 
-  it("nothing is mapped at attach from 6.15; a static importer pins a dynamic exporter at each map", async () => {
-    const { kernel, dev, dev2 } = setup("6.15");
+  it("nothing is mapped at attach from 6.16 (de68b17d5d07); a static importer pins a dynamic exporter at each map", async () => {
+    const { kernel, dev, dev2 } = setup("6.16");
     const ex = new MockExporter();
     const b = ex.export(kernel, ex.dynamic());
     const a = await dmaBufAttach(b, dev);
@@ -308,7 +308,7 @@ describe("the dynamic-ness matrix and the caching history", () => {
   });
 
   it("map: a NULL table is ENOMEM and undoes the core's pin", async () => {
-    const { kernel, dev } = setup("6.15");
+    const { kernel, dev } = setup("6.16");
     const ex = new MockExporter();
     const b = ex.export(kernel, { ...ex.dynamic(), mapDmaBuf: () => null });
     const a = await dmaBufAttach(b, dev);
@@ -319,8 +319,8 @@ describe("the dynamic-ness matrix and the caching history", () => {
     expect(ex.calls).toEqual(["pin dev0", "unpin dev0"]);
   });
 
-  it("6.15+: a pin failing with EBUSY WARNs once and is returned", async () => {
-    const { kernel, dev } = setup("6.15");
+  it("6.16+: a pin failing with EBUSY WARNs once and is returned", async () => {
+    const { kernel, dev } = setup("6.16");
     const ex = new MockExporter();
     const b = ex.export(kernel, {
       ...ex.dynamic(),
@@ -658,6 +658,84 @@ describe("CONFIG_DMABUF_DEBUG", () => {
       const s = await locked(b, () => dmaBufMapAttachment(a, DMA_TO_DEVICE));
       expect(s.sgl[0]?.page).toEqual({ tag: 1 });
       expect(kernel.findings).toEqual([]);
+    }
+  });
+});
+
+describe("attach/detach locking of the mapping made at attach (809d9c72c2f8, v6.2)", () => {
+  /** A static exporter that takes the buffer's reservation lock itself in map and unmap. */
+  function selfLocking(ex: MockExporter) {
+    const ops = ex.ops;
+    return {
+      ...ops,
+      mapDmaBuf: async (a: DmaBufAttachment, dir: number) => {
+        await dmaResvLock(a.dmabuf.resv, null);
+        try {
+          return await ops.mapDmaBuf(a, dir as never);
+        } finally {
+          dmaResvUnlock(a.dmabuf.resv);
+        }
+      },
+      unmapDmaBuf: async (
+        a: DmaBufAttachment,
+        s: Parameters<typeof ops.unmapDmaBuf>[1],
+        dir: number,
+      ) => {
+        await dmaResvLock(a.dmabuf.resv, null);
+        try {
+          await ops.unmapDmaBuf(a, s, dir as never);
+        } finally {
+          dmaResvUnlock(a.dmabuf.resv);
+        }
+      },
+    };
+  }
+
+  it.each(["5.10", "5.15", "6.1"])(
+    "%s: a static exporter is mapped at attach and unmapped at detach without the lock: its own dma_resv_lock works",
+    async (v) => {
+      const { kernel, dev } = setup(v);
+      const ex = new MockExporter();
+      const b = ex.export(kernel, selfLocking(ex));
+      const a = await dmaBufDynamicAttach(b, dev, IMPORTER);
+      expect(a.sgt).not.toBe(null);
+      await dmaBufDetach(b, a);
+      expect(ex.calls).toEqual(["map dev0 0", "unmap dev0 0"]);
+      expect(kernel.findings, v).toEqual([]);
+    },
+  );
+
+  it.each(["6.6", "6.12", "6.15"])(
+    "%s: the core holds the lock around the map at attach: the same exporter deadlocks on itself (H12)",
+    async (v) => {
+      const { kernel, dev } = setup(v);
+      const ex = new MockExporter();
+      const b = ex.export(kernel, selfLocking(ex));
+      await dmaBufDynamicAttach(b, dev, IMPORTER).catch(() => undefined);
+      const kinds = kernel.findings.map((f) => f.kind);
+      expect(
+        kinds.some((k) => k === "lockdep" || k === "deadlock"),
+        v,
+      ).toBe(true);
+    },
+  );
+
+  it("6.1: a dynamic exporter's pin and map at attach run under the lock (asserted), as on 6.2+", async () => {
+    for (const v of ["6.1", "6.6"]) {
+      const { kernel, dev } = setup(v);
+      const ex = new MockExporter();
+      const ops = ex.dynamic();
+      const b = ex.export(kernel, {
+        ...ops,
+        pin: (a: DmaBufAttachment) => {
+          dmaResvAssertHeld(a.dmabuf.resv);
+          return ops.pin!(a);
+        },
+      });
+      const a = await dmaBufAttach(b, dev);
+      await dmaBufDetach(b, a);
+      expect(ex.calls, v).toEqual(["pin dev0", "map dev0 0", "unmap dev0 0", "unpin dev0"]);
+      expect(kernel.findings, v).toEqual([]);
     }
   });
 });

@@ -136,11 +136,12 @@ describe("dma_buf_export", () => {
     expect(dmaBufList(kernel)).toEqual([]);
   });
 
-  it("cache_sgt_mapping with pin is refused (5.6-6.14) but not on 6.15", () => {
+  it("cache_sgt_mapping with pin is refused up to 6.15 but not from 6.16 (b72f66f22c0e)", () => {
     for (const [v, ok] of [
       ["6.12", false],
       ["5.10", false],
-      ["6.15", true],
+      ["6.15", false],
+      ["6.16", true],
     ] as const) {
       const { kernel } = setup(v);
       const ex = new MockExporter();

@@ -33,6 +33,7 @@ import {
   type Device,
   type Machine,
 } from "@dmasim/hardware";
+import { DMA_MAPPING_ERAS } from "./era";
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaDirName } from "./include/dma-direction";
 
 /**
@@ -87,7 +88,7 @@ export function archSyncDmaForDevice(m: Machine, paddr: number, size: number, di
   trace(m, "arch_sync_dma_for_device", paddr, size, dir);
   switch (m.config.arch) {
     case "arm64":
-      if (m.kernel.version.before("5.19") && dir === DMA_FROM_DEVICE) {
+      if (!DMA_MAPPING_ERAS.arm64CleanOnlyForDevice(m.kernel) && dir === DMA_FROM_DEVICE) {
         dcacheInvalPoc(m, va, va + size);
       } else {
         dcacheCleanPoc(m, va, va + size);
@@ -155,7 +156,7 @@ export function archDmaPrepCoherent(m: Machine, paddr: number, size: number): vo
   trace(m, "arch_dma_prep_coherent", paddr, size, 0);
   switch (m.config.arch) {
     case "arm64":
-      if (m.kernel.version.since("5.19")) {
+      if (DMA_MAPPING_ERAS.arm64CleanOnlyForDevice(m.kernel)) {
         dcacheCleanPoc(m, va, va + size);
       } else {
         dcacheCleanInvalPoc(m, va, va + size);

@@ -51,6 +51,7 @@ import {
   type Device,
   type Machine,
 } from "@dmasim/hardware";
+import { DMA_MAPPING_ERAS } from "./era";
 import { dmaBounceUnalignedKmalloc } from "./include/dma-map-ops";
 import {
   DMA_BIDIRECTIONAL,
@@ -238,9 +239,11 @@ function addEntry(st: DmaDebugState, e: DmaDebugEntry, attrs: number): void {
   list.push(e);
   st.byDev.set(e.dev, list);
   const exists = cachelineInsert(st, e);
+  const kernel = e.dev.machine.kernel;
   if (
     exists &&
-    (attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0 &&
+    DMA_MAPPING_ERAS.debugCachelineEexist(kernel) &&
+    ((attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0 || !DMA_MAPPING_ERAS.debugEexistSkipCpuSync(kernel)) &&
     !(dmaBounceUnalignedKmalloc(e.dev) && isSwiotlbActive(e.dev.machine))
   ) {
     errPrintk(

@@ -9,8 +9,11 @@
  * `dma_direct_unmap_sg`, `dma_direct_sync_sg_for_device/_for_cpu`, `dma_direct_map_resource`,
  * `dma_direct_max_mapping_size`, `dma_direct_supported`, `dma_direct_get_required_mask`).
  *
- * The named patch `dma-direct-skip-sync-no-bounce` (May 2024 review) never bounces a mapping made
- * with `DMA_ATTR_SKIP_CPU_SYNC`: such a mapping fails when the device cannot reach the memory.
+ * Two named patches from the May 2024 review of "dma-direct: Set SG_DMA_SWIOTLB flag for
+ * dma-direct": `dma-skip-sync-no-kmalloc-bounce` (the patch as posted) skips only the kmalloc
+ * bounce of a `DMA_ATTR_SKIP_CPU_SYNC` mapping, so the mask and `swiotlb=force` still bounce it;
+ * `dma-direct-skip-sync-no-bounce` (the stronger idea) never bounces such a mapping: it fails when
+ * the device cannot reach the memory.
  *
  * @module
  */

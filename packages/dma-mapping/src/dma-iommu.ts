@@ -56,6 +56,7 @@ import {
   DMA_MAPPING_ERROR,
   SIZE_MAX,
 } from "./include/dma-mapping";
+import { DMA_MAPPING_ERAS } from "./era";
 import { DMA_MAPPING_MODULE } from "./module";
 import { sgDmaIsSwiotlb, sgDmaMarkSwiotlb, sgPhys, type Scatterlist } from "./scatterlist";
 import {
@@ -356,7 +357,7 @@ function devUseSgSwiotlb(
 
 /** Whether a mapped list went through the single path (the flag since 6.5, untrusted before). */
 function sgWasBounced(dev: Device, sgl: readonly Scatterlist[]): boolean {
-  return dev.machine.kernel.version.since("6.5")
+  return DMA_MAPPING_ERAS.sgDmaSwiotlbFlag(dev.machine.kernel)
     ? sgl.length > 0 && sgDmaIsSwiotlb(sgl[0]!)
     : dev.untrusted;
 }
@@ -550,7 +551,7 @@ function mapSgSwiotlb(
     }
     sg.dmaLength = sg.length;
   }
-  if (dev.machine.kernel.version.since("6.5")) {
+  if (DMA_MAPPING_ERAS.sgDmaSwiotlbFlag(dev.machine.kernel)) {
     sgDmaMarkSwiotlb(sgl[0]!);
   }
   return n;

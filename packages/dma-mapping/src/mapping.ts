@@ -69,6 +69,7 @@ import {
 } from "./dma-iommu";
 import { validDmaDirection } from "./include/dma-direction";
 import { DMA_MAPPING_ERROR } from "./include/dma-mapping";
+import { DMA_MAPPING_ERAS } from "./era";
 import { CONFIG_DMA_API_DEBUG, devDma, optionOn } from "./module";
 import type { Scatterlist, SgTable } from "./scatterlist";
 
@@ -198,7 +199,7 @@ export function dmaMapSingleAttrs(
   attrs = 0,
 ): number {
   const m = dev.machine;
-  if (m.kernel.version.since("5.18") && isVmallocAddr(va)) {
+  if (DMA_MAPPING_ERAS.mapSingleWarnsVmalloc(m.kernel) && isVmallocAddr(va)) {
     WARN_ON_ONCE(
       m.kernel,
       true,
@@ -727,7 +728,7 @@ export function dmaSetMask(dev: Device, mask: number): void {
     throw new KernelError("EIO", `dma_set_mask(${dev.name}, ${hexAddr(mask)}): not supported`);
   }
   dev.dmaMaskBits = maskBits(mask);
-  devDma(dev).skipSync = dev.machine.kernel.version.since("6.10") && devIsDmaCoherent(dev);
+  devDma(dev).skipSync = DMA_MAPPING_ERAS.devSkipSync(dev.machine.kernel) && devIsDmaCoherent(dev);
 }
 
 /**

@@ -10,6 +10,7 @@
 import { defineOption, defineSubsys, type Kernel, type KernelModule } from "@dmasim/kernel";
 import type { Device } from "@dmasim/hardware";
 import { devIsDmaCoherent } from "./arch";
+import { DMA_MAPPING_ERAS } from "./era";
 
 /** **Kernel:** `CONFIG_DMA_API_DEBUG` (kernel/dma/debug.c). */
 export const CONFIG_DMA_API_DEBUG = "CONFIG_DMA_API_DEBUG";
@@ -18,9 +19,18 @@ export const CONFIG_DMA_API_DEBUG_SG = "CONFIG_DMA_API_DEBUG_SG";
 /** **Kernel:** `CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC` (arm64 selects it with swiotlb, 6.5+). */
 export const CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC = "CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC";
 /**
- * The named patch: a mapping made with `DMA_ATTR_SKIP_CPU_SYNC` is never bounced; when the device
- * cannot reach the memory the mapping fails instead. From the May 2024 review of "dma-direct: Set
- * SG_DMA_SWIOTLB flag for dma-direct" (Catalin Marinas's untested proposal).
+ * The named patch as posted: Catalin Marinas's untested patch in the May 2024 review of T.J.
+ * Mercier's "dma-direct: Set SG_DMA_SWIOTLB flag for dma-direct" (his reply of 2024-05-08,
+ * <Zju0JOx_ij1qH-34@arm.com>): `dma_kmalloc_safe()` takes the attributes and treats a
+ * `DMA_ATTR_SKIP_CPU_SYNC` mapping as safe, so only the kmalloc-alignment bounce is skipped. A
+ * mapping the device cannot reach (DMA mask) or `swiotlb=force` still bounces, which the same reply
+ * notes is as incompatible with buffer sharing.
+ */
+export const DMA_SKIP_SYNC_NO_KMALLOC_BOUNCE = "dma-skip-sync-no-kmalloc-bounce";
+/**
+ * The stronger idea from that review: a buffer shared with `DMA_ATTR_SKIP_CPU_SYNC` must never be
+ * bounced at all; when the device cannot reach the memory (or swiotlb is forced) the mapping fails
+ * instead of handing the device a private copy. Implies {@link DMA_SKIP_SYNC_NO_KMALLOC_BOUNCE}.
  */
 export const DMA_DIRECT_SKIP_SYNC_NO_BOUNCE = "dma-direct-skip-sync-no-bounce";
 
@@ -32,6 +42,9 @@ export const DMA_DIRECT_SKIP_SYNC_NO_BOUNCE = "dma-direct-skip-sync-no-bounce";
  */
 export const DMA_MAPPING_MODULE: KernelModule = {
   name: "@dmasim/dma-mapping",
+  get eras() {
+    return Object.values(DMA_MAPPING_ERAS);
+  },
   options: [
     defineOption({
       name: CONFIG_DMA_API_DEBUG,
@@ -53,9 +66,17 @@ export const DMA_MAPPING_MODULE: KernelModule = {
       name: CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC,
       kind: "config",
       owner: "@dmasim/dma-mapping",
-      default: (v) => v.since("6.5"),
+      default: (v) => DMA_MAPPING_ERAS.bounceUnalignedKmalloc(v),
       description:
         "bounce small, cache-line-unaligned buffers of non-coherent devices through swiotlb (arm64, 6.5+)",
+    }),
+    defineOption({
+      name: DMA_SKIP_SYNC_NO_KMALLOC_BOUNCE,
+      kind: "patch",
+      owner: "@dmasim/dma-mapping",
+      default: false,
+      description:
+        "May 2024 patch as posted (Catalin Marinas): DMA_ATTR_SKIP_CPU_SYNC skips only the kmalloc-alignment bounce; mask and swiotlb=force still bounce",
     }),
     defineOption({
       name: DMA_DIRECT_SKIP_SYNC_NO_BOUNCE,
@@ -63,7 +84,7 @@ export const DMA_MAPPING_MODULE: KernelModule = {
       owner: "@dmasim/dma-mapping",
       default: false,
       description:
-        "May 2024 review proposal: never bounce a DMA_ATTR_SKIP_CPU_SYNC mapping; fail it when the device cannot reach the memory",
+        "May 2024 review, the stronger idea: never bounce a DMA_ATTR_SKIP_CPU_SYNC (shared) mapping; fail it when the device cannot reach the memory",
     }),
   ],
 };
@@ -88,7 +109,7 @@ export function devDma(dev: Device): DevDmaState {
   const map = dev.machine.kernel.subsys(DEV_STATE);
   let st = map.get(dev);
   if (!st) {
-    st = { skipSync: dev.machine.kernel.version.since("6.10") && devIsDmaCoherent(dev) };
+    st = { skipSync: DMA_MAPPING_ERAS.devSkipSync(dev.machine.kernel) && devIsDmaCoherent(dev) };
     map.set(dev, st);
   }
   return st;

@@ -31,6 +31,7 @@ import { archSyncDmaForDevice, devIsDmaCoherent } from "./arch";
 import { dmaCapable } from "./include/dma-direct";
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE } from "./include/dma-direction";
 import { DMA_ATTR_NO_WARN, DMA_ATTR_SKIP_CPU_SYNC, DMA_MAPPING_ERROR } from "./include/dma-mapping";
+import { DMA_MAPPING_ERAS } from "./era";
 import { devDma } from "./module";
 
 const SITE = "kernel/dma/swiotlb.c";
@@ -64,7 +65,7 @@ export function swiotlbTblMapSingle(
     return DMA_MAPPING_ERROR;
   }
   devDma(dev).skipSync = false;
-  const copyIn = m.kernel.version.since("5.17")
+  const copyIn = DMA_MAPPING_ERAS.swiotlbCopyInAlways(m.kernel)
     ? true
     : (attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0 &&
       (dir === DMA_TO_DEVICE || dir === DMA_BIDIRECTIONAL);

@@ -131,6 +131,29 @@ describe("map checks", () => {
     );
   });
 
+  it("overlapping-cacheline arrived in 5.14 (2b4bbc6231d7): 5.10 and older kernels never report it", () => {
+    for (const v of ["4.19", "5.4", "5.10"]) {
+      const { k, dev, page } = setup("x86-64", v);
+      mapChecked(dev, page, 64, DMA_FROM_DEVICE);
+      mapChecked(dev, page, 64, DMA_FROM_DEVICE);
+      mapChecked(dev, page, 64, DMA_BIDIRECTIONAL);
+      expect(dmaApi(k), v).toEqual([]);
+    }
+    const { k, dev, page } = setup("x86-64", "5.15");
+    mapChecked(dev, page, 64, DMA_FROM_DEVICE);
+    mapChecked(dev, page, 64, DMA_FROM_DEVICE);
+    expect(dmaApi(k)).toEqual(["overlapping-cacheline"]);
+  });
+
+  it("DMA_ATTR_SKIP_CPU_SYNC excuses an overlap from 5.15 (c2bbf9d1e9ac); the 6.1 kernel excuses it too", () => {
+    for (const v of ["5.15", "6.1"]) {
+      const { k, dev, page } = setup("x86-64", v);
+      mapChecked(dev, page, 64, DMA_FROM_DEVICE);
+      mapChecked(dev, page, 64, DMA_FROM_DEVICE, DMA_ATTR_SKIP_CPU_SYNC);
+      expect(dmaApi(k), v).toEqual([]);
+    }
+  });
+
   it("overlapping mappings are excused while kmalloc bouncing is active (arm64, 6.5+)", () => {
     const { k, dev, page } = setup("arm64-soc");
     mapChecked(dev, page, 256, DMA_FROM_DEVICE);

@@ -19,6 +19,7 @@ import {
   DMA_BIDIRECTIONAL,
   DMA_DIRECT_SKIP_SYNC_NO_BOUNCE,
   DMA_MAPPING_ERROR,
+  DMA_SKIP_SYNC_NO_KMALLOC_BOUNCE,
   dmaAddressingLimited,
   dmaMapPage,
   dmaMapPageAttrs,
@@ -137,5 +138,76 @@ describe("H8: the bouncing device's copy back overwrites the other device's resu
     dmaUnmapPage(d1, a1, 64, DMA_BIDIRECTIONAL); // copies X back over Y
     expect(codes(k)).toContainEqual(["clobbered-write", "bounce-copy"]);
     expect(cpuRead(m, va, 64)).toEqual(bytes(64, X));
+  });
+});
+
+describe("May 2024 review: the patch as posted (dma-skip-sync-no-kmalloc-bounce) against the stronger idea", () => {
+  function posted(size: number, d1Mask: number, force = false) {
+    const { k, m } = boot(
+      "arm64-soc",
+      { swiotlbForce: force },
+      { options: { [DMA_SKIP_SYNC_NO_KMALLOC_BOUNCE]: true } },
+    );
+    const d1 = addDevice(m, { name: "d1", coherent: true, dmaMask: d1Mask });
+    const d2 = addDevice(m, { name: "d2", coherent: false, dmaMask: 64 });
+    const page = allocPages(m, 0, GFP_KERNEL)!;
+    cpuWrite(m, pageAddress(m, page), bytes(size, X));
+    const a2 = dmaMapPage(d2, page, 0, size, DMA_BIDIRECTIONAL);
+    const a1 = dmaMapPageAttrs(d1, page, 0, size, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+    return { k, m, d1, d2, page, a1, a2 };
+  }
+
+  it("as posted: a small SKIP_CPU_SYNC mapping of a non-coherent device is no longer kmalloc-bounced", () => {
+    const { k, m } = boot(
+      "arm64-soc",
+      {},
+      { options: { [DMA_SKIP_SYNC_NO_KMALLOC_BOUNCE]: true } },
+    );
+    const d1 = addDevice(m, { name: "d1", coherent: false, dmaMask: 64 });
+    const page = allocPages(m, 0, GFP_KERNEL)!;
+    const a = dmaMapPageAttrs(d1, page, 0, 64, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+    expect(a).toBe(pageToPhys(page));
+    expect(codes(k)).toEqual([]);
+  });
+
+  it("as posted: a 32-bit device still bounces the shared buffer: the devices see different copies (the objection)", () => {
+    const { k, m, d1, d2, a1, a2, page } = posted(4096, 32);
+    expect(pageToPhys(page)).toBeGreaterThanOrEqual(2 ** 32);
+    expect(m.swiotlb!.start <= a1 && a1 < m.swiotlb!.end).toBe(true);
+    deviceWrite(d2, a2, bytes(64, Y));
+    expect(deviceRead(d1, a1, 64)).toEqual(bytes(64, X));
+    expect(codes(k)).toEqual([["stale-read", "stale-bounce-read"]]);
+  });
+
+  it("as posted: swiotlb=force still bounces the shared buffer", () => {
+    const { k, m, d1, d2, a1, a2 } = posted(4096, 64, true);
+    expect(m.swiotlb!.start <= a1 && a1 < m.swiotlb!.end).toBe(true);
+    deviceWrite(d2, a2, bytes(64, Y));
+    expect(deviceRead(d1, a1, 64)).toEqual(bytes(64, X));
+    expect(codes(k)).toEqual([["stale-read", "stale-bounce-read"]]);
+  });
+
+  it("the stronger idea: the 32-bit mapping fails instead of bouncing; under swiotlb=force the shared buffer is mapped itself", () => {
+    for (const [mask, force] of [
+      [32, false],
+      [64, true],
+    ] as const) {
+      const { k, m } = boot(
+        "arm64-soc",
+        { swiotlbForce: force },
+        { options: { [DMA_DIRECT_SKIP_SYNC_NO_BOUNCE]: true } },
+      );
+      const d1 = addDevice(m, { name: "d1", coherent: true, dmaMask: mask });
+      const page = allocPages(m, 0, GFP_KERNEL)!;
+      const a1 = dmaMapPageAttrs(d1, page, 0, 4096, DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+      if (mask === 32) {
+        expect(pageToPhys(page)).toBeGreaterThanOrEqual(2 ** 32);
+        expect(dmaMappingError(d1, a1)).toBe(true);
+        expect(codes(k).map((c) => c[0])).toEqual(["warn"]);
+      } else {
+        expect(a1).toBe(pageToPhys(page));
+        expect(codes(k)).toEqual([]);
+      }
+    }
   });
 });

@@ -38,7 +38,7 @@ import {
   type Kref,
   type Spinlock,
 } from "@dmasim/kernel";
-import { irqWorkRun, resvState } from "./module";
+import { DMA_RESV_ERAS, irqWorkRun, resvState } from "./module";
 
 /** Seqnos of this fence are 64-bit. **Kernel:** `DMA_FENCE_FLAG_SEQNO64_BIT`. */
 export const DMA_FENCE_FLAG_SEQNO64_BIT = 0;
@@ -145,7 +145,7 @@ export class DmaFence {
     );
     BUG_ON(
       kernel,
-      lock === null && kernel.version.before("latest"),
+      lock === null && !DMA_RESV_ERAS.fenceInlineLock(kernel),
       "drivers/dma-buf/dma-fence.c:__dma_fence_init",
       "BUG_ON(!lock): a fence needs a spinlock before the inline-lock rework",
     );
@@ -518,7 +518,7 @@ export function dmaFenceSignalTimestampLocked(fence: DmaFence, timestamp: number
     `dma_fence_signaled ${fence.context}:${fence.seqno}`,
   );
   const ops = fence.ops;
-  if (ops && !ops.release && !ops.wait && kernel.version.since("latest")) {
+  if (ops && !ops.release && !ops.wait && DMA_RESV_ERAS.signalDropsOps(kernel)) {
     fence.ops = null;
   }
   for (const cb of list) {

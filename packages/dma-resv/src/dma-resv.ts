@@ -35,7 +35,7 @@ import {
   dmaFenceWaitTimeout,
   type DmaFence,
 } from "./dma-fence";
-import { resvState } from "./module";
+import { DMA_RESV_ERAS, resvState } from "./module";
 import {
   reservationWwClass,
   wwMutexDestroy,
@@ -336,11 +336,14 @@ export function dmaResvUnlock(obj: DmaResv): void {
  *
  * **Locking:** the reservation lock must be held (asserted). Reservations last until unlock.
  *
- * @throws {@link KernelError} `EINVAL` (after a WARN) when `numFences` is 0
+ * @throws {@link KernelError} `EINVAL` (after a WARN) when `numFences` is 0 (6.11+; 0 succeeds before)
  */
 export function dmaResvReserveFences(obj: DmaResv, numFences: number): void {
   dmaResvAssertHeld(obj);
+  // before 6.11 a request for no room goes the normal way and succeeds (an empty list still gets
+  // its first table of 4)
   if (
+    DMA_RESV_ERAS.reserveZeroWarns(obj.kernel) &&
     WARN_ON(
       obj.kernel,
       numFences === 0,

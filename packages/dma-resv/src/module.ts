@@ -10,6 +10,7 @@
  * @module
  */
 import {
+  defineEras,
   defineOption,
   defineSubsys,
   type Kernel,
@@ -18,6 +19,33 @@ import {
   type Spinlock,
 } from "@dmasim/kernel";
 import type { DmaFence } from "./dma-fence";
+
+/**
+ * Layer 3's history: each behaviour of dma-fence / dma-resv that changed over time, named once with
+ * its boundary and the commit or release that drew it. Ask an entry, never the version.
+ *
+ * **Kernel:** drivers/dma-buf/dma-fence.c and dma-resv.c as of each release.
+ *
+ * @internal
+ */
+export const DMA_RESV_ERAS = defineEras("dma-resv", {
+  reserveZeroWarns: {
+    since: "6.11",
+    summary: "dma_resv_reserve_fences(obj, 0) WARNs and fails with EINVAL (returned 0 before)",
+    citation:
+      'Christian König, "dma-buf: add a warning when drv try to reserve 0 fence slots" (posted 2024-05-29, drm-misc-next for 6.11, v6.11)',
+  },
+  fenceInlineLock: {
+    since: "latest",
+    summary: "a fence may be initialised without a spinlock (it uses its inline lock)",
+    citation: "dma-fence inline-lock rework, current mainline (2026)",
+  },
+  signalDropsOps: {
+    since: "latest",
+    summary: "signalling a fence whose ops have neither release nor wait drops its ops pointer",
+    citation: "dma-fence ops-detach at signal, current mainline (2026)",
+  },
+});
 
 /**
  * The kernel options this package defines.
@@ -35,6 +63,7 @@ import type { DmaFence } from "./dma-fence";
  */
 export const DMA_RESV_MODULE: KernelModule = {
   name: "@dmasim/dma-resv",
+  eras: Object.values(DMA_RESV_ERAS),
   options: [
     defineOption({
       name: "CONFIG_DEBUG_WW_MUTEX_SLOWPATH",

@@ -529,3 +529,38 @@ describe("dma_resv lockless readers", () => {
     expect(isKernelError(new Error("x"))).toBe(false);
   });
 });
+
+describe('dma_resv_reserve_fences(obj, 0) across the 6.11 boundary ("dma-buf: add a warning when drv try to reserve 0 fence slots")', () => {
+  it("6.11+ (6.12, latest): WARN and EINVAL, nothing reserved", async () => {
+    for (const version of ["6.12", "latest"]) {
+      const k = new Kernel({ version });
+      const resv = dmaResvInit(k);
+      await dmaResvLock(resv, null);
+      let err: unknown;
+      try {
+        dmaResvReserveFences(resv, 0);
+      } catch (e) {
+        err = e;
+      }
+      expect(isKernelError(err, "EINVAL"), version).toBe(true);
+      expect(
+        k.findings.map((f) => f.kind),
+        version,
+      ).toEqual(["warn"]);
+      expect(resv.fences, version).toBe(null);
+      dmaResvUnlock(resv);
+    }
+  });
+
+  it("before 6.11 (4.19, 5.15, 6.6): returns 0 without a WARN; an empty object still gets its first table", async () => {
+    for (const version of ["4.19", "5.15", "6.6"]) {
+      const k = new Kernel({ version });
+      const resv = dmaResvInit(k);
+      await dmaResvLock(resv, null);
+      expect(() => dmaResvReserveFences(resv, 0), version).not.toThrow();
+      expect(k.findings, version).toEqual([]);
+      expect(resv.fences?.maxFences, version).toBeGreaterThanOrEqual(4);
+      dmaResvUnlock(resv);
+    }
+  });
+});

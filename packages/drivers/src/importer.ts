@@ -26,6 +26,7 @@ import {
   type DmaBuf,
   type DmaBufAttachment,
 } from "@dmasim/dma-buf";
+import { DRIVERS_ERAS } from "./module";
 
 /**
  * Attach a device as a static importer.
@@ -51,7 +52,7 @@ export async function importerAttach(dmabuf: DmaBuf, dev: Device): Promise<DmaBu
  * @throws {@link KernelError} the map errors
  */
 export async function importerMap(a: DmaBufAttachment, dir: DmaDataDirection): Promise<SgTable> {
-  return a.dmabuf.kernel.version.since("6.2")
+  return DRIVERS_ERAS.unlockedImport(a.dmabuf.kernel)
     ? dmaBufMapAttachmentUnlocked(a, dir)
     : dmaBufMapAttachment(a, dir);
 }
@@ -68,7 +69,7 @@ export async function importerUnmap(
   sgt: SgTable,
   dir: DmaDataDirection,
 ): Promise<void> {
-  await (a.dmabuf.kernel.version.since("6.2")
+  await (DRIVERS_ERAS.unlockedImport(a.dmabuf.kernel)
     ? dmaBufUnmapAttachmentUnlocked(a, sgt, dir)
     : dmaBufUnmapAttachment(a, sgt, dir));
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { defineOption, type KernelModule } from "@dmasim/kernel";
+import { defineEras, defineOption, type KernelModule } from "@dmasim/kernel";
 
 const OWNER = "@dmasim/drivers";
 
@@ -37,6 +37,48 @@ export const DECODER_DECODES_INTO_BOUNCED_BUFFERS = "decoder-decodes-into-bounce
 export const UDMABUF_INVERTED_CPU_ACCESS = "udmabuf-inverted-cpu-access";
 
 /**
+ * The example drivers' history: each driver behaviour that follows the kernel release, named once
+ * with its boundary and the commit or release that drew it. Ask an entry, never the version.
+ *
+ * **Kernel:** drivers/dma-buf/udmabuf.c and the dma-buf importer API the GPU, camera, display and
+ * decoder models use, as of each release.
+ *
+ * @internal
+ */
+export const DRIVERS_ERAS = defineEras("drivers", {
+  udmabufCacheSgt: {
+    since: "5.6",
+    summary: "udmabuf sets cache_sgt_mapping (the core keeps each attachment's first mapping)",
+    citation:
+      'Gurchetan Singh, "udmabuf: use cache_sgt_mapping option" (drm-misc-next pull for v5.6)',
+  },
+  udmabufCpuAccess: {
+    since: "5.6",
+    summary:
+      "udmabuf begin/end_cpu_access: the first begin maps the pages for the misc device in the caller's direction, later ones sync for the CPU; end syncs for the device",
+    citation:
+      '284562e1f348 "udmabuf: implement begin_cpu_access/end_cpu_access hooks" and "udmabuf: fix dma-buf cpu access" (v5.6)',
+  },
+  dynamicImporter: {
+    since: "5.7",
+    summary: "the GPU imports as a dynamic importer (importer_ops with move_notify)",
+    citation: 'bb42df4662a4 "dma-buf: add dynamic DMA-buf handling v15" (v5.7)',
+  },
+  unlockedImport: {
+    since: "6.2",
+    summary: "static importers map and unmap through the _unlocked helpers",
+    citation:
+      '47e982d5195d "dma-buf: Move dma_buf_map_attachment() to dynamic locking specification" (v6.2)',
+  },
+  invalidateMappings: {
+    since: "latest",
+    summary:
+      "the GPU exporter calls dma_buf_invalidate_mappings(); its importer implements invalidate_mappings",
+    citation: "move_notify renamed invalidate_mappings, current mainline (2026)",
+  },
+});
+
+/**
  * The example drivers' kernel options. Pass it in `new Kernel({ modules: [DRIVERS_MODULE],
  * options: { "gpu-importer-ignores-move-notify": true } })` to set one.
  *
@@ -44,6 +86,7 @@ export const UDMABUF_INVERTED_CPU_ACCESS = "udmabuf-inverted-cpu-access";
  */
 export const DRIVERS_MODULE: KernelModule = {
   name: OWNER,
+  eras: Object.values(DRIVERS_ERAS),
   options: [
     patch(
       GPU_IMPORTER_IGNORES_MOVE_NOTIFY,

@@ -1,4 +1,4 @@
-/** udmabuf's cache_sgt_mapping (5.6-6.14): the core keeps the first mapping of each attachment. */
+/** udmabuf's cache_sgt_mapping (5.6-6.15): the core keeps the first mapping of each attachment. */
 import { describe, expect, it } from "vitest";
 import { PAGE_SIZE } from "@dmasim/kernel";
 import { addDevice } from "@dmasim/hardware";
@@ -49,14 +49,15 @@ async function twoDirections(version: string): Promise<{ second: string; same: b
   return { second, same };
 }
 
-describe("udmabuf caches its sg table (cache_sgt_mapping) from 5.6 to 6.14", () => {
-  it("5.10 and 6.12: the first map's direction is kept until detach; another direction is EBUSY", async () => {
+describe("udmabuf caches its sg table (cache_sgt_mapping) from 5.6 to 6.15", () => {
+  it("5.10, 6.12 and 6.15: the first map's direction is kept until detach; another direction is EBUSY", async () => {
     expect(await twoDirections("5.10")).toEqual({ second: "EBUSY", same: false });
     expect(await twoDirections("6.12")).toEqual({ second: "EBUSY", same: false });
+    expect(await twoDirections("6.15")).toEqual({ second: "EBUSY", same: false });
   });
 
-  it("5.4 (before udmabuf set the flag) and 6.15 (caching dropped): every map calls the exporter", async () => {
+  it("5.4 (before udmabuf set the flag) and 6.16 (caching dropped, b72f66f22c0e): every map calls the exporter", async () => {
     expect(await twoDirections("5.4")).toEqual({ second: "ok", same: false });
-    expect(await twoDirections("6.15")).toEqual({ second: "ok", same: false });
+    expect(await twoDirections("6.16")).toEqual({ second: "ok", same: false });
   });
 });

@@ -21,7 +21,7 @@ import {
 } from "@dmasim/kernel";
 import { addDevice, getMachine, type Device } from "@dmasim/hardware";
 import { dmaBufFd, dmaBufPut, type DmaBuf } from "@dmasim/dma-buf";
-import { HEAPS_MODULE } from "./module";
+import { HEAPS_ERAS, HEAPS_MODULE } from "./module";
 import {
   DMA_HEAP_IOCTL_ALLOC,
   DMA_HEAP_VALID_FD_FLAGS,
@@ -120,10 +120,10 @@ export function dmaHeapList(kernel: Kernel): readonly DmaHeap[] {
  * heap named …"); `EBUSY` when the 128 minors are used up
  */
 export function dmaHeapAdd(kernel: Kernel, expInfo: DmaHeapExportInfo): DmaHeap {
-  if (kernel.version.before("5.6")) {
+  if (!HEAPS_ERAS.dmaHeaps(kernel)) {
     throw new KernelError(
       "ENODEV",
-      `dma-heaps appeared in 5.6 (this kernel is ${kernel.version.name})`,
+      `dma-heaps appeared in ${HEAPS_ERAS.dmaHeaps.since} (this kernel is ${kernel.version.name})`,
     );
   }
   const st = kernel.subsys(DMA_HEAPS);

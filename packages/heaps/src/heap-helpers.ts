@@ -4,11 +4,13 @@
  * table built from the pages, mapping through the DMA API, user mappings filled by a fault
  * handler, and a refcounted cacheable vmap of the pages beside the linear map.
  *
- * Begin/end CPU access sync every attachment through the DMA API, which maintains only the
- * linear-map alias: on a VIVT or aliasing VIPT cache, CPU writes through the vmap stay in the vmap
- * alias's lines and a device reads stale memory (hazard H7). The named patch
- * {@link HEAP_HELPERS_VMAP_FLUSH} adds `invalidate_kernel_vmap_range` / `flush_kernel_vmap_range`
- * of the vmap, as later versions of the helpers do; on PIPT both runs behave the same.
+ * Begin/end CPU access invalidate / flush the vmap range when the buffer is vmapped
+ * (`invalidate_kernel_vmap_range` / `flush_kernel_vmap_range`, as merged: heap-helpers.c of v5.10
+ * read at torvalds/linux 20e76f1a7059), then sync every attachment through the DMA API. The named
+ * patch {@link HEAP_HELPERS_V6_NO_VMAP_FLUSH} is the v6 posting (June 2019) without the vmap
+ * maintenance: the DMA API maintains only the linear-map alias, so on a VIVT or aliasing VIPT cache
+ * CPU writes through the vmap stay in the vmap alias's lines and a device reads stale memory
+ * (hazard H7); on PIPT both runs behave the same.
  *
  * **Kernel:** drivers/dma-buf/heaps/heap-helpers.c and heap-helpers.h ("dma-buf: heaps: Add heap
  * helpers", 5.6; removed in 5.11 when the heaps got their own operations).
@@ -55,7 +57,7 @@ import {
 } from "@dmasim/dma-mapping";
 import { dmaBufExport, type DmaBuf, type DmaBufOps } from "@dmasim/dma-buf";
 import type { DmaHeap } from "./dma-heap";
-import { HEAP_HELPERS_VMAP_FLUSH, optionOn } from "./module";
+import { HEAP_HELPERS_V6_NO_VMAP_FLUSH, optionOn } from "./module";
 
 /** One device's attachment. **Kernel:** `struct dma_heaps_attachment`. */
 export interface HeapHelperAttachment {
@@ -150,7 +152,7 @@ async function syncAll(dmabuf: DmaBuf, dir: DmaDataDirection, forCpu: boolean): 
     if (
       buffer.vmapCnt &&
       buffer.vaddr !== null &&
-      optionOn(buffer.kernel, HEAP_HELPERS_VMAP_FLUSH)
+      !optionOn(buffer.kernel, HEAP_HELPERS_V6_NO_VMAP_FLUSH)
     ) {
       if (forCpu) {
         invalidateKernelVmapRange(m, buffer.vaddr, buffer.size);

@@ -17,6 +17,7 @@ import { ionDeviceCreate, type IonDevice } from "./ion/ion";
 import { ionCarveoutHeapCreate } from "./ion/ion_carveout_heap";
 import { ionCmaHeapCreate } from "./ion/ion_cma_heap";
 import { ionSystemContigHeapCreate, ionSystemHeapCreate } from "./ion/ion_system_heap";
+import { HEAPS_ERAS } from "./module";
 
 /**
  * Register the dma-buf heaps of this kernel: nothing before 5.6; `system` (plus
@@ -30,7 +31,7 @@ import { ionSystemContigHeapCreate, ionSystemHeapCreate } from "./ion/ion_system
  * @throws {@link KernelError} as `dmaHeapAdd` (a second call: `EINVAL`, already registered)
  */
 export function dmaHeapsInit(kernel: Kernel): DmaHeap[] {
-  if (kernel.version.before("5.6")) {
+  if (!HEAPS_ERAS.dmaHeaps(kernel)) {
     return [];
   }
   const heaps = systemHeapCreate(kernel);

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { defineOption, type Kernel, type KernelModule } from "@dmasim/kernel";
+import { defineEras, defineOption, type Kernel, type KernelModule } from "@dmasim/kernel";
 
 const OWNER = "@dmasim/heaps";
 
@@ -48,11 +48,56 @@ export const ION_UNCACHED_CLEAN_BEFORE_MAP = "ion-uncached-clean-before-map";
  */
 export const ION_SYNC_MAPPED_ONLY = "ion-sync-mapped-only";
 /**
- * Named patch: the 2019 dma-heap helpers' begin/end CPU access also invalidate / flush the
- * buffer's vmap alias (`invalidate_kernel_vmap_range` / `flush_kernel_vmap_range`), the fix of
- * hazard H7 for helper-based heaps.
+ * Named patch: the heap helpers as posted for review ("dma-buf: heaps: Add heap helpers", v6,
+ * June 2019), whose begin/end CPU access sync the attachments only and leave the buffer's vmap
+ * alias alone: on a VIVT or aliasing VIPT cache the kernel's writes through the vmap stay in that
+ * alias's lines (hazard H7). The helpers as merged for 5.6 (and through 5.10) call
+ * `invalidate_kernel_vmap_range` / `flush_kernel_vmap_range` when the buffer is vmapped, so this
+ * is off by default.
  */
-export const HEAP_HELPERS_VMAP_FLUSH = "heap-helpers-vmap-flush";
+export const HEAP_HELPERS_V6_NO_VMAP_FLUSH = "heap-helpers-v6-no-vmap-flush";
+
+/**
+ * The heaps layer's history: each heap behaviour that changed over time, named once with its
+ * boundary and the commit or release that drew it. Ask an entry, never the version.
+ *
+ * **Kernel:** drivers/dma-buf/dma-heap.c, drivers/dma-buf/heaps/, drivers/staging/android/ion/ and
+ * the Android Common Kernel trees, as of each release.
+ *
+ * @internal
+ */
+export const HEAPS_ERAS = defineEras("heaps", {
+  ionLegacy: {
+    until: "5.11",
+    summary: "Android ION (/dev/ion) in drivers/staging",
+    citation: 'ION removed from drivers/staging for v5.11 ("staging: ion: remove from the tree")',
+  },
+  androidModularIon: {
+    since: "5.4",
+    summary: "Android's modular ION (CONFIG_ANDROID): CPU syncs skipped for uncached buffers",
+    citation: "Android Common Kernel android-5.4 ION (modular heaps, ION_IOC_ABI_VERSION 2)",
+  },
+  dmaHeaps: {
+    since: "5.6",
+    summary: "dma-heaps: /dev/dma_heap/ with the system and CMA heaps",
+    citation:
+      '"dma-buf: Add dma-buf heaps framework", "dma-buf: heaps: Add system heap to dmabuf heaps", "… Add CMA heap …" (v5.6)',
+  },
+  heapHelpers: {
+    since: "5.6",
+    until: "5.11",
+    summary:
+      "the system and CMA heaps are built on the heap helpers (vmap range invalidated/flushed in begin/end_cpu_access)",
+    citation:
+      '"dma-buf: heaps: Add heap helpers" (v5.6; heap-helpers.c of v5.10 read at torvalds/linux 20e76f1a7059); removed when the heaps got their own ops (v5.11)',
+  },
+  androidUncachedHeap: {
+    since: "5.10",
+    summary: "Android (CONFIG_ANDROID): the system-uncached heap and the dma-buf heap page pools",
+    citation:
+      "Android Common Kernel android12-5.10 drivers/dma-buf/heaps/system_heap.c, page_pool.c",
+  },
+});
 
 /**
  * The options of `@dmasim/heaps`. Pass it in `new Kernel({ modules: [HEAPS_MODULE], options: {
@@ -62,6 +107,7 @@ export const HEAP_HELPERS_VMAP_FLUSH = "heap-helpers-vmap-flush";
  */
 export const HEAPS_MODULE: KernelModule = {
   name: OWNER,
+  eras: Object.values(HEAPS_ERAS),
   options: [
     defineOption({
       name: CONFIG_ANDROID,
@@ -75,7 +121,7 @@ export const HEAPS_MODULE: KernelModule = {
       name: CONFIG_ION,
       kind: "config",
       owner: OWNER,
-      default: (v) => v.before("5.11"),
+      default: (v) => HEAPS_ERAS.ionLegacy(v),
       description: "legacy Android ION (/dev/ion), drivers/staging up to 5.10",
     }),
     defineOption({
@@ -111,12 +157,12 @@ export const HEAPS_MODULE: KernelModule = {
         "ION begin/end_cpu_access sync only dma-mapped attachments (the dma_mapped flag; fixes H24)",
     }),
     defineOption({
-      name: HEAP_HELPERS_VMAP_FLUSH,
+      name: HEAP_HELPERS_V6_NO_VMAP_FLUSH,
       kind: "patch",
       owner: OWNER,
       default: false,
       description:
-        "2019 heap helpers: flush/invalidate_kernel_vmap_range in begin/end_cpu_access (fixes H7)",
+        "heap helpers as posted in v6 (June 2019): no invalidate/flush_kernel_vmap_range of the vmap in begin/end_cpu_access (H7)",
     }),
   ],
 };
@@ -129,5 +175,5 @@ export function optionOn(kernel: Kernel, name: string): boolean {
 
 /** @internal an Android Common Kernel of 5.10 or later */
 export function androidHeaps(kernel: Kernel): boolean {
-  return optionOn(kernel, CONFIG_ANDROID) && kernel.version.since("5.10");
+  return optionOn(kernel, CONFIG_ANDROID) && HEAPS_ERAS.androidUncachedHeap(kernel);
 }

@@ -11,6 +11,8 @@ import {
 import {
   addDevice,
   cacheEvict,
+  deviceRead,
+  deviceWrite,
   pageAddress,
   pfnToPage,
   userRead,
@@ -18,16 +20,26 @@ import {
   type Machine,
 } from "@dmasim/hardware";
 import {
+  DMA_BUF_CACHE_SGT_UNLESS_PIN,
   DMA_BUF_IOCTL_SYNC,
   DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_START,
   dmaBufAttach,
   dmaBufGet,
+  dmaBufBeginCpuAccess,
+  dmaBufDetach,
   dmaBufMapAttachment,
+  dmaBufPut,
+  dmaBufUnmapAttachment,
   dmaBufVmap,
   iosysMapInit,
 } from "@dmasim/dma-buf";
-import { DMA_BIDIRECTIONAL } from "@dmasim/dma-mapping";
+import {
+  DMA_BIDIRECTIONAL,
+  DMA_FROM_DEVICE,
+  DMA_TO_DEVICE,
+  sgDmaAddress,
+} from "@dmasim/dma-mapping";
 import {
   ION_FLAG_CACHED,
   ION_HEAP_TYPE_DMA,
@@ -205,14 +217,95 @@ describe("uncached ION buffers and the November 2018 proposal", () => {
     expect(codes(k.findings)).toEqual([]);
   });
 
-  it("the other cost: a kernel mapping held at the first dma-map gets a warning", async () => {
+  it("the kernel vmap of an uncached buffer stays write-combine under the draft; a held vmap is no warning at the first dma-map", async () => {
     const { k, m, app } = boot("4.14", { [ION_UNCACHED_CLEAN_BEFORE_MAP]: true });
     const buf = dmaBufGet(app, await ionAlloc(app, PAGE_SIZE, SYSTEM, 0));
     await dmaBufVmap(buf, iosysMapInit());
-    expect((buf.priv as IonBuffer).vaddrProt).toBe("cacheable");
-    const attach = await dmaBufAttach(buf, addDevice(m, { name: "dev" }));
-    await dmaBufMapAttachment(attach, DMA_BIDIRECTIONAL);
-    expect(codes(k.findings)).toEqual(["warn/drivers/staging/android/ion/ion.c:ion_map_dma_buf"]);
-    expect(k.findings[0]!.summary).toMatch(/cached kernel mapping at its first dma-map/);
+    expect((buf.priv as IonBuffer).vaddrProt).toBe("writecombine");
+    await dmaBufMapAttachment(
+      await dmaBufAttach(buf, addDevice(m, { name: "dev" })),
+      DMA_BIDIRECTIONAL,
+    );
+    expect(codes(k.findings)).toEqual([]);
   });
+
+  it('a buffer freed while vmapped: ion_buffer_destroy\'s pr_warn_once "buffer still mapped in the kernel" (a dmesg line, once, no WARN)', async () => {
+    const { k, app } = boot("4.14");
+    for (let i = 0; i < 2; i++) {
+      const fd = await ionAlloc(app, PAGE_SIZE, SYSTEM, ION_FLAG_CACHED);
+      const buf = dmaBufGet(app, fd);
+      await dmaBufBeginCpuAccess(buf, DMA_FROM_DEVICE); // takes ION's kernel mapping
+      expect((buf.priv as IonBuffer).kmapCnt).toBe(1);
+      dmaBufPut(buf);
+      app.close(fd); // released without the end_cpu_access that drops it
+    }
+    const lines = k.dmesg.records.filter((r) => /buffer still mapped in the kernel/.test(r.text));
+    expect(lines.length).toBe(1);
+    expect(codes(k.findings).filter((c) => c.startsWith("warn"))).toEqual([]);
+  });
+
+  it.each(["parisc-vivt", "armv7-vipt"])(
+    "%s (aliasing cache): the draft passes: zap_page_range flushes the user alias (flush_cache_range) before the write-combine faults",
+    async (platform) => {
+      const { k, m, app } = boot("4.14", { [ION_UNCACHED_CLEAN_BEFORE_MAP]: true }, platform);
+      const fd = await ionAlloc(app, PAGE_SIZE, SYSTEM, 0);
+      const buf = dmaBufGet(app, fd);
+      const vma = await app.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+      await userWrite(m, app, vma.start, new Uint8Array(64).fill(0x5a)); // dirty in the user alias
+      const dev = addDevice(m, { name: "dev" });
+      const sgt = await dmaBufMapAttachment(await dmaBufAttach(buf, dev), DMA_BIDIRECTIONAL);
+      expect(deviceRead(dev, sgDmaAddress(sgt.sgl[0]!), 1)[0]).toBe(0x5a);
+      expect((await userRead(m, app, vma.start, 1))[0]).toBe(0x5a);
+      expect(vma.ptes.get(0)!.prot).toBe("writecombine");
+      expect(codes(k.findings)).toEqual([]);
+    },
+  );
+});
+
+describe("seed 000 (April 2019): caching every attachment's sg_table unless the exporter implements pin", () => {
+  /**
+   * ION (4.14/4.19) does its cache maintenance in map_dma_buf / unmap_dma_buf (dma_map_sg /
+   * dma_unmap_sg on the attachment's copied table). The steps of the thread: attach a
+   * non-coherent device; the CPU fills the buffer; the driver maps it TO_DEVICE and the device
+   * reads; the device writes a result, the driver unmaps and maps FROM_DEVICE again, and the CPU
+   * reads the result.
+   */
+  async function run(version: string, proposal: boolean) {
+    const { k, m, app } = boot(version, { [DMA_BUF_CACHE_SGT_UNLESS_PIN]: proposal });
+    const fd = await ionAlloc(app, PAGE_SIZE, SYSTEM, ION_FLAG_CACHED);
+    const buf = dmaBufGet(app, fd);
+    const dev = addDevice(m, { name: "dev", coherent: false });
+    const a = await dmaBufAttach(buf, dev);
+    const vma = await app.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+    await userWrite(m, app, vma.start, new Uint8Array(64).fill(0x5a)); // dirty in the CPU cache
+    const out = await dmaBufMapAttachment(a, DMA_TO_DEVICE);
+    const devSaw = deviceRead(dev, sgDmaAddress(out.sgl[0]!), 64)[0];
+    await dmaBufUnmapAttachment(a, out, DMA_TO_DEVICE);
+    const back = await dmaBufMapAttachment(a, DMA_FROM_DEVICE);
+    deviceWrite(dev, sgDmaAddress(back.sgl[0]!), new Uint8Array(64).fill(0xa5));
+    await dmaBufUnmapAttachment(a, back, DMA_FROM_DEVICE);
+    const cpuSaw = (await userRead(m, app, vma.start, 1))[0];
+    const cached = a.sgt !== null;
+    await dmaBufDetach(buf, a);
+    return { devSaw, cpuSaw, cached, findings: codes(k.findings) };
+  }
+
+  it.each(["4.14", "4.19"])(
+    "%s as released: every map and unmap reaches ION, which cleans and invalidates: both sides see the data",
+    async (v) => {
+      const r = await run(v, false);
+      expect(r).toMatchObject({ devSaw: 0x5a, cpuSaw: 0xa5, cached: false });
+      expect(r.findings.filter((f) => f.startsWith("stale-read"))).toEqual([]);
+    },
+  );
+
+  it.each(["4.14", "4.19"])(
+    "%s with the proposal: ION's table is mapped BIDIRECTIONAL at attach and cached; later maps and unmaps do no maintenance: the device and then the CPU read stale data",
+    async (v) => {
+      const r = await run(v, true);
+      expect(r.cached).toBe(true);
+      expect(r.devSaw).toBe(0); // the CPU's 0x5a is still dirty in its cache
+      expect(r.findings.filter((f) => f.startsWith("stale-read")).length).toBeGreaterThanOrEqual(1);
+    },
+  );
 });

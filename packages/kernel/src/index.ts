@@ -11,8 +11,21 @@ export {
   DEFAULT_KERNEL_VERSION,
   KERNEL_PROFILES,
   KernelVersion,
+  compareVersions,
   type KernelProfile,
 } from "./version";
+export {
+  ERA_LAYERS,
+  defineEras,
+  kernelHistory,
+  type Era,
+  type EraInfo,
+  type EraLayer,
+  type EraSpec,
+  type EraTable,
+  type HasVersion,
+  type KernelChange,
+} from "./era";
 export {
   KernelOptions,
   defineOption,

@@ -16,6 +16,7 @@ import { defineOption, KernelOptions, type KernelOptionDef } from "./options";
 import { Dmesg, type LogLevel } from "./printk";
 import { Scheduler, type Task } from "./sched";
 import { Vfs } from "./vfs";
+import type { Era } from "./era";
 import { DEFAULT_KERNEL_VERSION, KernelVersion } from "./version";
 
 /**
@@ -27,6 +28,8 @@ export interface KernelModule {
   /** The package, e.g. `"@dmasim/dma-mapping"`. */
   readonly name: string;
   readonly options?: readonly KernelOptionDef[];
+  /** The layer's era table: its version-dependent behaviours (for `dmasim list kernels`). */
+  readonly eras?: readonly Era[];
 }
 
 /**

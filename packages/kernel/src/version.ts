@@ -67,7 +67,12 @@ export const KERNEL_PROFILES: readonly KernelProfile[] = [
   {
     name: "6.15",
     number: [6, 15],
-    summary: "sg-table caching removed: nothing is mapped at attach",
+    summary: "the last release with sg-table caching (cache_sgt_mapping, mapping at attach)",
+  },
+  {
+    name: "6.16",
+    number: [6, 16],
+    summary: "sg-table caching removed: nothing is mapped at attach, nothing cached",
   },
   {
     name: "latest",
@@ -95,6 +100,20 @@ function parseVersion(v: string): readonly [number, number] {
 
 function compare(a: readonly [number, number], b: readonly [number, number]): number {
   return a[0] - b[0] || a[1] - b[1];
+}
+
+/**
+ * Order two versions (`"5.10"` after `"5.9"`, `"latest"` after every numbered one): negative,
+ * zero or positive. For era tables only: code asks an era entry, never a version.
+ *
+ * **Kernel:** comparing two `KERNEL_VERSION()` codes.
+ *
+ * **Locking:** none (pure).
+ *
+ * @throws {@link KernelError} `EINVAL` for a string that is not a version
+ */
+export function compareVersions(a: string, b: string): number {
+  return compare(parseVersion(a), parseVersion(b));
 }
 
 /**

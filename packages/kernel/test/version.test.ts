@@ -10,7 +10,7 @@ import {
 describe("kernel versions", () => {
   it("has a profile for every version the issue names, oldest first, latest last", () => {
     const names = KERNEL_PROFILES.map((p) => p.name);
-    for (const v of ["4.19", "5.4", "5.10", "6.1", "6.12", "6.15", "latest"]) {
+    for (const v of ["4.19", "5.4", "5.10", "6.1", "6.12", "6.15", "6.16", "latest"]) {
       expect(names).toContain(v);
     }
     expect(names.at(-1)).toBe("latest");

@@ -304,7 +304,7 @@ expect:
 });
 
 describe("dma_buf_dynamic_attach", () => {
-  it("6.12: a static exporter is mapped BIDIRECTIONAL at attach and serves every direction; 6.15 maps on demand", async () => {
+  it("6.12: a static exporter is mapped BIDIRECTIONAL at attach and serves every direction; 6.16 maps on demand", async () => {
     const text = `${head("6.12")}setup:
   - memfd_create: { size: 4096, allow_sealing: true }
     as: mfd
@@ -338,7 +338,7 @@ expect:
     expect(r.steps.find((s) => s.op === "dma_buf_dynamic_attach")?.text).toBe(
       "mapped at attach (cached)",
     );
-    const r15 = await run(text, "6.15");
+    const r15 = await run(text, "6.16");
     expect(r15.ok).toBe(true);
     expect(r15.steps.find((s) => s.op === "dma_buf_dynamic_attach")?.text).toBe("not mapped");
     const r54 = await run(text, "5.4");

@@ -1,7 +1,14 @@
 import { DRIVERS_MODULE } from "@dmasim/drivers";
 import { PLATFORM_PRESETS, createMachine } from "@dmasim/hardware";
 import { HEAPS_MODULE, dmaHeapList, dmaHeapsInit, ionDevice, ionInit } from "@dmasim/heaps";
-import { DEFAULT_KERNEL_VERSION, KERNEL_PROFILES, Kernel } from "@dmasim/kernel";
+import {
+  DEFAULT_KERNEL_VERSION,
+  ERA_LAYERS,
+  Kernel,
+  kernelHistory,
+  type Era,
+  type KernelChange,
+} from "@dmasim/kernel";
 import { defaultRegistry } from "@dmasim/scenario";
 import { listExamples } from "../examples";
 import { table, UsageError, type Io } from "../io";
@@ -17,12 +24,33 @@ export const LISTABLE = [
   "ops",
 ] as const;
 
+/** The era tables of every loaded layer (each package's module registers its own). */
+function eraTables(): Era[][] {
+  return defaultRegistry().modules.map((m) => [...(m.eras ?? [])]);
+}
+
+/** One row per change: what began (+) or ended (-) in a layer between two profiles. */
+function changeRows(c: KernelChange): string[][] {
+  const rows: string[][] = [];
+  for (const layer of ERA_LAYERS) {
+    for (const e of c.began.filter((x) => x.layer === layer)) {
+      rows.push([layer, `+ ${e.since ?? ""}: ${e.summary}`, e.citation]);
+    }
+    for (const e of c.ended.filter((x) => x.layer === layer)) {
+      rows.push([layer, `- ${e.until ?? ""}: ${e.summary}`, e.citation]);
+    }
+  }
+  return rows.length > 0 ? rows : [["", "(no modelled change)", ""]];
+}
+
+/** `dmasim list kernels`: generated from the layers' era tables (kernelHistory). */
 function listKernels(io: Io): void {
-  const rows = KERNEL_PROFILES.map((p) => [
-    p.name + (p.name === DEFAULT_KERNEL_VERSION ? " (default)" : ""),
-    p.summary,
-  ]);
-  io.out(table([["VERSION", "WHAT CHANGED FOR DMA BUFFER SHARING"], ...rows]) + "\n");
+  const rows: string[][] = [["VERSION", "LAYER", "WHAT CHANGED (+ begins, - ends)", "SOURCE"]];
+  for (const c of kernelHistory(eraTables())) {
+    const name = c.profile.name + (c.profile.name === DEFAULT_KERNEL_VERSION ? " (default)" : "");
+    changeRows(c).forEach((r, i) => rows.push([i === 0 ? name : "", ...r]));
+  }
+  io.out(table(rows) + "\n");
 }
 
 function listPlatforms(io: Io): void {

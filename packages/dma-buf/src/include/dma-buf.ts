@@ -47,7 +47,7 @@ export interface DmaBufOps {
    * Pin the backing storage in place for `attach` (5.6+). Optional, but its presence makes the
    * exporter dynamic; must come with `unpin`. Called with resv held. On return the memory must be
    * usable by the attachment's device (moves and clears finished or fenced with KERNEL fences).
-   * Throw on failure (`ENOMEM`, `EINTR`; never `EBUSY` while attachments exist: 6.15+ WARNs).
+   * Throw on failure (`ENOMEM`, `EINTR`; never `EBUSY` while attachments exist: 6.16+ WARNs).
    */
   pin?(attach: DmaBufAttachment): void | Promise<void>;
   /** Undo one `pin` (5.6+). Mandatory if and only if `pin` is given. Called with resv held. */
@@ -256,7 +256,7 @@ export class DmaBufAttachment {
   detached = false;
   /** Mappings handed to the importer and not yet unmapped (a table cached by the core excluded). */
   readonly mappings: DmaBufMapping[] = [];
-  /** @internal pins taken by the core at map (6.15+ pin_on_map, ≤6.14 !MOVE_NOTIFY) */
+  /** @internal pins taken by the core at map (6.16+ pin_on_map, ≤6.15 !MOVE_NOTIFY) */
   corePins = 0;
 
   /** @internal use {@link dmaBufAttach} / {@link dmaBufDynamicAttach} */

@@ -10,9 +10,11 @@
  */
 import type { Device } from "@dmasim/hardware";
 import { archDmaMinalign, devIsDmaCoherent } from "../arch";
+import { DMA_MAPPING_ERAS } from "../era";
 import {
   CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC,
   DMA_DIRECT_SKIP_SYNC_NO_BOUNCE,
+  DMA_SKIP_SYNC_NO_KMALLOC_BOUNCE,
   optionOn,
 } from "../module";
 import { DMA_TO_DEVICE } from "./dma-direction";
@@ -51,7 +53,7 @@ export function dmaBounceUnalignedKmalloc(dev: Device): boolean {
   const m = dev.machine;
   return (
     m.config.arch === "arm64" &&
-    m.kernel.version.since("6.5") &&
+    DMA_MAPPING_ERAS.bounceUnalignedKmalloc(m.kernel) &&
     optionOn(m.kernel, CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC)
   );
 }
@@ -59,7 +61,8 @@ export function dmaBounceUnalignedKmalloc(dev: Device): boolean {
 /**
  * Whether a possible kmalloc() buffer is safe for this device and direction without bouncing:
  * bouncing is off, the device is coherent, or the device only reads. With the named patch
- * `dma-direct-skip-sync-no-bounce`, also when `DMA_ATTR_SKIP_CPU_SYNC` is given.
+ * `dma-skip-sync-no-kmalloc-bounce` (or the stronger `dma-direct-skip-sync-no-bounce`), also when
+ * `DMA_ATTR_SKIP_CPU_SYNC` is given.
  *
  * **Kernel:** `dma_kmalloc_safe()`.
  *
@@ -72,9 +75,10 @@ export function dmaKmallocSafe(dev: Device, dir: number, attrs: number): boolean
   if (devIsDmaCoherent(dev) || dir === DMA_TO_DEVICE) {
     return true;
   }
+  const k = dev.machine.kernel;
   return (
     (attrs & DMA_ATTR_SKIP_CPU_SYNC) !== 0 &&
-    optionOn(dev.machine.kernel, DMA_DIRECT_SKIP_SYNC_NO_BOUNCE)
+    (optionOn(k, DMA_SKIP_SYNC_NO_KMALLOC_BOUNCE) || optionOn(k, DMA_DIRECT_SKIP_SYNC_NO_BOUNCE))
   );
 }
 

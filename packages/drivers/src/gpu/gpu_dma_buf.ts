@@ -44,7 +44,7 @@ import {
   type DmaBufOps,
   type IosysMap,
 } from "@dmasim/dma-buf";
-import { GPU_IMPORTER_IGNORES_MOVE_NOTIFY } from "../module";
+import { DRIVERS_ERAS, GPU_IMPORTER_IGNORES_MOVE_NOTIFY } from "../module";
 import type { GpuDevice } from "./gpu_device";
 import {
   gpuBoLookup,
@@ -297,7 +297,7 @@ function importerOps(imp: GpuImport): DmaBufAttachOps {
       imp.invalid = true; // amdgpu invalidates the VM mappings; the next job re-validates
     }
   };
-  return imp.gpu.kernel.version.since("latest")
+  return DRIVERS_ERAS.invalidateMappings(imp.gpu.kernel)
     ? { allowPeer2peer: true, invalidateMappings: onMove }
     : { allowPeer2peer: true, moveNotify: onMove };
 }
@@ -317,7 +317,7 @@ export async function gpuImport(gpu: GpuDevice, dmabuf: DmaBuf): Promise<GpuImpo
   const imp = new GpuImport(gpu, dmabuf);
   getDmaBuf(dmabuf);
   try {
-    imp.attach = gpu.kernel.version.since("5.6")
+    imp.attach = DRIVERS_ERAS.dynamicImporter(gpu.kernel)
       ? await dmaBufDynamicAttach(dmabuf, gpu.dev, importerOps(imp), imp)
       : await dmaBufAttach(dmabuf, gpu.dev);
   } catch (e) {

@@ -50,6 +50,7 @@ import { dmaBufInvalidateMappings, dmaBufMoveNotify, type DmaBuf } from "@dmasim
 import { GPU_FREES_BUSY_BO } from "../module";
 import type { GpuDevice } from "./gpu_device";
 import { gpuJobCreate, gpuJobRun, type GpuDmaRange, type GpuJob } from "./gpu_job";
+import { DRIVERS_ERAS } from "../module";
 
 /** Where a BO lives. **Kernel:** `AMDGPU_GEM_DOMAIN_VRAM` / `AMDGPU_GEM_DOMAIN_GTT`. */
 export type GpuPlacement = "vram" | "system";
@@ -231,10 +232,10 @@ function account(bo: GpuBo, b: GpuBacking, sign: 1 | -1): void {
 
 function notifyMove(bo: GpuBo): void {
   const b = bo.dmabuf;
-  if (!b || !bo.gpu.kernel.version.since("5.6")) {
+  if (!b || !DRIVERS_ERAS.dynamicImporter(bo.gpu.kernel)) {
     return;
   }
-  if (bo.gpu.kernel.version.since("latest")) {
+  if (DRIVERS_ERAS.invalidateMappings(bo.gpu.kernel)) {
     dmaBufInvalidateMappings(b);
   } else {
     dmaBufMoveNotify(b);

@@ -40,7 +40,7 @@ import {
   type DmaBufOps,
   type IosysMap,
 } from "@dmasim/dma-buf";
-import { DRIVERS_MODULE, UDMABUF_INVERTED_CPU_ACCESS } from "../module";
+import { DRIVERS_ERAS, DRIVERS_MODULE, UDMABUF_INVERTED_CPU_ACCESS } from "../module";
 import {
   MEMFD_FOPS,
   F_SEAL_SHRINK,
@@ -134,12 +134,38 @@ function mapPages(
   return sgt;
 }
 
-function udmabufOps(ub: Udmabuf): DmaBufOps {
+/**
+ * udmabuf's CPU-access hooks (5.6+, 284562e1f348): the first begin_cpu_access maps the pages for
+ * the misc device in the caller's direction (`get_sg_table(dev, buf, direction)`, as in every
+ * udmabuf.c since: a map that cleans for TO_DEVICE/BIDIRECTIONAL and invalidates for FROM_DEVICE on
+ * arm64); later ones sync that table for the CPU; end_cpu_access syncs it for the device, and
+ * `EINVAL` before any begin. The table is unmapped BIDIRECTIONAL at release whatever direction
+ * mapped it, as the kernel does (dma-debug reports the mismatch).
+ */
+function cpuAccessOps(ub: Udmabuf): Pick<DmaBufOps, "beginCpuAccess" | "endCpuAccess"> {
   const inverted = (): boolean => ub.kernel.options.enabled(UDMABUF_INVERTED_CPU_ACCESS);
   return {
+    beginCpuAccess: (_b, dir) => {
+      if (!ub.sg) {
+        ub.sg = mapPages(ub.kernel, ub.pages, ub.miscDevice, dir);
+        return;
+      }
+      (inverted() ? dmaSyncSgtableForDevice : dmaSyncSgtableForCpu)(ub.miscDevice, ub.sg, dir);
+    },
+    endCpuAccess: (_b, dir) => {
+      if (!ub.sg) {
+        throw new KernelError("EINVAL", "udmabuf: end_cpu_access without begin_cpu_access");
+      }
+      (inverted() ? dmaSyncSgtableForCpu : dmaSyncSgtableForDevice)(ub.miscDevice, ub.sg, dir);
+    },
+  };
+}
+
+function udmabufOps(ub: Udmabuf): DmaBufOps {
+  return {
     // "udmabuf: use cache_sgt_mapping option" (5.6): the core keeps each attachment's first
-    // mapping until detach (it ignores the flag again from 6.15, which dropped the caching)
-    cacheSgtMapping: ub.kernel.version.since("5.6"),
+    // mapping until detach (it ignores the flag again from 6.16, which dropped the caching)
+    cacheSgtMapping: DRIVERS_ERAS.udmabufCacheSgt(ub.kernel),
     mapDmaBuf: (a, dir) => mapPages(ub.kernel, ub.pages, a.dev, dir),
     unmapDmaBuf: (a, sgt, dir) => {
       dmaUnmapSgtable(a.dev, sgt, dir);
@@ -152,21 +178,7 @@ function udmabufOps(ub: Udmabuf): DmaBufOps {
       }
       memfdPutPages(ub.memfd, ub.first, ub.pages.length); // the memfd's file may be long gone
     },
-    beginCpuAccess: (_b, dir) => {
-      if (!ub.sg) {
-        // the first access maps the pages for the misc device (BIDIRECTIONAL, so that any later
-        // direction may be synced): that map only cleans, as any sync for the device would
-        ub.sg = mapPages(ub.kernel, ub.pages, ub.miscDevice, DMA_BIDIRECTIONAL);
-        return;
-      }
-      (inverted() ? dmaSyncSgtableForDevice : dmaSyncSgtableForCpu)(ub.miscDevice, ub.sg, dir);
-    },
-    endCpuAccess: (_b, dir) => {
-      if (!ub.sg) {
-        throw new KernelError("EINVAL", "udmabuf: end_cpu_access without begin_cpu_access");
-      }
-      (inverted() ? dmaSyncSgtableForCpu : dmaSyncSgtableForDevice)(ub.miscDevice, ub.sg, dir);
-    },
+    ...(DRIVERS_ERAS.udmabufCpuAccess(ub.kernel) ? cpuAccessOps(ub) : {}),
     mmap: (_b, vma) => {
       if (!(vma.vmFlags & VM_SHARED)) {
         throw new KernelError("EINVAL", "udmabuf: private mappings are refused");

@@ -68,7 +68,7 @@ import {
 import { dmaBufExport, type DmaBuf, type DmaBufOps } from "@dmasim/dma-buf";
 import { dmaHeapAdd, type DmaHeap } from "../dma-heap";
 import { heapHelperExportDmabuf, initHeapHelperBuffer } from "../heap-helpers";
-import { CMA_HEAP_FAULT_OFF_BY_ONE, optionOn } from "../module";
+import { CMA_HEAP_FAULT_OFF_BY_ONE, HEAPS_ERAS, optionOn } from "../module";
 
 /** One attachment. **Kernel:** `struct dma_heap_attachment` of cma_heap.c. */
 export interface CmaHeapAttachment {
@@ -276,7 +276,7 @@ async function cmaHeapAllocate(heap: DmaHeap, len: number, fdFlags: number): Pro
   const { first, pages } = cmaHeapPages(heap, len);
   await kernel.sched.schedulePoint();
   try {
-    if (kernel.version.before("5.11")) {
+    if (HEAPS_ERAS.heapHelpers(kernel)) {
       const buffer = initHeapHelperBuffer(heap, len, pages, (b) =>
         cmaRelease(cma, first, b.pagecount),
       );

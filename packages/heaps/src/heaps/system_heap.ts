@@ -73,7 +73,7 @@ import {
 import { dmaBufExport, type DmaBuf, type DmaBufOps } from "@dmasim/dma-buf";
 import { dmaHeapAdd, dmaHeapGetDev, type DmaHeap, type DmaHeapOps } from "../dma-heap";
 import { heapHelperExportDmabuf, initHeapHelperBuffer } from "../heap-helpers";
-import { SYSTEM_UNCACHED_NO_ALLOC_FLUSH, androidHeaps, optionOn } from "../module";
+import { HEAPS_ERAS, SYSTEM_UNCACHED_NO_ALLOC_FLUSH, androidHeaps, optionOn } from "../module";
 import {
   dmabufPagePoolAlloc,
   dmabufPagePoolCreate,
@@ -409,7 +409,7 @@ async function systemHeapAllocateHelpers(
 }
 
 function systemHeapOps(kernel: Kernel, uncached: boolean): DmaHeapOps {
-  if (kernel.version.before("5.11") && !androidHeaps(kernel)) {
+  if (HEAPS_ERAS.heapHelpers(kernel) && !androidHeaps(kernel)) {
     return { allocate: (heap, len, fdFlags) => systemHeapAllocateHelpers(heap, len, fdFlags) };
   }
   return {

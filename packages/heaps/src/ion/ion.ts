@@ -13,12 +13,13 @@
  * - mmap is `remap_pfn_range` of the pages, write-combine for uncached buffers, whose cacheable
  *   linear-map alias may still hold the dirty zeroes of the allocation (hazard H5).
  *
- * The named patch {@link ION_UNCACHED_CLEAN_BEFORE_MAP} (the November 2018 proposal "ensure
- * uncached mappings are only applied to cleaned memory"): user and kernel mappings of an uncached
- * buffer are cacheable until the buffer's first dma-map, which cleans it (it is made without
- * `DMA_ATTR_SKIP_CPU_SYNC`); the user mappings are then zapped and later faults insert
- * write-combine pages. Its costs: an access while the mappings are zapped faults again
- * (`IonBuffer.faults`), and a kernel mapping held at that first dma-map cannot be zapped (a WARN).
+ * The named patch {@link ION_UNCACHED_CLEAN_BEFORE_MAP} (the November 2018 draft "ensure uncached
+ * mappings are only applied to cleaned memory"): user mappings of an uncached buffer are cacheable
+ * until the buffer's first dma-map, which cleans it (it is made without `DMA_ATTR_SKIP_CPU_SYNC`);
+ * the user mappings are then zapped (`zap_page_range`, whose `tlb_start_vma` flushes the user
+ * alias with `flush_cache_range` on VIVT / aliasing VIPT caches) and later faults insert
+ * write-combine pages. The kernel vmap stays write-combine, as in the draft. Its costs: an access
+ * while the mappings are zapped faults again (`IonBuffer.faults`).
  *
  * **Kernel:** drivers/staging/android/ion/ion.c (4.14 staging, with the Android 5.4 changes
  * named above), ion_heap.c (`ion_heap_map_kernel()`, `ion_heap_map_user()`,
@@ -28,12 +29,12 @@
  */
 import { heapBufferAttach, heapBufferDetach } from "../internal/heap-buffer";
 import {
+  KERN_WARNING,
   KernelError,
   O_CLOEXEC,
   O_RDWR,
   PAGE_SIZE,
   VM_FAULT_SIGBUS,
-  WARN_ON,
   defineSubsys,
   mutexInit,
   mutexLock,
@@ -50,7 +51,7 @@ import {
   type VmFault,
   type Vma,
 } from "@dmasim/kernel";
-import { cpuWrite, getMachine, vmap, vunmap, type Device } from "@dmasim/hardware";
+import { cpuWrite, flushCacheRange, getMachine, vmap, vunmap, type Device } from "@dmasim/hardware";
 import {
   DMA_ATTR_SKIP_CPU_SYNC,
   dmaMapSgAttrs,
@@ -76,6 +77,7 @@ import {
 import {
   CONFIG_ANDROID,
   CONFIG_ION,
+  HEAPS_ERAS,
   HEAPS_MODULE,
   ION_SYNC_MAPPED_ONLY,
   ION_UNCACHED_CLEAN_BEFORE_MAP,
@@ -220,7 +222,7 @@ export function ionDeviceCreate(kernel: Kernel): IonDevice | null {
   if (st.dev) {
     return st.dev;
   }
-  if (!optionOn(kernel, CONFIG_ION) || kernel.version.since("5.11")) {
+  if (!optionOn(kernel, CONFIG_ION) || !HEAPS_ERAS.ionLegacy(kernel)) {
     return null;
   }
   st.dev = new IonDevice(kernel);
@@ -273,8 +275,9 @@ function kmapGet(buffer: IonBuffer): number {
     buffer.kmapCnt++;
     return buffer.vaddr!;
   }
-  const prot: PageProt =
-    !buffer.uncached || (zapBeforeClean(buffer) && !buffer.cleaned) ? "cacheable" : "writecombine";
+  // the draft changes only the user mappings: the kernel's vmap of an uncached buffer stays
+  // write-combine
+  const prot: PageProt = buffer.uncached ? "writecombine" : "cacheable";
   const va = vmap(getMachine(buffer.heap.kernel), buffer.pfns(), prot);
   if (va === null) {
     throw new KernelError("ENOMEM", "ion_heap_map_kernel: vmap failed");
@@ -298,7 +301,7 @@ function zapBeforeClean(buffer: IonBuffer): boolean {
 
 /** Android's modular ION (5.4+) skips CPU syncs for uncached buffers. */
 function androidIon(kernel: Kernel): boolean {
-  return optionOn(kernel, CONFIG_ANDROID) && kernel.version.since("5.4");
+  return optionOn(kernel, CONFIG_ANDROID) && HEAPS_ERAS.androidModularIon(kernel);
 }
 
 function dupSgTable(buffer: IonBuffer): SgTable {
@@ -342,19 +345,27 @@ async function cpuAccess(dmabuf: DmaBuf, dir: DmaDataDirection, begin: boolean):
   }
 }
 
-/** The first dma-map of an uncached buffer under the 2018 proposal: cleaned, then zap users. */
+/**
+ * The first dma-map of an uncached buffer under the 2018 draft: cleaned, then every user mapping
+ * zapped. `zap_page_range()` starts with `tlb_start_vma()`, which flushes the user range from
+ * an aliasing cache (`flush_cache_range`) before the PTEs go: the user alias's dirty lines reach
+ * memory instead of lingering under the write-combine mapping that replaces it.
+ */
 function cleanAndZap(buffer: IonBuffer): void {
+  const kernel = buffer.heap.kernel;
+  const m = getMachine(kernel);
   buffer.cleaned = true;
-  WARN_ON(
-    buffer.heap.kernel,
-    buffer.kmapCnt > 0,
-    "drivers/staging/android/ion/ion.c:ion_map_dma_buf",
-    "ion: uncached buffer has a cached kernel mapping at its first dma-map",
-  );
   for (const vma of buffer.vmas) {
+    const proc = kernel.vfs.processes.find((p) => p.mm === vma.mm);
+    if (proc) {
+      flushCacheRange(m, proc, vma.start, vma.end);
+    }
     zapVmaPtes(vma);
   }
 }
+
+/** The `pr_warn_once` site of `ion_buffer_destroy()`'s "buffer still mapped in the kernel". */
+const WARN_STILL_MAPPED = "drivers/staging/android/ion/ion.c:ion_buffer_destroy:still-mapped";
 
 function ionVmFault(vmf: VmFault): number {
   const buffer = vmf.vma.privateData as IonBuffer;
@@ -460,15 +471,14 @@ export const ION_DMA_BUF_OPS: DmaBufOps = {
   },
   release(dmabuf) {
     const buffer = bufOf(dmabuf);
-    if (
-      WARN_ON(
-        buffer.heap.kernel,
-        buffer.kmapCnt > 0,
-        "drivers/staging/android/ion/ion.c:ion_buffer_destroy",
-        "ion_buffer_destroy: buffer still mapped in the kernel",
-      )
-    ) {
-      vunmap(getMachine(buffer.heap.kernel), buffer.vaddr!);
+    const kernel = buffer.heap.kernel;
+    if (buffer.kmapCnt > 0) {
+      // ion_buffer_destroy(): pr_warn_once, then unmap_kernel (a dmesg line, not a WARN)
+      if (!kernel.warnedOnce.has(WARN_STILL_MAPPED)) {
+        kernel.warnedOnce.add(WARN_STILL_MAPPED);
+        kernel.printk(KERN_WARNING, "ion_buffer_destroy: buffer still mapped in the kernel");
+      }
+      vunmap(getMachine(kernel), buffer.vaddr!);
     }
     buffer.heap.ops.free(buffer);
     buffer.heap.numOfBuffers--;

@@ -264,7 +264,7 @@ export const DMA_BUF_OPS = [
     name: "dma_buf_dynamic_attach",
     layer: LAYER,
     summary:
-      "attach a device as a dynamic importer (importer_ops with move_notify, 5.6+); 5.6-6.14: a static exporter is mapped BIDIRECTIONAL at attach and cached",
+      "attach a device as a dynamic importer (importer_ops with move_notify, 5.6+); 5.6-6.15: a static exporter is mapped BIDIRECTIONAL at attach and cached",
     args: z.object({ buf: z.string(), device: z.string() }).strict(),
     refs: { buf: { type: "dma_buf" }, device: { type: "device" } },
     produces: "dma_buf_attachment",
