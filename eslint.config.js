@@ -9,7 +9,10 @@ export default tseslint.config(
   { ignores: ["**/dist/**", "**/node_modules/**", "**/.turbo/**", "**/coverage/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
-  { files: ["scripts/**/*.mjs", "*.js", "*.ts"], languageOptions: { globals: globals.node } },
+  {
+    files: ["scripts/**/*.mjs", "**/bench/**/*.mjs", "*.js", "*.ts"],
+    languageOptions: { globals: globals.node },
+  },
   {
     files: [
       "packages/*/src/**/*.ts",
