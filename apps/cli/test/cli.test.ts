@@ -115,6 +115,22 @@ describe("dmasim run / check / example", () => {
     expect(trace.traceEvents.some((e) => e.name === "thread_name")).toBe(true);
   });
 
+  it("--trace of the tutorial's bug: slices with durations and a flow from the DMA write to the read", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dmasim-"));
+    const file = join(dir, "frame.json");
+    const frame = join(__dirname, "..", "..", "..", "docs", "tutorial", "frame.yaml");
+    expect(await main(["run", frame, "--trace", file], capture())).toBe(1);
+    const { traceEvents } = JSON.parse(readFileSync(file, "utf8")) as {
+      traceEvents: { ph: string; name: string; ts: number; dur?: number; id?: number }[];
+    };
+    const phases = new Set(traceEvents.map((e) => e.ph));
+    for (const ph of ["B", "E", "X", "s", "f", "i", "M"]) {
+      expect(phases.has(ph), ph).toBe(true);
+    }
+    const end = Math.max(...traceEvents.map((e) => e.ts + (e.dur ?? 0)));
+    expect(end).toBeGreaterThanOrEqual(8); // eight steps of at least a microsecond each
+  });
+
   it("lists and prints bundled examples", async () => {
     const io = capture();
     expect(await main(["list", "examples"], io)).toBe(0);
