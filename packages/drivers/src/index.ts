@@ -31,6 +31,7 @@ export {
   gpuBoRanges,
   gpuBoUnpin,
   gpuBoWaitMove,
+  type GpuBacking,
   type GpuBoCreateOptions,
   type GpuPlacement,
 } from "./gpu/gpu_object";
