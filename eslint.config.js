@@ -14,6 +14,11 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
   },
   {
+    files: ["apps/*/bin/*.cjs"],
+    languageOptions: { globals: globals.node, sourceType: "commonjs" },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
+  {
     files: [
       "packages/*/src/**/*.ts",
       "packages/*/test/**/*.ts",

@@ -4,11 +4,11 @@
 // demo`) it is built.
 import { existsSync } from "node:fs";
 
-const cli = new URL("../apps/cli/dist/cli.js", import.meta.url);
+const cli = new URL("../apps/cli/dist/cli.cjs", import.meta.url);
 if (!existsSync(cli)) {
   process.stderr.write(
     "dmasim: the CLI is not built yet: run `npx -y pnpm@10.34.8 install && npx -y pnpm@10.34.8 run build` first\n",
   );
   process.exit(2);
 }
-await import(cli.href);
+await import(new URL("../apps/cli/bin/dmasim.cjs", import.meta.url).href);

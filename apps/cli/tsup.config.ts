@@ -1,5 +1,5 @@
 import { dirname, join } from "node:path";
-import { defineConfig } from "tsup";
+import { defineConfig, type Options } from "tsup";
 import type { Plugin } from "esbuild";
 
 /**
@@ -30,32 +30,84 @@ const leanDependencies: Plugin = {
   },
 };
 
-// The CLI is one bundle of its own code, the layers and its third-party dependencies, split by
-// command: `cli.js` loads only the command line's skeleton (commander), and each command loads its
-// chunk when it runs (`list kernels` never loads zod, the scenario layer or the explorer). One file
-// per module of a few hundred would cost more start-up than the commands themselves.
-export default defineConfig({
-  entry: { cli: "src/cli.ts", main: "src/main.ts", "explore-worker": "src/explore-worker.ts" },
-  format: ["esm"],
-  dts: { entry: { main: "src/main.ts" } },
+/**
+ * Each command is a bundle of its own, loaded when the command runs: the command line's skeleton
+ * (`cli.cjs`, `main`) imports them by their built file, not their source.
+ */
+const COMMANDS: Readonly<Record<string, string>> = {
+  "./commands/run": "command-run",
+  "./commands/explore": "command-explore",
+  "./commands/check": "command-check",
+  "./commands/schema": "command-schema",
+  "./commands/list-command": "command-list",
+  "./examples": "command-example",
+  "./completion": "command-completion",
+};
+
+const commandsApart: Plugin = {
+  name: "commands-apart",
+  setup(build) {
+    build.onResolve({ filter: /^\.\// }, (args) => {
+      const out = COMMANDS[args.path];
+      return out !== undefined && /[/\\]src[/\\]main\.ts$/.test(args.importer)
+        ? { path: `./${out}.cjs`, external: true }
+        : undefined;
+    });
+  },
+};
+
+const common = {
   target: "node20",
   platform: "node",
   sourcemap: true,
-  clean: true,
-  splitting: true,
   minify: true,
   noExternal: [/.*/],
   esbuildPlugins: [leanDependencies],
   // the layers from their TypeScript sources (the same code as their dist, without a build order)
   esbuildOptions(options) {
     options.conditions = ["@dmasim/source"];
+    // maps name files and lines; the sources themselves ship with the layers' packages
+    options.sourcesContent = false;
   },
-  // bundled CommonJS dependencies (commander) call require(): give them Node's
-  banner: {
-    js: [
-      "#!/usr/bin/env node",
-      'import { createRequire as __dmasimCreateRequire } from "node:module";',
-      "const require = __dmasimCreateRequire(import.meta.url);",
-    ].join("\n"),
+  // import.meta.url in CommonJS (the examples folder, the worker's file)
+  shims: true,
+} satisfies Options;
+
+// The executable is CommonJS bundles of the CLI, the layers and their dependencies: Node 20 starts
+// CommonJS faster than ES modules. `cli.cjs` (which bin/dmasim.cjs loads) holds the command line's
+// skeleton; each command is a bundle of its own that loads when it runs, so `--version` loads
+// commander only and `list` never loads the scenario layer's schemas. The programmatic entry
+// (`main`) is built for import and require, and loads the same command bundles.
+export default defineConfig([
+  {
+    ...common,
+    entry: {
+      cli: "src/cli.ts",
+      "explore-worker": "src/explore-worker.ts",
+      ...Object.fromEntries(
+        Object.entries(COMMANDS).map(([src, out]) => [out, `src/${src.slice(2)}.ts`]),
+      ),
+    },
+    format: ["cjs"],
+    esbuildPlugins: [leanDependencies, commandsApart],
+    splitting: false,
   },
-});
+  {
+    ...common,
+    entry: { main: "src/main.ts" },
+    format: ["esm", "cjs"],
+    esbuildPlugins: [leanDependencies, commandsApart],
+    dts: true,
+    splitting: false,
+    // bundled CommonJS dependencies (commander) call require(): give the ES module Node's
+    banner: (ctx) =>
+      ctx.format === "esm"
+        ? {
+            js: [
+              'import { createRequire as __dmasimCreateRequire } from "node:module";',
+              "const require = __dmasimCreateRequire(import.meta.url);",
+            ].join("\n"),
+          }
+        : {},
+  },
+]);

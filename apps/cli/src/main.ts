@@ -115,11 +115,8 @@ function otherCommands(cmd: Command, io: Io, setCode: (code: number) => void): v
     .option("-k, --kernel <version>", "kernel version to describe (options, heaps)", "latest")
     .option("-p, --platform <preset>", "platform to boot (heaps)", "arm64-soc")
     .action(async (what: string, opts: { kernel: string; platform: string }) => {
-      const { checkKernel, checkPlatform } = await import("./targets");
-      checkKernel("--kernel", opts.kernel);
-      checkPlatform("--platform", opts.platform);
-      const { list } = await import("./commands/list");
-      await list(io, what, opts);
+      const { listCommand } = await import("./commands/list-command");
+      await listCommand(io, what, opts);
     });
 
   cmd

@@ -168,7 +168,8 @@ function options(flags: ExploreFlags): ExploreOptions {
 function workerUrl(): URL {
   const here = import.meta.url;
   if (!here.endsWith(".ts")) {
-    return new URL("./explore-worker.js", here);
+    // beside the bundles, whichever loaded this (dist/cli.cjs, main.js or main.cjs)
+    return new URL("./explore-worker.cjs", here);
   }
   const tsxDir = dirname(createRequire(here).resolve("tsx/package.json"));
   const tsx = pathToFileURL(join(tsxDir, "dist", "esm", "api", "index.mjs")).href;
