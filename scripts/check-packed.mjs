@@ -308,6 +308,8 @@ for (const m of readme.matchAll(/`npx dmasim ([^`]+)`|^(?:\$ )?npx dmasim (.+)$/
     commands.set(c, want === undefined ? [0, 1] : [Number(want)]);
   }
 }
+// the commands may write files (a --trace): remove what they leave in the root
+const before = new Set(readdirSync(root));
 await Promise.all(
   [...commands].map(async ([c, want]) => {
     const r = await runAsync("npx", ["--no-install", "dmasim", ...c.split(/\s+/)], { cwd: root });
@@ -318,6 +320,11 @@ await Promise.all(
     }
   }),
 );
+for (const entry of readdirSync(root)) {
+  if (!before.has(entry)) {
+    rmSync(join(root, entry), { recursive: true, force: true });
+  }
+}
 say(`ran the README's ${commands.size} npx dmasim commands from the repository's root`);
 
 if (errors.length > 0) {
