@@ -9,7 +9,15 @@ export default tseslint.config(
   { ignores: ["**/dist/**", "**/node_modules/**", "**/.turbo/**", "**/coverage/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
-  { files: ["scripts/**/*.mjs", "*.js", "*.ts"], languageOptions: { globals: globals.node } },
+  {
+    files: ["scripts/**/*.mjs", "**/bench/**/*.mjs", "*.js", "*.ts"],
+    languageOptions: { globals: globals.node },
+  },
+  {
+    files: ["apps/*/bin/*.cjs"],
+    languageOptions: { globals: globals.node, sourceType: "commonjs" },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
   {
     files: [
       "packages/*/src/**/*.ts",

@@ -3,7 +3,7 @@
 // what they should. Run after the CLI is built (`pnpm run demo` builds it first).
 import { spawnSync } from "node:child_process";
 
-const cli = ["apps/cli/dist/cli.js"];
+const cli = ["apps/cli/bin/dmasim.cjs"];
 const steps = [
   { args: ["list", "kernels"], want: 0 },
   { args: ["list", "platforms"], want: 0 },

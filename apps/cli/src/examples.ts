@@ -2,6 +2,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
+import { UsageError } from "./io";
+import { didYouMean } from "./suggest";
 
 /** A bundled example scenario. */
 export interface Example {
@@ -28,27 +30,56 @@ export function examplesDir(): string {
   return join(dirname(require.resolve("@dmasim/scenario/package.json")), "examples");
 }
 
+/** The names of every bundled example, sorted. */
+export function exampleNames(): string[] {
+  return readdirSync(examplesDir())
+    .filter((f) => f.endsWith(".yaml"))
+    .map((f) => f.replace(/\.yaml$/, ""))
+    .sort();
+}
+
 /** Every bundled example, by name. */
 export function listExamples(): Example[] {
   const dir = examplesDir();
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".yaml"))
-    .sort()
-    .map((f) => {
-      const file = join(dir, f);
-      const description = firstLineOfDescription(readFileSync(file, "utf8"));
-      return { name: f.replace(/\.yaml$/, ""), file, description };
-    });
+  return exampleNames().map((name) => {
+    const file = join(dir, `${name}.yaml`);
+    return { name, file, description: firstLineOfDescription(readFileSync(file, "utf8")) };
+  });
 }
 
-/** Example `name`, or undefined (reads only that file, not every example). */
-export function findExample(name: string): Example | undefined {
+/** The file of example `name`, or undefined (looks at that file only). */
+export function exampleFile(name: string): string | undefined {
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) {
     return undefined;
   }
   const file = join(examplesDir(), `${name}.yaml`);
-  if (!existsSync(file)) {
-    return undefined;
+  return existsSync(file) ? file : undefined;
+}
+
+/** Example `name`, or undefined (reads only that file, not every example). */
+export function findExample(name: string): Example | undefined {
+  const file = exampleFile(name);
+  return file === undefined
+    ? undefined
+    : { name, file, description: firstLineOfDescription(readFileSync(file, "utf8")) };
+}
+
+/** ` (did you mean …?)` among the example names, for a name that is none. */
+export function exampleSuggestion(name: string): string {
+  return didYouMean(name, exampleNames());
+}
+
+/**
+ * The text of example `name` (`dmasim example NAME`).
+ *
+ * @throws {@link UsageError} when there is no such example (naming the closest)
+ */
+export function example(name: string): string {
+  const file = exampleFile(name);
+  if (file === undefined) {
+    throw new UsageError(
+      `no bundled example "${name}"${exampleSuggestion(name)} (dmasim list examples)`,
+    );
   }
-  return { name, file, description: firstLineOfDescription(readFileSync(file, "utf8")) };
+  return readFileSync(file, "utf8");
 }

@@ -11,14 +11,18 @@ const port = parentPort;
 const post = (m: WorkerMessage) => port?.postMessage(m);
 const flag = new Int32Array(input.stop);
 
-try {
-  const sc = loadScenario(input.text, input.file, defaultRegistry());
-  const result = await explore(sc, {
-    ...input.options,
-    stop: () => Atomics.load(flag, 0) === 1,
-    onProgress: (progress) => post({ type: "progress", progress }),
-  });
-  post({ type: "result", result: exploreResultJson(result) });
-} catch (e) {
-  post({ type: "error", message: e instanceof Error ? e.message : String(e) });
+async function work(): Promise<void> {
+  try {
+    const sc = loadScenario(input.text, input.file, defaultRegistry());
+    const result = await explore(sc, {
+      ...input.options,
+      stop: () => Atomics.load(flag, 0) === 1,
+      onProgress: (progress) => post({ type: "progress", progress }),
+    });
+    post({ type: "result", result: exploreResultJson(result) });
+  } catch (e) {
+    post({ type: "error", message: e instanceof Error ? e.message : String(e) });
+  }
 }
+
+void work();

@@ -1,46 +1,35 @@
 /**
  * The dmasim command line, as a function: `main(argv, io)` returns the exit code. `cli.ts` binds it
- * to the process; tests call it directly.
+ * to the process; tests call it directly. Each command loads what it needs when it runs (`list`
+ * never loads the scenario layer, its schemas or the explorer), so that start-up stays short.
  *
  * @packageDocumentation
  */
-import { readFileSync } from "node:fs";
-import { isKernelError } from "@dmasim/kernel";
-import { ScenarioError, defaultRegistry, scenarioJsonSchema } from "@dmasim/scenario";
 import { Command, CommanderError } from "commander";
+import type { ExploreFlags } from "./commands/explore";
+import type { RunFlags } from "./commands/run";
 import pkg from "../package.json" with { type: "json" };
-import { exploreCommand, type ExploreFlags } from "./commands/explore";
-import { list, LISTABLE } from "./commands/list";
-import { check, run, type RunFlags } from "./commands/run";
-import { findExample } from "./examples";
-import { EXIT_OK, EXIT_USAGE, UsageError, type Io } from "./io";
+import { EXIT_OK, EXIT_USAGE, type Io } from "./io";
+import { LISTABLE } from "./listable";
 
-export { EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, type Io } from "./io";
+export { EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, type Io } from "./io";
 
-function program(io: Io, setCode: (code: number) => void): Command {
-  const cmd = new Command("dmasim")
-    .description(
-      "An executable model of the Linux kernel's DMA buffer-sharing stack: caches, DMA mapping,\n" +
-        "swiotlb, IOMMU, dma-buf, dma-resv and heaps, with a coherency checker and lockdep.",
-    )
-    .version(pkg.version, "-V, --version", "print the dmasim version")
-    .helpOption("-h, --help", "show help for a command")
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
-    .exitOverride()
-    .showHelpAfterError("(run dmasim --help for usage)");
-
+function runCommand(cmd: Command, io: Io, setCode: (code: number) => void): void {
   cmd
     .command("run")
     .description(
       "run scenarios (files, or names of bundled examples) and report steps, findings and expectations",
     )
     .argument("<file...>", "scenario files (YAML) or bundled example names")
-    .option("--json", "print a machine-readable report instead of text")
+    .option("--json", "print a machine-readable report instead of text (dmasim schema report)")
     .option("--trace <file>", "write Chrome trace-event JSON (open it in Perfetto)")
-    .option("-k, --kernel <version>", "run as this kernel version instead of the scenario's")
+    .option(
+      "-k, --kernel <version>",
+      "run as this kernel version instead of the scenario's; all, or a comma list, runs each",
+    )
     .option(
       "-p, --platform <preset>",
-      "run on this platform preset instead of the scenario's (its overrides kept)",
+      "run on this platform preset (the scenario's overrides kept); all, or a comma list, runs each",
     )
     .option(
       "-s, --seed <n>",
@@ -48,10 +37,13 @@ function program(io: Io, setCode: (code: number) => void): Command {
     )
     .option("--replay <token>", "replay the exact run a report's replay token names")
     .option("--no-color", "never colour the report (colour is used only on a terminal)")
-    .action(async (files: string[], flags: RunFlags & { color: boolean }) => {
-      setCode(await run(io, files, { ...flags, color: flags.color && io.isTTY }));
+    .action(async (files: string[], flags: RunFlags) => {
+      const { run } = await import("./commands/run");
+      setCode(await run(io, files, flags));
     });
+}
 
+function exploreCommand(cmd: Command, io: Io, setCode: (code: number) => void): void {
   cmd
     .command("explore")
     .description(
@@ -78,32 +70,42 @@ function program(io: Io, setCode: (code: number) => void): Command {
     .option("--all", "keep going after a failure; group failures by finding")
     .option("-s, --seed <n>", "seed of the random and pct strategies (default 1)")
     .option("--pct-depth <d>", "PCT bug depth: d-1 priority changes per run (default 3)")
-    .option("--workers <n>", "worker threads (a number, or auto for every core)")
+    .option("--workers <n>", "worker threads (a number up to the cores, or auto for every core)")
     .option("--shard <i/n>", "explore only shard i of n (0-based); merge the parts with --merge")
     .option("--out <file>", "write the result as JSON (for --merge)")
     .option("--merge", "merge result files written by --shard ... --out")
-    .option("--json", "print the result as JSON instead of text")
-    .option("--progress <mode>", "auto (bar on a terminal, NDJSON otherwise), bar, ndjson, none")
+    .option("--json", "print the result as JSON instead of text (dmasim schema report)")
+    .option(
+      "--progress <mode>",
+      "auto (a bar when stderr is a terminal, NDJSON otherwise), bar, ndjson, none",
+    )
     .option("-k, --kernel <version>", "run as this kernel version instead of the scenario's")
     .action(async (files: string[], flags: ExploreFlags) => {
-      setCode(await exploreCommand(io, files, flags));
+      const { exploreCommand: explore } = await import("./commands/explore");
+      setCode(await explore(io, files, flags));
     });
+}
 
+function otherCommands(cmd: Command, io: Io, setCode: (code: number) => void): void {
   cmd
     .command("check")
-    .description("validate scenario files without running them")
+    .description("validate scenario files without running them (every file, every problem)")
     .argument("<file...>", "scenario files (YAML) or bundled example names")
-    .action((files: string[]) => {
-      setCode(check(io, files));
+    .option("--json", "print the result as JSON (dmasim schema report)")
+    .action(async (files: string[], flags: { json?: boolean }) => {
+      const { check } = await import("./commands/check");
+      setCode(check(io, files, flags));
     });
 
   cmd
     .command("schema")
     .description(
-      "print the JSON Schema of scenario files (for editors: completion and checking as you type)",
+      "print a JSON Schema: of scenario files (for editors), or of the --json reports (report)",
     )
-    .action(() => {
-      io.out(JSON.stringify(scenarioJsonSchema(defaultRegistry()), null, 2) + "\n");
+    .argument("[what]", "scenario (default) or report", "scenario")
+    .action(async (what: string) => {
+      const { schema } = await import("./commands/schema");
+      schema(io, what);
     });
 
   cmd
@@ -112,27 +114,70 @@ function program(io: Io, setCode: (code: number) => void): Command {
     .argument("<what>", LISTABLE.join(" | "))
     .option("-k, --kernel <version>", "kernel version to describe (options, heaps)", "latest")
     .option("-p, --platform <preset>", "platform to boot (heaps)", "arm64-soc")
-    .action((what: string, opts: { kernel: string; platform: string }) => {
-      list(io, what, opts);
+    .action(async (what: string, opts: { kernel: string; platform: string }) => {
+      const { listCommand } = await import("./commands/list-command");
+      await listCommand(io, what, opts);
     });
 
   cmd
     .command("example")
     .description("print a bundled example scenario, to start your own from")
     .argument("<name>", "an example name (dmasim list examples)")
-    .action((name: string) => {
-      const ex = findExample(name);
-      if (!ex) {
-        throw new UsageError(`no bundled example "${name}" (dmasim list examples)`);
-      }
-      io.out(readFileSync(ex.file, "utf8"));
+    .action(async (name: string) => {
+      const { example } = await import("./examples");
+      io.out(example(name));
     });
+
+  cmd
+    .command("completion")
+    .description("print a shell completion script: dmasim completion bash > ~/.dmasim-completion")
+    .argument("<shell>", "bash, zsh or fish")
+    .action(async (shell: string) => {
+      const { completionScript } = await import("./completion");
+      io.out(await completionScript(shell));
+    });
+
+  cmd
+    .command("complete", { hidden: true })
+    .description("answer a completion request of the shell scripts (dmasim complete -- WORDS)")
+    .argument("[words...]")
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (words: string[]) => {
+      const { complete } = await import("./completion");
+      io.out(await complete(program(io, setCode), words));
+    });
+}
+
+/** The command tree (also what completion walks). */
+export function program(io: Io, setCode: (code: number) => void = () => undefined): Command {
+  const cmd = new Command("dmasim")
+    .description(
+      "An executable model of the Linux kernel's DMA buffer-sharing stack: caches, DMA mapping,\n" +
+        "swiotlb, IOMMU, dma-buf, dma-resv and heaps, with a coherency checker and lockdep.",
+    )
+    .version(pkg.version, "-V, --version", "print the dmasim version")
+    .helpOption("-h, --help", "show help for a command")
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .exitOverride()
+    .showHelpAfterError("(run dmasim --help for usage)")
+    .showSuggestionAfterError(true);
+  runCommand(cmd, io, setCode);
+  exploreCommand(cmd, io, setCode);
+  otherCommands(cmd, io, setCode);
   return cmd;
+}
+
+/** Whether `e` is an error the CLI reports as bad input, by its class name (any copy of a layer). */
+function inputError(e: unknown): e is Error {
+  const name = (e as { name?: unknown } | null)?.name;
+  return name === "UsageError" || name === "KernelError" || name === "ScenarioError";
 }
 
 /**
  * Run the CLI with `argv` (without the node and script names). Resolves with the exit code:
- * 0 success, 1 findings or failed expectations, 2 bad input or usage.
+ * 0 success, 1 findings or failed expectations, 2 bad input or usage, 3 a search that found
+ * nothing but did not cover its space.
  */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   let code = EXIT_OK;
@@ -145,12 +190,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     if (e instanceof CommanderError) {
       return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
-    if (e instanceof ScenarioError) {
-      io.err(`${e.message}\n`);
+    if ((e as { name?: unknown } | null)?.name === "FilesRejected") {
       return EXIT_USAGE;
     }
-    if (e instanceof UsageError || isKernelError(e)) {
-      io.err(`dmasim: ${e.message}\n`);
+    if (inputError(e)) {
+      io.err(e.name === "ScenarioError" ? `${e.message}\n` : `dmasim: ${e.message}\n`);
       return EXIT_USAGE;
     }
     throw e;

@@ -4,11 +4,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main, type Io } from "../src/main";
 
-function capture(isTTY = false): Io & { stdout: string; stderr: string } {
+function capture(isTTY = false, env: Io["env"] = {}): Io & { stdout: string; stderr: string } {
   const io = {
     stdout: "",
     stderr: "",
     isTTY,
+    env,
     out(s: string) {
       io.stdout += s;
     },
@@ -61,10 +62,12 @@ describe("dmasim explore", () => {
     expect(last.type).toBe("progress");
     expect(last.runs).toBeGreaterThan(1);
     expect(last.states).toBeGreaterThan(1);
-    const tty = capture(true);
+    const tty = capture(true, { NO_COLOR: "1" });
     await main(["explore", "lockdep-abba-fixed"], tty);
     expect(tty.stderr.startsWith("\r\u001b[2K")).toBe(true);
-    expect(tty.stderr).toMatch(/^\r.\[2K. runs \d+ \| \d+ runs\/s \| states \d+ \| frontier \d+/);
+    expect(tty.stderr).toMatch(
+      /^\r.\[2K. runs \d+ \| failures 0 \| states \d+ \| [\d.]+s \| \d+ runs\/s \| frontier \d+/,
+    );
   });
 
   it("bounds per kind from flags: without preemptions the deadlock is out of reach", async () => {

@@ -44,7 +44,7 @@ import {
   dmaBufPut,
   dmaBufUnmapAttachmentUnlocked,
   type DmaBufOps,
-} from "../src/index";
+} from "@dmasim/dma-buf";
 
 /** The exporter: pages, and the tables of the attachments that are mapped right now. */
 interface Buffer {

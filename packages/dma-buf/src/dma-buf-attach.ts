@@ -49,7 +49,7 @@ async function mapAtAttach(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<vo
   try {
     if (dmaBufIsDynamic(dmabuf)) {
       const pin = dmabuf.ops.pin as NonNullable<typeof dmabuf.ops.pin>;
-      await exporterCall(kernel, () => pin(attach));
+      await exporterCall(kernel, () => pin(attach), "pin");
       pinned = true;
     }
     sgt = await mapDmaBufInternal(attach, DMA_BIDIRECTIONAL);
@@ -59,7 +59,7 @@ async function mapAtAttach(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<vo
   } catch (e) {
     if (pinned) {
       const unpin = dmabuf.ops.unpin as NonNullable<typeof dmabuf.ops.unpin>;
-      await exporterCall(kernel, () => unpin(attach));
+      await exporterCall(kernel, () => unpin(attach), "unpin");
     }
     if (lock) {
       dmaResvUnlock(dmabuf.resv);
@@ -146,7 +146,7 @@ export async function dmaBufDynamicAttach(
     try {
       if (dmabuf.ops.attach) {
         const op = dmabuf.ops.attach;
-        await exporterCall(kernel, () => op(dmabuf, attach));
+        await exporterCall(kernel, () => op(dmabuf, attach), "attach");
       }
       dmabuf.attachments.unshift(attach);
     } finally {
@@ -157,7 +157,7 @@ export async function dmaBufDynamicAttach(
   }
   if (dmabuf.ops.attach) {
     const op = dmabuf.ops.attach;
-    await exporterCall(kernel, () => op(dmabuf, attach));
+    await exporterCall(kernel, () => op(dmabuf, attach), "attach");
   }
   await dmaResvLock(dmabuf.resv, null);
   dmabuf.attachments.unshift(attach);
@@ -249,7 +249,7 @@ async function releaseCached(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<
   await unmapDmaBufInternal(attach, sgt, attach.dir);
   if (dmaBufIsDynamic(dmabuf)) {
     const unpin = dmabuf.ops.unpin as NonNullable<typeof dmabuf.ops.unpin>;
-    await exporterCall(dmabuf.kernel, () => unpin(attach));
+    await exporterCall(dmabuf.kernel, () => unpin(attach), "unpin");
   }
 }
 
@@ -285,7 +285,7 @@ async function callDetach(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<voi
   }
   if (dmabuf.ops.detach) {
     const op = dmabuf.ops.detach;
-    await exporterCall(dmabuf.kernel, () => op(dmabuf, attach));
+    await exporterCall(dmabuf.kernel, () => op(dmabuf, attach), "detach");
   }
 }
 
@@ -316,7 +316,7 @@ export async function dmaBufPin(attach: DmaBufAttachment): Promise<void> {
   dmaResvAssertHeld(dmabuf.resv);
   if (dmabuf.ops.pin) {
     const pin = dmabuf.ops.pin;
-    await exporterCall(kernel, () => pin(attach));
+    await exporterCall(kernel, () => pin(attach), "pin");
   }
 }
 
@@ -338,7 +338,7 @@ export async function dmaBufUnpin(attach: DmaBufAttachment): Promise<void> {
   dmaResvAssertHeld(dmabuf.resv);
   if (dmabuf.ops.unpin) {
     const unpin = dmabuf.ops.unpin;
-    await exporterCall(kernel, () => unpin(attach));
+    await exporterCall(kernel, () => unpin(attach), "unpin");
   }
 }
 

@@ -57,7 +57,7 @@ export async function dmaBufBeginCpuAccess(dmabuf: DmaBuf, dir: DmaDataDirection
   kernel.trace("dma-buf", "dma-buf", "begin_cpu_access", { ino: dmabuf.ino, dir });
   if (dmabuf.ops.beginCpuAccess) {
     const op = dmabuf.ops.beginCpuAccess;
-    await exporterCall(kernel, () => op(dmabuf, dir));
+    await exporterCall(kernel, () => op(dmabuf, dir), "begin_cpu_access");
   }
   const write = dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE;
   await dmaResvWaitTimeout(dmabuf.resv, dmaResvUsageRw(write), true, MAX_SCHEDULE_TIMEOUT);
@@ -80,7 +80,7 @@ export async function dmaBufEndCpuAccess(dmabuf: DmaBuf, dir: DmaDataDirection):
   kernel.trace("dma-buf", "dma-buf", "end_cpu_access", { ino: dmabuf.ino, dir });
   if (dmabuf.ops.endCpuAccess) {
     const op = dmabuf.ops.endCpuAccess;
-    await exporterCall(kernel, () => op(dmabuf, dir));
+    await exporterCall(kernel, () => op(dmabuf, dir), "end_cpu_access");
   }
 }
 

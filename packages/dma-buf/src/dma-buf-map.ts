@@ -167,7 +167,7 @@ export async function mapDmaBufInternal(
 ): Promise<SgTable | null> {
   const dmabuf = attach.dmabuf;
   const kernel = dmabuf.kernel;
-  const sgt = await exporterCall(kernel, () => dmabuf.ops.mapDmaBuf(attach, dir));
+  const sgt = await exporterCall(kernel, () => dmabuf.ops.mapDmaBuf(attach, dir), "map_dma_buf");
   if (!sgt) {
     return null;
   }
@@ -175,7 +175,7 @@ export async function mapDmaBufInternal(
     try {
       await dmaResvWaitTimeout(dmabuf.resv, DMA_RESV_USAGE_KERNEL, true, MAX_SCHEDULE_TIMEOUT);
     } catch (e) {
-      await exporterCall(kernel, () => dmabuf.ops.unmapDmaBuf(attach, sgt, dir));
+      await exporterCall(kernel, () => dmabuf.ops.unmapDmaBuf(attach, sgt, dir), "unmap_dma_buf");
       throw e;
     }
   }
@@ -193,7 +193,11 @@ export async function unmapDmaBufInternal(
   dir: DmaDataDirection,
 ): Promise<void> {
   const orig = unmangle(attach.dmabuf.kernel, attach, sgt);
-  await exporterCall(attach.dmabuf.kernel, () => attach.dmabuf.ops.unmapDmaBuf(attach, orig, dir));
+  await exporterCall(
+    attach.dmabuf.kernel,
+    () => attach.dmabuf.ops.unmapDmaBuf(attach, orig, dir),
+    "unmap_dma_buf",
+  );
 }
 
 function checkLive(attach: DmaBufAttachment, fn: string): void {
@@ -253,14 +257,14 @@ function pinOnMap(attach: DmaBufAttachment): boolean {
 
 async function corePin(attach: DmaBufAttachment): Promise<void> {
   const pin = attach.dmabuf.ops.pin as NonNullable<typeof attach.dmabuf.ops.pin>;
-  await exporterCall(attach.dmabuf.kernel, () => pin(attach));
+  await exporterCall(attach.dmabuf.kernel, () => pin(attach), "pin");
   attach.corePins++;
 }
 
 async function coreUnpin(attach: DmaBufAttachment): Promise<void> {
   const unpin = attach.dmabuf.ops.unpin as NonNullable<typeof attach.dmabuf.ops.unpin>;
   attach.corePins--;
-  await exporterCall(attach.dmabuf.kernel, () => unpin(attach));
+  await exporterCall(attach.dmabuf.kernel, () => unpin(attach), "unpin");
 }
 
 async function mapNew(

@@ -42,7 +42,7 @@ export async function dmaBufMmapInternal(file: File, vma: Vma): Promise<void> {
     );
   }
   const op = dmabuf.ops.mmap;
-  await exporterCall(dmabuf.kernel, () => op(dmabuf, vma));
+  await exporterCall(dmabuf.kernel, () => op(dmabuf, vma), "mmap");
 }
 
 /**
@@ -87,7 +87,7 @@ export async function dmaBufMmap(dmabuf: DmaBuf, vma: Vma | null, pgoff: number)
   }
   const op = dmabuf.ops.mmap;
   try {
-    await exporterCall(kernel, () => op(dmabuf, v));
+    await exporterCall(kernel, () => op(dmabuf, v), "mmap");
   } catch (e) {
     if (restore) {
       // 5.10 and older put the importer's file back

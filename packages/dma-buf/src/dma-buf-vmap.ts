@@ -46,7 +46,7 @@ async function vmapLocked(dmabuf: DmaBuf, map: IosysMap): Promise<void> {
   const ptr = iosysMapInit();
   const op = dmabuf.ops.vmap as NonNullable<typeof dmabuf.ops.vmap>;
   try {
-    await exporterCall(kernel, () => op(dmabuf, ptr));
+    await exporterCall(kernel, () => op(dmabuf, ptr), "vmap");
   } catch (e) {
     WARN_ON_ONCE(kernel, true, `${SITE}:dma_buf_vmap`, `exporter's vmap failed: ${String(e)}`);
     if (era.vmapReturnsError(kernel)) {
@@ -117,7 +117,7 @@ async function vunmapLocked(dmabuf: DmaBuf, map: IosysMap): Promise<void> {
   if (--dmabuf.vmappingCounter === 0) {
     if (dmabuf.ops.vunmap) {
       const op = dmabuf.ops.vunmap;
-      await exporterCall(kernel, () => op(dmabuf, map));
+      await exporterCall(kernel, () => op(dmabuf, map), "vunmap");
     }
     iosysMapClear(dmabuf.vmapPtr);
   }

@@ -294,7 +294,7 @@ function dmaBufRelease(dmabuf: DmaBuf): void {
     `${SITE}:dma_buf_release`,
     `dma-buf ${dmabuf.ino} released with a poll callback armed`,
   );
-  exporterCallSync(kernel, () => dmabuf.ops.release(dmabuf));
+  exporterCallSync(kernel, () => dmabuf.ops.release(dmabuf), "release");
   dmabuf.released = true;
   if (dmabuf.ownsResv) {
     dmaResvFini(dmabuf.resv);

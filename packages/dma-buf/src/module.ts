@@ -225,19 +225,29 @@ export const era = {
     DMA_BUF_ERAS.latest(k) || k.options.enabled("CONFIG_DMABUF_MOVE_NOTIFY"),
 };
 
+/** The shortest span a trace shows for an exporter callback (ns of work time). */
+const CALLBACK_NS = 100;
+
 /**
  * Run an exporter callback, remembering that the running thread is inside the exporter (so that
- * `CONFIG_DMABUF_DEBUG` does not charge the exporter's own use of its pages to an importer).
+ * `CONFIG_DMABUF_DEBUG` does not charge the exporter's own use of its pages to an importer). With
+ * tracing, the callback is a span named `op` on the calling thread's track.
  *
  * @internal
  */
-export async function exporterCall<T>(kernel: Kernel, fn: () => T | Promise<T>): Promise<T> {
+export async function exporterCall<T>(
+  kernel: Kernel,
+  fn: () => T | Promise<T>,
+  op = "exporter callback",
+): Promise<T> {
   const map = dmaBufState(kernel).inExporter;
   const task = kernel.sched.current;
   map.set(task, (map.get(task) ?? 0) + 1);
+  kernel.traceBegin(task.name, "exporter", op);
   try {
     return await fn();
   } finally {
+    kernel.traceEnd(task.name, "exporter", op, CALLBACK_NS);
     const n = (map.get(task) ?? 1) - 1;
     if (n <= 0) {
       map.delete(task);
@@ -248,13 +258,15 @@ export async function exporterCall<T>(kernel: Kernel, fn: () => T | Promise<T>):
 }
 
 /** As {@link exporterCall}, for a callback that must not sleep. @internal */
-export function exporterCallSync<T>(kernel: Kernel, fn: () => T): T {
+export function exporterCallSync<T>(kernel: Kernel, fn: () => T, op = "exporter callback"): T {
   const map = dmaBufState(kernel).inExporter;
   const task = kernel.sched.current;
   map.set(task, (map.get(task) ?? 0) + 1);
+  kernel.traceBegin(task.name, "exporter", op);
   try {
     return fn();
   } finally {
+    kernel.traceEnd(task.name, "exporter", op, CALLBACK_NS);
     const n = (map.get(task) ?? 1) - 1;
     if (n <= 0) {
       map.delete(task);

@@ -23,7 +23,7 @@ import {
   sgDmaAddress,
   sgDmaLen,
   sgFreeTable,
-} from "../src/index";
+} from "@dmasim/dma-mapping";
 
 export async function main(): Promise<{ buggy: string[]; fixed: string[]; segments: number }> {
   let segments = 0;

@@ -16,7 +16,7 @@ import {
   syncFileCreate,
   syncFileGetFence,
   syncFileInstall,
-} from "../src/index";
+} from "@dmasim/dma-resv";
 
 export async function main(): Promise<{
   waited: number;

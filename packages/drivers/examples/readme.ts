@@ -25,7 +25,7 @@ import {
   gpuImportRelease,
   gpuProbe,
   gpuSubmit,
-} from "../src/index";
+} from "@dmasim/drivers";
 
 export async function main(): Promise<{ shown: number[]; findings: string[] }> {
   const kernel = new Kernel({

@@ -42,6 +42,7 @@ export {
   gpuBoRanges,
   gpuBoUnpin,
   gpuBoWaitMove,
+  type GpuBacking,
   type GpuBoCreateOptions,
   type GpuPlacement,
 } from "./gpu/gpu_object";

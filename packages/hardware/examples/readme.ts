@@ -15,7 +15,7 @@ import {
   pageAddress,
   pageToPhys,
   physToDma,
-} from "../src/index";
+} from "@dmasim/hardware";
 
 export async function main(): Promise<{ stale: string[]; fixed: string[] }> {
   const run = (invalidateAfterDma: boolean): string[] => {

@@ -20,6 +20,7 @@ import { cpuAgent, kernelTranslate } from "./cpu";
 import type { Machine } from "./machine";
 import { PAGE_OFFSET, physToVirt } from "./memory";
 import { asidOf, userPteNoFault } from "./uaccess";
+import { cacheMaintenanceNs } from "./timing";
 
 /** A piece of maintenance: page-relative bytes `[a, b)` of one cache page. */
 interface Hit {
@@ -156,7 +157,11 @@ export function cacheMaintainRange(
   edges: "clean" | "discard" = "clean",
 ): void {
   apply(m, kernelHits(m, start, end), op, cause, edges);
-  m.kernel.trace("cache", "cache", cause, { start, end, op });
+  m.kernel.traceSpan("cache", "cache", cause, cacheMaintenanceNs(end - start, m.cache.lineSize), {
+    start,
+    end,
+    op,
+  });
 }
 
 // ---- arm64 (arch/arm64/mm/cache.S) ---------------------------------------------------------

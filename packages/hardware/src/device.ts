@@ -34,6 +34,7 @@ import {
 import type { Machine } from "./machine";
 import { speculationPoint, type PhysRange } from "./speculation";
 import { INVALID_PHYS_ADDR, swiotlbOrigAddr } from "./swiotlb";
+import { dmaTransferNs } from "./timing";
 
 /**
  * A DMA mask of `n` bits. Masks of 53 bits or more are capped at `Number.MAX_SAFE_INTEGER`
@@ -439,7 +440,7 @@ export function deviceRead(dev: Device, dma: number, len: number): Uint8Array {
     segs.push({ pa: c, actual: p.pa, off: p.off, len: p.len });
   }
   m.checker.checkRead(agent, out, segs, { address: dma, space: `dma (${dev.name})` });
-  m.kernel.trace(agent, "dma", "read", { dma, len });
+  m.kernel.traceSpan(agent, "dma", "read", dmaTransferNs(len), { dma, len });
   return out;
 }
 
@@ -499,6 +500,10 @@ export function deviceWrite(dev: Device, dma: number, data: Uint8Array): number 
   if (!dev.coherent) {
     speculationPoint(m, rs, "after-write", dev.agent);
   }
-  m.kernel.trace(agent, "dma", "write", { dma, len: data.length, written });
+  m.kernel.traceSpan(agent, "dma", "write", dmaTransferNs(data.length), {
+    dma,
+    len: data.length,
+    written,
+  });
   return written;
 }

@@ -19,6 +19,7 @@ import { physToDma, type Device } from "./device";
 import { HashSum, Hasher } from "./internal/hash";
 import type { Machine } from "./machine";
 import { physToVirt } from "./memory";
+import { bounceCopyNs } from "./timing";
 
 /** **Kernel:** `IO_TLB_SHIFT`. */
 export const IO_TLB_SHIFT = 11;
@@ -451,7 +452,8 @@ export function swiotlbBounce(
   const src = toDevice ? orig : tlbAddr;
   const dst = toDevice ? tlbAddr : orig;
   copyThroughLinearMap(m, src, dst, size, toDevice, dev);
-  m.kernel.trace("swiotlb", "dma", toDevice ? "bounce-to-device" : "bounce-from-device", {
+  const what = toDevice ? "bounce-to-device" : "bounce-from-device";
+  m.kernel.traceSpan("swiotlb", "dma", what, bounceCopyNs(size), {
     dev: dev.name,
     tlb: tlbAddr,
     orig,

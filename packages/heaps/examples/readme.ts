@@ -18,7 +18,7 @@ import {
   dmaBufPut,
   dmaBufUnmapAttachmentUnlocked,
 } from "@dmasim/dma-buf";
-import { DMA_HEAP_IOCTL_ALLOC, HEAPS_MODULE, dmaHeapsInit } from "../src/index";
+import { DMA_HEAP_IOCTL_ALLOC, HEAPS_MODULE, dmaHeapsInit } from "@dmasim/heaps";
 
 export async function main(): Promise<{ heaps: string[]; pixels: number[]; findings: string[] }> {
   const kernel = new Kernel({ version: "6.12", modules: [DMA_BUF_MODULE, HEAPS_MODULE] });

@@ -1,4 +1,4 @@
-import { Kernel, msleep, mutexInit, mutexLock, mutexUnlock, type Finding } from "../src/index";
+import { Kernel, msleep, mutexInit, mutexLock, mutexUnlock, type Finding } from "@dmasim/kernel";
 
 /** Two threads take two mutexes in opposite orders; lockdep catches the inversion. */
 export async function main(): Promise<{ findings: Finding[]; log: string[] }> {

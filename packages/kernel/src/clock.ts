@@ -2,6 +2,14 @@
  * The simulated clock: nanoseconds since boot and jiffies. Time moves only when every thread is
  * waiting and a timer is due, or when a caller advances it: runs never depend on the host's clock.
  *
+ * Beside this kernel time (`ktime`, what kernel code reads: timers, timeouts, fence timestamps)
+ * the clock keeps the *timeline* of a trace: ktime plus the work time charged for what the model
+ * did (a step, an exporter callback, a DMA transfer, cache maintenance). Work time only ever makes
+ * a trace readable: no kernel code reads it, so it changes no outcome (a timeout does not expire
+ * sooner because a step was long) and no state digest (two schedules that reach the same state
+ * after different work are the same state). It is a pure function of the run, so a replay traces
+ * the same timeline.
+ *
  * **Kernel:** kernel/time (ktime_get, jiffies, HZ).
  *
  * @module
@@ -23,6 +31,8 @@ export const NSEC_PER_MSEC = 1_000_000;
  */
 export class Clock {
   private ns = 0;
+  /** Work time charged so far (ns): the timeline runs this far ahead of ktime. */
+  private work = 0;
 
   /**
    * @param hz - ticks per second (`CONFIG_HZ`)
@@ -74,5 +84,20 @@ export class Clock {
   /** Move time forward by `ns` nanoseconds. */
   advance(ns: number): void {
     this.advanceTo(this.ns + Math.max(0, ns));
+  }
+
+  /**
+   * The timeline (ns): ktime plus the work time charged so far. Monotonic; moves with ktime (a
+   * timer that fires shows as the gap it is) and with {@link Clock.charge}. Read by tracing only.
+   */
+  timeline(): number {
+    return this.ns + this.work;
+  }
+
+  /** Charge `ns` of work time: the timeline moves on, ktime does not. */
+  charge(ns: number): void {
+    if (ns > 0) {
+      this.work += ns;
+    }
   }
 }

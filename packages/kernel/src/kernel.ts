@@ -78,7 +78,17 @@ export interface KernelConfig {
 /** One event of the trace (for reports and Chrome trace-event output). */
 export interface TraceEvent {
   readonly seq: number;
+  /** Kernel time (ktime, ns). */
   readonly ns: number;
+  /** Timeline time (ns): ktime plus the work time charged so far ({@link Clock.timeline}). */
+  readonly ts: number;
+  /**
+   * What the event is: an instant (absent), the begin (`B`) or end (`E`) of a span on its track
+   * (spans on one track nest), or a complete span (`X`) of `dur` ns.
+   */
+  readonly ph?: "B" | "E" | "X";
+  /** The length of an `X` span (ns). */
+  readonly dur?: number;
   readonly step: number;
   /** A track: a thread name, `"cache"`, a device name, `"iommu:<dev>"`… */
   readonly track: string;
@@ -141,6 +151,8 @@ export class Kernel {
   /** Sites that already warned once (`WARN_ON_ONCE`). @internal */
   readonly warnedOnce = new Set<string>();
   private seq = 0;
+  /** The begin times of the open spans, by track (see {@link Kernel.traceEnd}). */
+  private readonly openSpans = new Map<string, number[]>();
   private readonly modules = new Map<string, KernelModule>();
   private readonly subsystems = new Map<SubsysKey<unknown>, unknown>();
   private readonly findingListeners: ((f: Finding) => void)[] = [];
@@ -258,9 +270,83 @@ export class Kernel {
     if (!this.tracing) {
       return;
     }
+    this.pushEvent(track, cat, name, args, undefined, undefined);
+  }
+
+  /**
+   * Begin a span on `track` (a no-op unless tracing): what follows on the track until the matching
+   * {@link Kernel.traceEnd} happens inside it. **Kernel:** none (like a tracepoint pair).
+   */
+  traceBegin(
+    track: string,
+    cat: string,
+    name: string,
+    args?: Readonly<Record<string, unknown>>,
+  ): void {
+    if (!this.tracing) {
+      return;
+    }
+    const open = this.openSpans.get(track) ?? [];
+    open.push(this.clock.timeline());
+    this.openSpans.set(track, open);
+    this.pushEvent(track, cat, name, args, "B", undefined);
+  }
+
+  /**
+   * End the last span begun on `track`, charging work time so that it lasts at least `minNs` and
+   * ends after everything inside it (a no-op unless tracing). **Kernel:** none.
+   */
+  traceEnd(
+    track: string,
+    cat: string,
+    name: string,
+    minNs = 0,
+    args?: Readonly<Record<string, unknown>>,
+  ): void {
+    if (!this.tracing) {
+      return;
+    }
+    const begun = this.openSpans.get(track)?.pop();
+    if (begun !== undefined) {
+      // at least 1 ns, so that what happened inside lies strictly before the end
+      this.clock.charge(Math.max(1, begun + minNs - this.clock.timeline()));
+    }
+    this.pushEvent(track, cat, name, args, "E", undefined);
+  }
+
+  /**
+   * Record a span of `durNs` of work on `track` starting now, and charge it to the timeline (a
+   * no-op unless tracing): a DMA transfer, a cache maintenance pass. **Kernel:** none.
+   */
+  traceSpan(
+    track: string,
+    cat: string,
+    name: string,
+    durNs: number,
+    args?: Readonly<Record<string, unknown>>,
+  ): void {
+    if (!this.tracing) {
+      return;
+    }
+    const dur = Math.max(0, durNs);
+    this.pushEvent(track, cat, name, args, "X", dur);
+    this.clock.charge(dur);
+  }
+
+  private pushEvent(
+    track: string,
+    cat: string,
+    name: string,
+    args: Readonly<Record<string, unknown>> | undefined,
+    ph: "B" | "E" | "X" | undefined,
+    dur: number | undefined,
+  ): void {
     const ev: TraceEvent = {
       seq: this.nextSeq(),
       ns: this.clock.now(),
+      ts: this.clock.timeline(),
+      ...(ph !== undefined ? { ph } : {}),
+      ...(dur !== undefined ? { dur } : {}),
       step: this.step,
       track,
       cat,

@@ -64,4 +64,46 @@ describe("clock", () => {
     expect(a.clock.now()).toBe(0);
     expect(b.clock.now()).toBe(0);
   });
+
+  it("work time moves the timeline, never ktime (what kernel code and state digests read)", () => {
+    const k = new Kernel({ tracing: true });
+    const before = k.stateDigest();
+    k.clock.charge(1500);
+    k.clock.charge(-3);
+    expect(k.clock.now()).toBe(0);
+    expect(k.clock.timeline()).toBe(1500);
+    expect(k.stateDigest()).toBe(before);
+    k.clock.advance(1000);
+    expect(k.clock.timeline()).toBe(2500);
+  });
+
+  it("trace spans: B/E nest per track and last at least their minimum; X charges its length", () => {
+    const k = new Kernel({ tracing: true });
+    k.traceBegin("t", "step", "1 a");
+    k.traceSpan("dev", "dma", "write", 300);
+    k.traceBegin("t", "exporter", "map");
+    k.traceEnd("t", "exporter", "map", 100);
+    k.traceEnd("t", "step", "1 a", 1000);
+    expect(k.events.map((e) => [e.ph, e.name, e.ts, e.dur])).toEqual([
+      ["B", "1 a", 0, undefined],
+      ["X", "write", 0, 300],
+      ["B", "map", 300, undefined],
+      ["E", "map", 400, undefined],
+      ["E", "1 a", 1000, undefined],
+    ]);
+    // a span already longer than its minimum still ends 1 ns after what happened in it
+    k.traceBegin("t", "step", "2 b");
+    k.traceSpan("dev", "dma", "read", 2000);
+    k.traceEnd("t", "step", "2 b", 1000);
+    expect(k.events.at(-1)?.ts).toBe(3001);
+  });
+
+  it("without tracing, spans record and charge nothing", () => {
+    const k = new Kernel();
+    k.traceBegin("t", "step", "1 a");
+    k.traceSpan("dev", "dma", "write", 300);
+    k.traceEnd("t", "step", "1 a", 1000);
+    expect(k.events).toEqual([]);
+    expect(k.clock.timeline()).toBe(0);
+  });
 });

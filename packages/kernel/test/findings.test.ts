@@ -62,8 +62,17 @@ describe("findings", () => {
     t.trace("cpu0", "cpu", "read", { addr: 4096 });
     t.trace("cpu0", "cpu", "write");
     expect(t.events).toEqual([
-      { seq: 1, ns: 0, step: 0, track: "cpu0", cat: "cpu", name: "read", args: { addr: 4096 } },
-      { seq: 2, ns: 0, step: 0, track: "cpu0", cat: "cpu", name: "write" },
+      {
+        seq: 1,
+        ns: 0,
+        ts: 0,
+        step: 0,
+        track: "cpu0",
+        cat: "cpu",
+        name: "read",
+        args: { addr: 4096 },
+      },
+      { seq: 2, ns: 0, ts: 0, step: 0, track: "cpu0", cat: "cpu", name: "write" },
     ]);
   });
 });

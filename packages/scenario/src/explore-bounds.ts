@@ -8,6 +8,22 @@
  */
 import type { Scenario } from "./load";
 
+/**
+ * The kinds of choice point the layers make, which `--bound KIND=N` and a scenario's
+ * `explore.bounds` can limit, with who makes them.
+ */
+export const CHOICE_KINDS: Readonly<Record<string, string>> = {
+  preempt: "the scheduler: preempt the running thread at a schedule point (@dmasim/kernel)",
+  sched: "the scheduler: which woken thread runs after one blocked (@dmasim/kernel)",
+  evict: "the cache: evict a line spontaneously (@dmasim/hardware)",
+  prefetch: "the cache: load a line speculatively (@dmasim/hardware)",
+  cache:
+    "the cache: nothing, a spontaneous eviction or a prefetch at a hardware point (@dmasim/hardware)",
+  alloc:
+    "the page allocator: the free block from the tail of its list, not the head (@dmasim/hardware)",
+  "ww-inject": "ww_mutex: inject -EDEADLK to test back-off (@dmasim/dma-resv)",
+};
+
 /** Bounds of a search. Every field is optional; see {@link DEFAULT_EXPLORE_BOUNDS}. */
 export interface ExploreBounds {
   /**

@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import type { ExploreFailure, ExploreResult } from "./explore";
+import { EXPLORE_CUTS, type ExploreCut, type ExploreFailure, type ExploreResult } from "./explore";
 
 /** The `format` field of an explore result file. */
 export const EXPLORE_FORMAT = "dmasim-explore/1";
@@ -34,6 +34,7 @@ const resultSchema = z.object({
   states: z.number(),
   elapsedMs: z.number(),
   complete: z.boolean(),
+  incomplete: z.array(z.enum(EXPLORE_CUTS as [ExploreCut, ...ExploreCut[]])).optional(),
   failures: z.array(
     z.object({
       key: z.string(),
@@ -73,6 +74,7 @@ export function exploreResultJson(r: ExploreResult): unknown {
     states: r.states,
     elapsedMs: r.elapsedMs,
     complete: r.complete,
+    incomplete: r.incomplete,
     failures: r.failures.map((f) => ({
       key: f.key,
       summary: f.summary,
@@ -99,9 +101,11 @@ export function parseExploreResult(value: unknown): ExploreResult {
       `not a ${EXPLORE_FORMAT} result: ${i?.path.join(".") || "(top)"}: ${i?.message ?? "invalid"}`,
     );
   }
-  const { shards, stateKeys, shard, format: _format, ...rest } = p.data;
+  const { shards, stateKeys, shard, format: _format, incomplete, ...rest } = p.data;
   return {
     ...rest,
+    // a file written before the reasons were recorded: say only that it stopped
+    incomplete: incomplete ?? (rest.complete ? [] : ["stopped"]),
     shard,
     ...(shards ? { shards } : {}),
     ...(stateKeys ? { stateKeys } : {}),
@@ -166,15 +170,39 @@ export function mergeExploreResults(parts: readonly ExploreResult[]): ExploreRes
     pruned: parts.reduce((a, r) => a + r.pruned, 0),
     states: allKeys ? keys.size : parts.reduce((a, r) => a + r.states, 0),
     elapsedMs: Math.max(...parts.map((r) => r.elapsedMs)),
-    complete: covered && parts.every((r) => r.complete),
+    ...completeness(parts, covered),
     failures: [...failures.values()].sort((a, b) => (a.key < b.key ? -1 : 1)),
     ...(allKeys ? { stateKeys: [...keys] } : {}),
   };
 }
 
+/** The merge's completeness: every part complete and every shard there, or the reasons why not. */
+function completeness(
+  parts: readonly ExploreResult[],
+  covered: boolean,
+): { complete: boolean; incomplete: readonly ExploreCut[] } {
+  const cuts = new Set(parts.flatMap((r) => r.incomplete));
+  if (!covered) {
+    cuts.add("shards");
+  }
+  const incomplete = EXPLORE_CUTS.filter((c) => cuts.has(c));
+  return { complete: incomplete.length === 0, incomplete };
+}
+
 function fmtBound(n: number): string {
   return Number.isFinite(n) ? String(n) : "none";
 }
+
+/** Each reason a search was cut, in words. */
+const CUT_WORDS: Readonly<Record<ExploreCut, string>> = {
+  time: "the time limit stopped it (--time)",
+  runs: "the run limit stopped it (--runs)",
+  depth: "choice points past the depth bound took their default option (--depth)",
+  failure: "it stopped at the first failure (--all goes on)",
+  stopped: "it was stopped from outside",
+  sampling: "random strategies sample the space, they never exhaust it",
+  shards: "some shards are missing from the merge",
+};
 
 /**
  * The summary of a search: what was searched, runs, distinct states, time, and the result.
@@ -204,7 +232,7 @@ export function formatExploreSummary(r: ExploreResult): string {
     lines.push("result: PASS: nothing unexpected in the whole space within the bounds");
   } else {
     lines.push(
-      `result: PASS (not exhaustive): nothing unexpected in ${r.runs} runs; the ${r.strategy === "dfs" ? "search stopped at its run or time limit" : "random strategies never exhaust the space"}`,
+      `result: INCOMPLETE (not exhaustive): nothing unexpected in ${r.runs} runs, but the search did not cover its space: ${r.incomplete.map((c) => CUT_WORDS[c]).join("; ")}`,
     );
   }
   return `${lines.join("\n")}\n`;

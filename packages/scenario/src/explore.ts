@@ -84,6 +84,26 @@ export interface ExploreOptions {
   readonly stop?: () => boolean;
 }
 
+/**
+ * Why a search did not cover its whole space within the bounds: `time` and `runs` (a limit stopped
+ * it), `depth` (a run had choice points past the depth bound where the bounds allowed another
+ * option: they took option 0), `failure` (it stopped at the first failure; `all` goes on),
+ * `stopped` (stopped from outside, e.g. by another worker's failure), `sampling` (the random and
+ * pct strategies sample the space, never exhaust it), `shards` (a merge of some shards only).
+ */
+export type ExploreCut = "time" | "runs" | "depth" | "failure" | "stopped" | "sampling" | "shards";
+
+/** Every {@link ExploreCut}, in the order results list them. */
+export const EXPLORE_CUTS: readonly ExploreCut[] = [
+  "time",
+  "runs",
+  "depth",
+  "failure",
+  "stopped",
+  "sampling",
+  "shards",
+];
+
 /** One kind of failure, with its first (shortest-token) run. */
 export interface ExploreFailure {
   /** What groups failing runs: the first unexpected finding's kind/code and step, or the failed expectation. */
@@ -115,8 +135,10 @@ export interface ExploreResult {
   readonly pruned: number;
   readonly states: number;
   readonly elapsedMs: number;
-  /** The whole space within the bounds was covered (dfs, not stopped by a run or time limit). */
+  /** The whole space within the bounds was covered: `incomplete` is empty. */
   readonly complete: boolean;
+  /** Why the space was not covered (empty when `complete`), in {@link EXPLORE_CUTS} order. */
+  readonly incomplete: readonly ExploreCut[];
   readonly failures: readonly ExploreFailure[];
   readonly stateKeys?: readonly string[];
   readonly runTokens?: readonly string[];
@@ -167,7 +189,8 @@ class Search {
   pruned = 0;
   frontier = 0;
   stopped = false;
-  limited = false;
+  /** Why the search did not (or will not) cover its space. */
+  readonly cuts = new Set<ExploreCut>();
   private readonly now: () => number;
   private readonly t0: number;
   private lastProgress: number;
@@ -193,11 +216,16 @@ class Search {
       return true;
     }
     if (this.opts.stop?.()) {
-      this.stopped = this.limited = true;
+      this.stopped = true;
+      this.cuts.add("stopped");
       return true;
     }
-    if (this.runs >= this.bounds.runs || this.elapsed() >= this.bounds.timeMs) {
-      this.stopped = this.limited = true;
+    if (this.runs >= this.bounds.runs) {
+      this.stopped = true;
+      this.cuts.add("runs");
+    } else if (this.elapsed() >= this.bounds.timeMs) {
+      this.stopped = true;
+      this.cuts.add("time");
     }
     return this.stopped;
   }
@@ -223,8 +251,13 @@ class Search {
     }
     if (trace.cutAt >= 0) {
       this.pruned++;
-    } else if (!report.ok) {
-      await this.fail(report);
+    } else {
+      if (cutByDepth(trace, this.bounds)) {
+        this.cuts.add("depth");
+      }
+      if (!report.ok) {
+        await this.fail(report);
+      }
     }
     this.progress(false);
   }
@@ -252,6 +285,7 @@ class Search {
     }
     if (!this.opts.all) {
       this.stopped = true;
+      this.cuts.add("failure");
     }
   }
 
@@ -276,6 +310,28 @@ class Search {
       runsPerSec: elapsedMs > 0 ? (this.runs * 1000) / elapsedMs : 0,
     });
   }
+}
+
+/**
+ * Whether a full run met a choice point past the depth bound where the choice bounds would still
+ * have allowed another option (so the search took option 0 there without exploring the others).
+ */
+function cutByDepth(t: RunTrace, bounds: ResolvedBounds): boolean {
+  if (t.picks.length <= bounds.depth) {
+    return false;
+  }
+  const used = new Map<string, number>();
+  for (let j = 0; j < t.picks.length; j++) {
+    const kind = t.kinds[j] ?? "";
+    const n = used.get(kind) ?? 0;
+    if (j >= bounds.depth && (t.counts[j] ?? 0) > 1 && n < (bounds.choices[kind] ?? Infinity)) {
+      return true;
+    }
+    if ((t.picks[j] ?? 0) !== 0) {
+      used.set(kind, n + 1);
+    }
+  }
+  return false;
 }
 
 function mine(i: number, part: ExplorePart | undefined): boolean {
@@ -370,6 +426,10 @@ export async function explore(
   }
   s.frontier = 0;
   s.progress(true);
+  if (strategy !== "dfs") {
+    s.cuts.add("sampling");
+  }
+  const incomplete = EXPLORE_CUTS.filter((c) => s.cuts.has(c));
   const failures = [...s.failures.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
   return {
     scenario: scenario.name,
@@ -383,7 +443,8 @@ export async function explore(
     pruned: s.pruned,
     states: s.states.size,
     elapsedMs: s.elapsed(),
-    complete: strategy === "dfs" && !s.limited && (failures.length === 0 || options.all === true),
+    complete: incomplete.length === 0,
+    incomplete,
     failures,
     ...(options.keepStates ? { stateKeys: [...s.states.keys()] } : {}),
     ...(options.keepRuns ? { runTokens: s.tokens } : {}),

@@ -41,13 +41,16 @@ export { toChromeTrace, type ChromeTraceEvent } from "./trace";
 export { scenarioJsonSchema } from "./schema";
 export { KERNEL_OPS } from "./ops/kernel";
 export {
+  CHOICE_KINDS,
   DEFAULT_EXPLORE_BOUNDS,
   resolveBounds,
   type ExploreBounds,
   type ResolvedBounds,
 } from "./explore-bounds";
 export {
+  EXPLORE_CUTS,
   explore,
+  type ExploreCut,
   type ExploreFailure,
   type ExploreOptions,
   type ExplorePart,

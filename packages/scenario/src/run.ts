@@ -108,6 +108,9 @@ function choosePolicy(scenario: Scenario, opts: RunOptions): ChoicePolicy {
   return firstPolicy();
 }
 
+/** The shortest a step lasts on a trace's timeline (ns of work time): one microsecond. */
+const STEP_NS = 1000;
+
 class Runner {
   readonly kernel: Kernel;
   readonly objects = new ObjectTable();
@@ -170,11 +173,20 @@ class Runner {
     };
   }
 
-  /** Run one step; returns false when the thread must stop. */
+  /** Run one step (a span of at least a microsecond in a trace); false when the thread must stop. */
   async step(thread: string, step: ScenarioStep): Promise<boolean> {
-    const rec = this.records.get(step.id) as StepRecord;
+    const name = `${step.id} ${step.op.name}`;
     this.kernel.step = step.id;
-    this.kernel.trace(thread, "step", `${step.id} ${step.op.name}`, { line: step.line });
+    this.kernel.traceBegin(thread, "step", name, { line: step.line });
+    try {
+      return await this.runStep(thread, step);
+    } finally {
+      this.kernel.traceEnd(thread, "step", name, STEP_NS);
+    }
+  }
+
+  private async runStep(thread: string, step: ScenarioStep): Promise<boolean> {
+    const rec = this.records.get(step.id) as StepRecord;
     let result: OpResult | void;
     const ctx = this.ctx(thread, step);
     try {

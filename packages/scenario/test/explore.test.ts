@@ -94,12 +94,18 @@ describe("explore: bounds", () => {
   });
 
   it("depth 0 runs the default schedule once; a run limit stops an unfinished search", async () => {
+    // issue #14: a search that the depth bound cut is not a clean exhaustive one
     const d0 = await explore(example("lockdep-abba"), { bounds: { depth: 0 } });
     expect(d0.runs).toBe(1);
-    expect(d0.complete).toBe(true);
+    expect(d0.complete).toBe(false);
+    expect(d0.incomplete).toEqual(["depth"]);
+    expect(formatExploreSummary(d0)).toContain("past the depth bound");
+    const deep = await explore(example("lockdep-abba-fixed"));
+    expect(deep.incomplete).toEqual([]);
     const limited = await explore(example("lockdep-abba-fixed"), { bounds: { runs: 2 } });
     expect(limited.runs).toBe(2);
     expect(limited.complete).toBe(false);
+    expect(limited.incomplete).toEqual(["runs"]);
     expect(formatExploreSummary(limited)).toContain("not exhaustive");
   });
 
@@ -110,6 +116,7 @@ describe("explore: bounds", () => {
       now: () => (t += 10),
     });
     expect(r.complete).toBe(false);
+    expect(r.incomplete).toEqual(["time"]);
     expect(r.runs).toBeLessThan(4);
   });
 

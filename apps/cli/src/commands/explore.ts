@@ -1,10 +1,11 @@
-import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import {
+  CHOICE_KINDS,
+  EXPLORE_CUTS,
   explore,
   exploreResultJson,
   formatExploreSummary,
@@ -17,8 +18,13 @@ import {
   type ExploreResult,
   type ExploreStrategy,
 } from "@dmasim/scenario";
-import { EXIT_FINDINGS, EXIT_OK, UsageError, type Io } from "../io";
-import { loadAll, readScenario } from "./run";
+import { checkOutputFile, readInputFile, writeOutputFile } from "../files";
+import { envelope } from "../json";
+import { EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, UsageError, type Io } from "../io";
+import { progressMode, progressWriter } from "../progress";
+import { loadAll, readScenario } from "../scenarios";
+import { didYouMean } from "../suggest";
+import { checkKernel } from "../targets";
 
 /** Options of `dmasim explore`. */
 export interface ExploreFlags {
@@ -76,7 +82,11 @@ function duration(v: string | undefined): number | undefined {
     throw new UsageError(`--time ${v}: expected a duration such as 30s, 5m, 1h or 500ms`);
   }
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"] ?? 1000;
-  return Number(m[1]) * unit;
+  const ms = Number(m[1]) * unit;
+  if (ms <= 0) {
+    throw new UsageError(`--time ${v}: a search needs some time: expected a duration above 0`);
+  }
+  return ms;
 }
 
 /** Parse `i/n` (0-based i). */
@@ -97,7 +107,14 @@ function bounds(flags: ExploreFlags): ExploreBounds {
     if (!m) {
       throw new UsageError(`--bound ${b}: expected KIND=N (e.g. preempt=3, evict=1, alloc=inf)`);
     }
-    choices[m[1] as string] = m[2] === "inf" ? Infinity : Number(m[2]);
+    const kind = m[1] as string;
+    const kinds = Object.keys(CHOICE_KINDS);
+    if (!kinds.includes(kind)) {
+      throw new UsageError(
+        `--bound ${b}: unknown choice kind "${kind}"${didYouMean(kind, kinds)}; kinds: ${kinds.join(", ")}`,
+      );
+    }
+    choices[kind] = m[2] === "inf" ? Infinity : Number(m[2]);
   }
   const named = [
     ["preempt", "--preemptions", flags.preemptions],
@@ -140,44 +157,8 @@ function options(flags: ExploreFlags): ExploreOptions {
     ...(seed !== undefined ? { seed } : {}),
     ...(pctDepth !== undefined ? { pctDepth } : {}),
     ...(flags.shard !== undefined ? { shard: parsePart("--shard", flags.shard) } : {}),
-    ...(flags.kernel !== undefined ? { kernel: flags.kernel } : {}),
+    ...(flags.kernel !== undefined ? { kernel: checkKernel("--kernel", flags.kernel) } : {}),
   };
-}
-
-/** Progress on stderr: one rewritten line on a terminal, NDJSON lines otherwise. */
-function progressMode(io: Io, mode: string): string {
-  return mode === "auto" ? (io.isTTY ? "bar" : "ndjson") : mode;
-}
-
-function progressWriter(io: Io, mode: string): ((p: ExploreProgress) => void) | undefined {
-  const m = progressMode(io, mode);
-  if (m === "none") {
-    return undefined;
-  }
-  if (m === "ndjson") {
-    return (p) =>
-      io.err(
-        `${JSON.stringify({
-          type: "progress",
-          runs: p.runs,
-          runsPerSec: Math.round(p.runsPerSec),
-          states: p.states,
-          frontier: p.frontier,
-          pruned: p.pruned,
-          failures: p.failures,
-          elapsedMs: Math.round(p.elapsedMs),
-        })}\n`,
-      );
-  }
-  if (m === "bar") {
-    const spin = ["|", "/", "-", "\\"];
-    let i = 0;
-    return (p) =>
-      io.err(
-        `\r\x1b[2K${spin[i++ % 4] ?? ""} runs ${p.runs} | ${Math.round(p.runsPerSec)} runs/s | states ${p.states} | frontier ${p.frontier} | failures ${p.failures} | ${(p.elapsedMs / 1000).toFixed(1)}s`,
-      );
-  }
-  throw new UsageError(`--progress ${mode}: expected auto, bar, ndjson or none`);
 }
 
 /**
@@ -187,7 +168,8 @@ function progressWriter(io: Io, mode: string): ((p: ExploreProgress) => void) | 
 function workerUrl(): URL {
   const here = import.meta.url;
   if (!here.endsWith(".ts")) {
-    return new URL("./explore-worker.js", here);
+    // beside the bundles, whichever loaded this (dist/cli.cjs, main.js or main.cjs)
+    return new URL("./explore-worker.cjs", here);
   }
   const tsxDir = dirname(createRequire(here).resolve("tsx/package.json"));
   const tsx = pathToFileURL(join(tsxDir, "dist", "esm", "api", "index.mjs")).href;
@@ -246,9 +228,18 @@ async function inWorkers(
   return {
     ...merged,
     shard: opts.shard,
-    complete: parts.every((p) => p.complete),
+    ...unionCompleteness(parts),
     elapsedMs: Math.max(...parts.map((p) => p.elapsedMs)),
   };
+}
+
+/** Whether the workers' parts together covered the space, and why not. */
+function unionCompleteness(
+  parts: readonly ExploreResult[],
+): Pick<ExploreResult, "complete" | "incomplete"> {
+  const cuts = new Set(parts.flatMap((p) => p.incomplete));
+  const incomplete = EXPLORE_CUTS.filter((c) => cuts.has(c));
+  return { complete: incomplete.length === 0, incomplete };
 }
 
 function sumProgress(ps: readonly ExploreProgress[]): ExploreProgress {
@@ -265,20 +256,59 @@ function sumProgress(ps: readonly ExploreProgress[]): ExploreProgress {
   };
 }
 
+/**
+ * The exit code of a search: 1 when it found a failure, 3 when it found none but did not cover
+ * its space (so a CI job can tell it from a clean exhaustive search), 0 for a clean complete one.
+ */
+export function exploreExitCode(r: ExploreResult): number {
+  if (r.failures.length > 0) {
+    return EXIT_FINDINGS;
+  }
+  return r.complete ? EXIT_OK : EXIT_INCOMPLETE;
+}
+
 function print(io: Io, r: ExploreResult, flags: ExploreFlags): number {
   if (flags.out !== undefined) {
-    writeFileSync(flags.out, `${JSON.stringify(exploreResultJson(r))}\n`);
+    writeOutputFile("--out", flags.out, `${JSON.stringify(exploreResultJson(r))}\n`);
   }
   if (flags.json) {
     const { stateKeys: _k, ...rest } = exploreResultJson(r) as { stateKeys?: unknown };
-    io.out(`${JSON.stringify(rest, null, 2)}\n`);
+    io.out(envelope("explore", r.failures.length === 0, rest));
   } else {
     for (const f of r.failures) {
       io.out(`${f.text}\n`);
     }
     io.out(formatExploreSummary(r));
   }
-  return r.failures.length > 0 ? EXIT_FINDINGS : EXIT_OK;
+  return exploreExitCode(r);
+}
+
+function readPart(file: string): ExploreResult {
+  const text = readInputFile(file, "explore result file (JSON)");
+  try {
+    return parseExploreResult(JSON.parse(text));
+  } catch (e) {
+    throw new UsageError(`${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/**
+ * The worker count: a number from 1, or `auto` for every core; more than the cores is capped at
+ * the cores (threads beyond them only share the same cores), with a note on stderr.
+ */
+function workerCount(io: Io, v: string | undefined): number {
+  const cores = availableParallelism();
+  if (v === "auto") {
+    return cores;
+  }
+  const n = count("--workers", v, 1) ?? 1;
+  if (n > cores) {
+    io.err(
+      `dmasim: --workers ${v}: this machine has ${cores} core${cores === 1 ? "" : "s"}; using ${cores}\n`,
+    );
+    return cores;
+  }
+  return n;
 }
 
 /** `dmasim explore FILE` and `dmasim explore --merge A.json B.json…`. */
@@ -287,17 +317,15 @@ export async function exploreCommand(
   args: readonly string[],
   flags: ExploreFlags,
 ): Promise<number> {
+  const mode = progressMode(io, flags.progress ?? "auto");
+  if (flags.out !== undefined) {
+    checkOutputFile("--out", flags.out);
+  }
   if (flags.merge) {
     if (args.length === 0) {
       throw new UsageError("--merge needs the result files of the shards (written with --out)");
     }
-    const parts = args.map((a) => {
-      try {
-        return parseExploreResult(JSON.parse(readFileSync(a, "utf8")));
-      } catch (e) {
-        throw new UsageError(`${a}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    });
+    const parts = args.map(readPart);
     let merged: ExploreResult;
     try {
       merged = mergeExploreResults(parts);
@@ -309,21 +337,22 @@ export async function exploreCommand(
   if (args.length !== 1) {
     throw new UsageError("explore takes exactly one scenario FILE (or --merge FILES)");
   }
-  const [sc] = loadAll(args);
-  const { text, file } = readScenario(args[0] as string);
   const opts = options(flags);
-  const workers =
-    flags.workers === "auto" ? availableParallelism() : (count("--workers", flags.workers, 1) ?? 1);
-  const onProgress = progressWriter(io, flags.progress ?? "auto");
+  const workers = workerCount(io, flags.workers);
+  const [sc] = loadAll(args, (s) => io.err(s));
+  const { text, file } = readScenario(args[0] as string);
+  const progress = progressWriter(io, mode);
+  const onProgress = progress?.update;
   const withOut = { ...opts, keepStates: flags.out !== undefined };
   let result: ExploreResult;
-  if (workers > 1) {
-    result = await inWorkers(text, file, withOut, workers, onProgress);
-  } else {
-    result = await explore(sc!, { ...withOut, ...(onProgress ? { onProgress } : {}) });
-  }
-  if (progressMode(io, flags.progress ?? "auto") === "bar") {
-    io.err("\n");
+  try {
+    if (workers > 1) {
+      result = await inWorkers(text, file, withOut, workers, onProgress);
+    } else {
+      result = await explore(sc!, { ...withOut, ...(onProgress ? { onProgress } : {}) });
+    }
+  } finally {
+    progress?.end();
   }
   return print(io, result, flags);
 }

@@ -1,7 +1,11 @@
 import { DRIVERS_MODULE } from "@dmasim/drivers";
 import { PLATFORM_PRESETS, createMachine } from "@dmasim/hardware";
 import { HEAPS_MODULE, dmaHeapList, dmaHeapsInit, ionDevice, ionInit } from "@dmasim/heaps";
+import { DMA_BUF_MODULE } from "@dmasim/dma-buf";
+import { DMA_MAPPING_MODULE } from "@dmasim/dma-mapping";
+import { DMA_RESV_MODULE } from "@dmasim/dma-resv";
 import {
+  CORE_MODULE,
   DEFAULT_KERNEL_VERSION,
   ERA_LAYERS,
   Kernel,
@@ -9,24 +13,28 @@ import {
   type Era,
   type KernelChange,
 } from "@dmasim/kernel";
-import { defaultRegistry } from "@dmasim/scenario";
 import { listExamples } from "../examples";
 import { table, UsageError, type Io } from "../io";
+import { LISTABLE } from "../listable";
 
-/** What `dmasim list` can list. */
-export const LISTABLE = [
-  "kernels",
-  "platforms",
-  "heaps",
-  "drivers",
-  "options",
-  "examples",
-  "ops",
-] as const;
+export { LISTABLE };
+
+/** The scenario layer's registry, loaded only by the listings that need it (start-up time). */
+async function defaultRegistry() {
+  return (await import("@dmasim/scenario")).defaultRegistry();
+}
 
 /** The era tables of every loaded layer (each package's module registers its own). */
 function eraTables(): Era[][] {
-  return defaultRegistry().modules.map((m) => [...(m.eras ?? [])]);
+  const modules = [
+    CORE_MODULE,
+    DMA_MAPPING_MODULE,
+    DMA_RESV_MODULE,
+    DMA_BUF_MODULE,
+    HEAPS_MODULE,
+    DRIVERS_MODULE,
+  ];
+  return modules.map((m) => [...(m.eras ?? [])]);
 }
 
 /** One row per change: what began (+) or ended (-) in a layer between two profiles. */
@@ -67,10 +75,10 @@ function listPlatforms(io: Io): void {
 }
 
 /** The heaps a kernel boots with: dma-heaps under /dev/dma_heap/, and ION's heaps on kernels that have it. */
-function heapsOf(version: string, platform: string, android: boolean): string[][] {
+async function heapsOf(version: string, platform: string, android: boolean): Promise<string[][]> {
   const kernel = new Kernel({
     version,
-    modules: [...defaultRegistry().modules, HEAPS_MODULE],
+    modules: [...(await defaultRegistry()).modules, HEAPS_MODULE],
     options: { CONFIG_ANDROID: android },
   });
   createMachine(kernel, platform);
@@ -83,9 +91,9 @@ function heapsOf(version: string, platform: string, android: boolean): string[][
   return rows;
 }
 
-function listHeaps(io: Io, version: string, platform: string): void {
-  const plain = heapsOf(version, platform, false);
-  const android = heapsOf(version, platform, true);
+async function listHeaps(io: Io, version: string, platform: string): Promise<void> {
+  const plain = await heapsOf(version, platform, false);
+  const android = await heapsOf(version, platform, true);
   const rows = [
     ...plain.map((r) => [...r, ""]),
     ...android
@@ -127,8 +135,8 @@ function listDrivers(io: Io): void {
   io.out(table([["DRIVER", "WHAT IT MODELS", "OPTIONS THAT REINTRODUCE A BUG"], ...rows]) + "\n");
 }
 
-function listOptions(io: Io, version: string): void {
-  const kernel = new Kernel({ version, modules: defaultRegistry().modules });
+async function listOptions(io: Io, version: string): Promise<void> {
+  const kernel = new Kernel({ version, modules: (await defaultRegistry()).modules });
   const rows = kernel.options
     .list()
     .map(({ def, value }) => [
@@ -149,13 +157,21 @@ function listExamplesCmd(io: Io): void {
   io.out(table([["EXAMPLE", "WHAT IT SHOWS"], ...rows]) + "\n");
 }
 
-function listOps(io: Io): void {
-  const rows = [...defaultRegistry().ops.values()].map((op) => [op.name, op.layer, op.summary]);
+async function listOps(io: Io): Promise<void> {
+  const rows = [...(await defaultRegistry()).ops.values()].map((op) => [
+    op.name,
+    op.layer,
+    op.summary,
+  ]);
   io.out(table([["OPERATION", "LAYER", "WHAT IT DOES"], ...rows]) + "\n");
 }
 
 /** Run `dmasim list WHAT`. */
-export function list(io: Io, what: string, opts: { kernel: string; platform: string }): void {
+export async function list(
+  io: Io,
+  what: string,
+  opts: { kernel: string; platform: string },
+): Promise<void> {
   switch (what) {
     case "kernels":
       return listKernels(io);

@@ -1,9 +1,7 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, extname } from "node:path";
 import {
-  defaultRegistry,
+  PLAIN,
   formatReport,
-  loadScenario,
   reportJson,
   runScenario,
   toChromeTrace,
@@ -11,9 +9,13 @@ import {
   type RunReport,
   type Scenario,
 } from "@dmasim/scenario";
-import pc from "picocolors";
-import { findExample } from "../examples";
-import { EXIT_FINDINGS, EXIT_OK, UsageError, type Io } from "../io";
+import { createColors } from "picocolors";
+import { checkOutputFile, writeOutputFile } from "../files";
+import { envelope } from "../json";
+import { EXIT_FINDINGS, EXIT_OK, UsageError, useColor, type Io } from "../io";
+import { loadAll } from "../scenarios";
+import { checkKernel, checkPlatform, expandList, kernelNames, platformNames } from "../targets";
+import { runMatrix } from "./matrix";
 
 /** Options of `dmasim run`. */
 export interface RunFlags {
@@ -24,29 +26,6 @@ export interface RunFlags {
   seed?: string;
   replay?: string;
   color?: boolean;
-}
-
-/** Read a scenario: a path, or the name of a bundled example. */
-export function readScenario(arg: string): { text: string; file: string } {
-  if (existsSync(arg)) {
-    return { text: readFileSync(arg, "utf8"), file: arg };
-  }
-  const ex = findExample(arg);
-  if (ex) {
-    return { text: readFileSync(ex.file, "utf8"), file: ex.file };
-  }
-  throw new UsageError(
-    `${arg}: no such file, and no bundled example of that name (dmasim list examples)`,
-  );
-}
-
-/** Load every file first: a bad file stops everything before anything runs. */
-export function loadAll(files: readonly string[]): Scenario[] {
-  const registry = defaultRegistry();
-  return files.map((f) => {
-    const { text, file } = readScenario(f);
-    return loadScenario(text, file, registry);
-  });
 }
 
 function parseSeed(seed: string | undefined): number | undefined {
@@ -67,59 +46,90 @@ function traceFile(base: string, report: RunReport, many: boolean): string {
   return `${base.slice(0, base.length - extname(base).length)}.${basename(report.scenario.name)}${ext}`;
 }
 
-/** `dmasim run FILE...`: run each scenario and report. */
+/** The palette of reports on stdout. */
+export function palette(io: Io, color: boolean | undefined): Palette {
+  return useColor(io, "out", color ?? true) ? createColors(true) : PLAIN;
+}
+
+/** A report in the `--json` output: the run's report, with the platform it was forced to. */
+export function reportEntry(r: RunReport, platform: string | undefined): unknown {
+  return { ...(reportJson(r) as object), platform: platform ?? null };
+}
+
+/** `dmasim run FILE...`: run each scenario (or each of a kernel/platform matrix) and report. */
 export async function run(io: Io, files: readonly string[], flags: RunFlags): Promise<number> {
   const seed = parseSeed(flags.seed);
-  if (flags.replay !== undefined && files.length > 1) {
-    throw new UsageError("--replay replays one run: give exactly one FILE");
+  const kernels = expandList("--kernel", flags.kernel, kernelNames, checkKernel);
+  const platforms = expandList("--platform", flags.platform, platformNames, checkPlatform);
+  const matrix = (kernels?.length ?? 0) > 1 || (platforms?.length ?? 0) > 1;
+  if (flags.replay !== undefined && (files.length > 1 || matrix)) {
+    throw new UsageError(
+      "--replay replays one run: give exactly one FILE, one --kernel and one --platform",
+    );
   }
-  const scenarios = loadAll(files);
-  const palette: Palette = flags.color
-    ? pc
-    : { red: String, green: String, yellow: String, dim: String, bold: String };
+  if (flags.trace !== undefined) {
+    checkOutputFile("--trace", flags.trace);
+    if (matrix) {
+      throw new UsageError(
+        "--trace writes the trace of one run: not with a kernel/platform matrix",
+      );
+    }
+  }
+  const scenarios = loadAll(files, (s) => io.err(s));
+  const c = palette(io, flags.color);
+  if (matrix) {
+    return runMatrix(io, scenarios, kernels ?? [undefined], platforms ?? [undefined], {
+      ...(seed !== undefined ? { seed } : {}),
+      json: flags.json === true,
+      palette: c,
+    });
+  }
+  const kernel = kernels?.[0];
+  const platform = platforms?.[0];
   const reports: RunReport[] = [];
   for (const sc of scenarios) {
-    const r = await runScenario(sc, {
-      ...(flags.kernel !== undefined ? { kernel: flags.kernel } : {}),
-      ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
-      ...(seed !== undefined ? { seed } : {}),
-      ...(flags.replay !== undefined ? { replay: flags.replay } : {}),
-      trace: flags.trace !== undefined,
+    const r = await runOne(sc, {
+      kernel,
+      platform,
+      seed,
+      replay: flags.replay,
+      trace: flags.trace,
     });
     reports.push(r);
     if (flags.trace !== undefined) {
-      writeFileSync(
-        traceFile(flags.trace, r, scenarios.length > 1),
-        JSON.stringify(toChromeTrace(r)),
-      );
+      const file = traceFile(flags.trace, r, scenarios.length > 1);
+      writeOutputFile("--trace", file, JSON.stringify(toChromeTrace(r)));
     }
     if (!flags.json) {
-      io.out(formatReport(r, palette));
+      io.out(formatReport(r, c));
       if (scenarios.length > 1) {
         io.out("\n");
       }
     }
   }
+  const ok = reports.every((r) => r.ok);
   if (flags.json) {
-    io.out(
-      JSON.stringify(
-        reports.length === 1 ? reportJson(reports[0] as RunReport) : reports.map(reportJson),
-        null,
-        2,
-      ) + "\n",
-    );
+    io.out(envelope("run", ok, { reports: reports.map((r) => reportEntry(r, platform)) }));
   }
-  return reports.every((r) => r.ok) ? EXIT_OK : EXIT_FINDINGS;
+  return ok ? EXIT_OK : EXIT_FINDINGS;
 }
 
-/** `dmasim check FILE...`: validate only. */
-export function check(io: Io, files: readonly string[]): number {
-  const scenarios = loadAll(files);
-  for (const sc of scenarios) {
-    const steps = sc.setup.length + sc.threads.reduce((n, t) => n + t.steps.length, 0);
-    io.out(
-      `${sc.file}: ok (${steps} steps, ${sc.threads.length} thread${sc.threads.length === 1 ? "" : "s"})\n`,
-    );
-  }
-  return EXIT_OK;
+/** Run one scenario with the CLI's overrides. */
+export function runOne(
+  sc: Scenario,
+  o: {
+    kernel?: string | undefined;
+    platform?: string | undefined;
+    seed?: number | undefined;
+    replay?: string | undefined;
+    trace?: string | undefined;
+  },
+): Promise<RunReport> {
+  return runScenario(sc, {
+    ...(o.kernel !== undefined ? { kernel: o.kernel } : {}),
+    ...(o.platform !== undefined ? { platform: o.platform } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.replay !== undefined ? { replay: o.replay } : {}),
+    trace: o.trace !== undefined,
+  });
 }

@@ -65,7 +65,7 @@ export interface GpuBoCreateOptions {
   readonly lowmem?: boolean;
 }
 
-/** @internal The memory behind a BO and the GPU's own mapping of it. */
+/** The memory behind a BO and the GPU's own mapping of it (`GpuBo.backing`). */
 export interface GpuBacking {
   readonly placement: GpuPlacement;
   /** Allocation blocks (one for a contiguous BO). */
