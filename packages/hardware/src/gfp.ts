@@ -77,6 +77,50 @@ export const GFP_DMA = __GFP_DMA;
 export const GFP_DMA32 = __GFP_DMA32;
 
 /**
+ * Every GFP flag and combination by its kernel name, for tools that read names (scenario files,
+ * command lines): `GFP_KERNEL | __GFP_ZERO` is `GFP_FLAGS.GFP_KERNEL | GFP_FLAGS.__GFP_ZERO`.
+ *
+ * **Kernel:** include/linux/gfp_types.h; the names `%pGg` prints (`gfpflag_names`).
+ */
+export const GFP_FLAGS = {
+  GFP_ATOMIC,
+  GFP_DMA,
+  GFP_DMA32,
+  GFP_HIGHUSER,
+  GFP_KERNEL,
+  GFP_NOFS,
+  GFP_NOIO,
+  GFP_NOWAIT,
+  GFP_USER,
+  __GFP_ACCOUNT,
+  __GFP_COMP,
+  __GFP_DIRECT_RECLAIM,
+  __GFP_DMA,
+  __GFP_DMA32,
+  __GFP_FS,
+  __GFP_HARDWALL,
+  __GFP_HIGH,
+  __GFP_HIGHMEM,
+  __GFP_IO,
+  __GFP_KSWAPD_RECLAIM,
+  __GFP_MEMALLOC,
+  __GFP_MOVABLE,
+  __GFP_NOFAIL,
+  __GFP_NOMEMALLOC,
+  __GFP_NORETRY,
+  __GFP_NOWARN,
+  __GFP_RECLAIM,
+  __GFP_RECLAIMABLE,
+  __GFP_RETRY_MAYFAIL,
+  __GFP_THISNODE,
+  __GFP_WRITE,
+  __GFP_ZERO,
+} as const satisfies Readonly<Record<string, GfpFlags>>;
+
+/** A GFP flag's kernel name, e.g. `"GFP_KERNEL"`. */
+export type GfpFlagName = keyof typeof GFP_FLAGS;
+
+/**
  * Whether an allocation with these flags may sleep.
  *
  * **Kernel:** `gfpflags_allow_blocking()`.

@@ -21,9 +21,11 @@ export {
 } from "./options";
 export {
   ChoiceSource,
+  ReplayDiverged,
   decodeReplayToken,
   encodeReplayToken,
   firstPolicy,
+  isReplayDiverged,
   randomPolicy,
   replayPolicy,
   type ChoicePoint,
@@ -52,10 +54,11 @@ export {
   type FindingInput,
   type FindingKind,
 } from "./findings";
-export { BUG_ON, KernelBug, WARN_ON, WARN_ON_ONCE, might_sleep } from "./bug";
+export { BUG_ON, KernelBug, WARN_ON, WARN_ON_ONCE, isKernelBug, might_sleep } from "./bug";
 export {
   RunAborted,
   Scheduler,
+  isRunAborted,
   Task,
   type BlockOptions,
   type TaskState,

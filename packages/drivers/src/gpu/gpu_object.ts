@@ -21,11 +21,9 @@ import {
   DMA_BIDIRECTIONAL,
   dmaMapSgtable,
   dmaUnmapSgtable,
-  forEachSgtableDmaSg,
   sgAllocTableFromPages,
-  sgDmaAddress,
-  sgDmaLen,
   sgFreeTable,
+  sgtDmaRanges,
   type SgTable,
 } from "@dmasim/dma-mapping";
 import {
@@ -152,24 +150,8 @@ function freeBacking(gpu: GpuDevice, b: GpuBacking): void {
 
 /** @internal The DMA ranges of `[offset, offset + len)` in a mapped table. */
 export function sgtRanges(sgt: SgTable, offset: number, len: number): GpuDmaRange[] {
-  const out: GpuDmaRange[] = [];
-  let skip = offset;
-  let left = len;
-  forEachSgtableDmaSg(sgt, (sg) => {
-    const n = sgDmaLen(sg);
-    if (left === 0) {
-      return;
-    }
-    if (skip >= n) {
-      skip -= n;
-      return;
-    }
-    const take = Math.min(n - skip, left);
-    out.push({ addr: sgDmaAddress(sg) + skip, len: take });
-    left -= take;
-    skip = 0;
-  });
-  if (left > 0) {
+  const out = sgtDmaRanges(sgt, offset, len);
+  if (!out) {
     throw new KernelError("EINVAL", `bytes ${offset}..${offset + len} lie outside the buffer`);
   }
   return out;
