@@ -351,6 +351,10 @@ export function sgAllocTableFromPagesSegment(
       kind: "warn",
       code: "lib/scatterlist.c:sg_alloc_append_table_from_pages",
       summary: `WARNING at lib/scatterlist.c:sg_alloc_append_table_from_pages: max_segment ${maxSegment} below PAGE_SIZE`,
+      details: {
+        site: "lib/scatterlist.c:sg_alloc_append_table_from_pages",
+        hint: `pass a max_segment of at least PAGE_SIZE (${PAGE_SIZE}), e.g. dma_max_mapping_size() of the device`,
+      },
     });
     throw new KernelError("EINVAL", `sg_alloc_table_from_pages: max_segment ${maxSegment}`);
   }

@@ -178,6 +178,7 @@ export function might_sleep(kernel: Kernel, site = "might_sleep"): void {
       rcuReadDepth: task.rcuReadDepth,
       held,
       text,
+      hint: `do not sleep (${site}) in atomic context: ${held.length ? `release ${held.join(", ")} first, or ` : ""}use a variant that does not sleep`,
     },
   });
 }

@@ -50,9 +50,28 @@ export {
 export {
   FINDING_KINDS,
   isFindingKind,
+  type AnyDetails,
+  type ClobberedWriteDetails,
+  type DeadlockDetails,
+  type DmaApiDetails,
+  type DmaRangeDetails,
   type Finding,
+  type FindingDetails,
+  type FindingDetailsBase,
+  type FindingDetailsByKind,
+  type FindingDmaMapping,
   type FindingInput,
+  type FindingInputOf,
   type FindingKind,
+  type FindingLineEvent,
+  type FindingOf,
+  type FindingWriter,
+  type IommuFaultDetails,
+  type LeakDetails,
+  type LockdepDetails,
+  type StaleReadDetails,
+  type UseAfterFreeDetails,
+  type WarnDetails,
 } from "./findings";
 export { BUG_ON, KernelBug, WARN_ON, WARN_ON_ONCE, isKernelBug, might_sleep } from "./bug";
 export {

@@ -483,6 +483,7 @@ export class Scheduler {
       details: {
         threads: blocked.map((t) => ({ thread: t.name, id: t.id, waitingFor: t.waitingFor })),
         text: lines.join("\n"),
+        hint: `${blocked.map((t) => `${t.name} waits for ${t.waitingFor ?? "?"}`).join(", ")}: take the locks in one order everywhere, back off (drop every lock) on -EDEADLK, and make sure whoever signals a wait is not itself waiting`,
       },
     });
     this.kernel.printk(3, `INFO: task hung: every thread is blocked\n${lines.join("\n")}`);
@@ -531,11 +532,9 @@ export class Scheduler {
     this.joiners.delete(task);
     if (isBug(error)) {
       this.abort(
-        new RunAborted(
-          "bug",
-          `BUG in thread ${task.toString()}: ${error.message}`,
-          { cause: error },
-        ),
+        new RunAborted("bug", `BUG in thread ${task.toString()}: ${error.message}`, {
+          cause: error,
+        }),
       );
       return;
     }

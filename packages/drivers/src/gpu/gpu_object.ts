@@ -363,6 +363,10 @@ export function gpuBoUnpin(bo: GpuBo): void {
       kind: "warn",
       code: "drivers/gpu/amdgpu_object.c:amdgpu_bo_unpin",
       summary: `${bo.gpu.name}: unpin of a BO that is not pinned`,
+      details: {
+        site: "drivers/gpu/amdgpu_object.c:amdgpu_bo_unpin",
+        hint: "unpin only what was pinned: one amdgpu_bo_unpin per amdgpu_bo_pin (dma_buf_unpin per dma_buf_pin)",
+      },
     });
     return;
   }
@@ -390,6 +394,7 @@ export function gpuBoPut(bo: GpuBo): void {
       kind: "use-after-free",
       code: "gpu-bo-put",
       summary: `${bo.gpu.name}: a BO reference dropped after the BO was freed`,
+      details: { hint: "drop each BO reference once: the last put freed the BO" },
     });
     return;
   }
