@@ -94,15 +94,15 @@ export function fdResult(process: Process, fd: number): OpResult<FdObject> {
   return { object: { process, fd }, text: `fd ${fd}` };
 }
 
-/** `T` without its `undefined` values: what an optional field takes under `exactOptionalPropertyTypes`. */
-export type Compact<T> = { [K in keyof T]?: T[K] & ({} | null) };
+/** `T` without its absent values: what an optional field takes under `exactOptionalPropertyTypes`. */
+export type Compact<T> = { [K in keyof T]?: NonNullable<T[K]> };
 
-/** `o` without its undefined fields (a scenario's optional arguments as a lower layer's options). */
+/** `o` without its absent fields (a scenario's optional arguments as a lower layer's options). */
 export function compact<T extends object>(o: T): Compact<T> {
   const out: Compact<T> = {};
   for (const k in o) {
     const v = o[k];
-    if (v !== undefined) {
+    if (v !== undefined && v !== null) {
       out[k] = v;
     }
   }
