@@ -125,7 +125,8 @@ describe("dmasim run / check / example", () => {
     expect(await main(["example", "nope"], none)).toBe(2);
     const ops = capture();
     expect(await main(["list", "ops"], ops)).toBe(0);
-    expect(ops.stdout).toMatch(/mutex_lock\s+@dmasim\/kernel/);
+    expect(ops.stdout).toMatch(/mutex_lock\s+@dmasim\/kernel\s+lock: mutex\s+take a mutex/);
+    expect(ops.stdout).toMatch(/alloc_pages\s+@dmasim\/hardware\s+order\?: int 0\.\.10, gfp\?: GFP flags/);
   });
 
   it("--platform shows which machines a bug affects", async () => {

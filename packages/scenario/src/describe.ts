@@ -117,3 +117,22 @@ export function opsMarkdownTable(registry: Registry): string {
     "\n",
   );
 }
+
+const BEGIN = "<!-- ops:begin (generated from the registry by `pnpm gen:docs`: do not edit) -->";
+const END = "<!-- ops:end -->";
+
+/**
+ * `markdown` with the text between its operation-table markers replaced by `table`.
+ *
+ * **Kernel:** none. **Locking:** none.
+ *
+ * @throws {@link Error} when the markers are missing
+ */
+export function withOpsTable(markdown: string, table: string): string {
+  const from = markdown.indexOf(BEGIN);
+  const to = markdown.indexOf(END);
+  if (from < 0 || to < from) {
+    throw new Error(`no operation table markers (${BEGIN} … ${END})`);
+  }
+  return `${markdown.slice(0, from + BEGIN.length)}\n\n${table}\n\n${markdown.slice(to)}`;
+}

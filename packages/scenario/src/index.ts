@@ -73,7 +73,13 @@ export { PLAIN, formatReport, reportJson, type Palette } from "./report";
 export { toChromeTrace, type ChromeTraceEvent } from "./trace";
 export { scenarioJsonSchema } from "./schema";
 export { KERNEL_OPS } from "./ops/kernel";
-export { describeArgs, type ArgDescription } from "./describe";
+export {
+  describeArgs,
+  describeShape,
+  opsMarkdownTable,
+  withOpsTable,
+  type ArgDescription,
+} from "./describe";
 export {
   DEFAULT_EXPLORE_BOUNDS,
   resolveBounds,

@@ -2,7 +2,7 @@ import { DRIVERS_MODULE } from "@dmasim/drivers";
 import { PLATFORM_PRESETS, createMachine } from "@dmasim/hardware";
 import { HEAPS_MODULE, dmaHeapList, dmaHeapsInit, ionDevice, ionInit } from "@dmasim/heaps";
 import { DEFAULT_KERNEL_VERSION, KERNEL_PROFILES, Kernel } from "@dmasim/kernel";
-import { defaultRegistry } from "@dmasim/scenario";
+import { defaultRegistry, describeArgs } from "@dmasim/scenario";
 import { listExamples } from "../examples";
 import { table, UsageError, type Io } from "../io";
 
@@ -121,9 +121,15 @@ function listExamplesCmd(io: Io): void {
   io.out(table([["EXAMPLE", "WHAT IT SHOWS"], ...rows]) + "\n");
 }
 
+/** Every operation with its layer, its arguments and their types (`lock: mutex`, `len?: int >= 1`). */
 function listOps(io: Io): void {
-  const rows = [...defaultRegistry().ops.values()].map((op) => [op.name, op.layer, op.summary]);
-  io.out(table([["OPERATION", "LAYER", "WHAT IT DOES"], ...rows]) + "\n");
+  const rows = [...defaultRegistry().ops.values()].map((op) => [
+    op.name,
+    op.layer,
+    describeArgs(op),
+    op.summary,
+  ]);
+  io.out(table([["OPERATION", "LAYER", "ARGUMENTS", "WHAT IT DOES"], ...rows]) + "\n");
 }
 
 /** Run `dmasim list WHAT`. */
