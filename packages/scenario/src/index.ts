@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export { ScenarioError, formatIssue, type ScenarioIssue } from "./errors";
+export { ScenarioError, formatIssue, isScenarioError, type ScenarioIssue } from "./errors";
 export { bytesSchema, hexSummary, toBytes, type BytesSpec } from "./bytes";
 export {
   ObjectTable,
