@@ -7,7 +7,7 @@
 import { DMA_RESV_USAGE_BOOKKEEP, dmaResvGetFences } from "@dmasim/dma-resv";
 import { refcountRead } from "@dmasim/kernel";
 import { expect } from "vitest";
-import { ARM64, T, probe, type OpCase } from "./harness";
+import { NO_FINDINGS, ARM64, T, probe, type OpCase } from "./harness";
 
 /** A system-heap buffer: fd `fd` (8 KiB) and a reference `buf`. */
 const HEAP = `${ARM64}heaps: true
@@ -19,9 +19,7 @@ setup:
 `;
 const RELEASE = `  - dma_buf_put: buf
   - close: fd
-expect:
-  findings: none
-`;
+${NO_FINDINGS}`;
 /** HEAP, attached to `cam` (`at`), the kernel mapping `kva` (its lines cached, as the zeroing left them). */
 const ATTACHED = `${HEAP}  - dma_buf_attach: { buf: buf, device: cam }
     as: at
@@ -74,9 +72,7 @@ export const DMA_BUF_CASES: Readonly<Record<string, OpCase>> = {
   - probe: { fd: fd2, buf: buf }
   - close: fd2
   - close: fd
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ fd: T.ref("fd"), buf: T.ref("dma_buf") }, ({ fd, buf }) => {
       expect(fd.process.peek(fd.fd)).toBe(buf.file);
     }),
@@ -95,9 +91,7 @@ ${RELEASE}`,
   - dma_buf_put: buf
   - probe: { buf: buf }
   - close: fd
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ buf: T.ref("dma_buf") }, ({ buf }) => {
       expect(refcountRead(buf.file!.fCount)).toBe(1);
     }),

@@ -7,7 +7,7 @@
 import { DMA_BIT_MASK } from "@dmasim/hardware";
 import { SIZE_MAX, dmaDebugEntries, sgDmaLen } from "@dmasim/dma-mapping";
 import { expect } from "vitest";
-import { ARM64, PAGES, T, probe, type OpCase } from "./harness";
+import { NO_FINDINGS, ARM64, PAGES, T, probe, type OpCase } from "./harness";
 
 const MAPPED_SGT = `${PAGES}  - sg_alloc_table_from_pages: buf
     as: sgt
@@ -26,9 +26,7 @@ export const DMA_MAPPING_CASES: Readonly<Record<string, OpCase>> = {
   - device_read: { device: cam, dma: d, len: 2 }
     expect: { value: "aa 55" }
   - dma_unmap: d
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ d: T.ref("dma_mapping") }, ({ d }) => {
       expect(d).toMatchObject({ kind: "single", size: 64, dir: 1 });
       expect(dmaDebugEntries(d.dev).map((e) => e.devAddr)).toEqual([d.addr]);
@@ -44,9 +42,7 @@ expect:
   - device_read: { device: cam, dma: d, len: 1 }
     expect: { value: "a1" }
   - dma_unmap: d
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   dma_mapping_error: {
     // dma-debug records the check: without it the unmap is an error (h21)
@@ -56,9 +52,7 @@ expect:
   - dma_mapping_error: d
     expect: { value: false }
   - dma_unmap: d
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   dma_unmap: {
     yaml: `${PAGES}steps:
@@ -70,9 +64,7 @@ expect:
   - probe: { d: d }
   - cpu_read: { mapping: lin, len: 1 }
     expect: { value: "0f" }
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ d: T.ref("dma_mapping") }, ({ d }) => {
       expect(d.unmapped).toBe(true);
       expect(dmaDebugEntries(d.dev)).toEqual([]);
@@ -89,9 +81,7 @@ expect:
   - cpu_read: { mapping: lin, len: 1 }
     expect: { value: "c1" }
   - dma_unmap: d
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   dma_sync_single_for_device: {
     yaml: `${PAGES}steps:
@@ -103,9 +93,7 @@ expect:
   - device_read: { device: cam, dma: d, len: 1 }
     expect: { value: "d1" }
   - dma_unmap: d
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   sg_alloc_table_from_pages: {
     // the two pages of the order-1 block are contiguous: one entry
@@ -138,9 +126,7 @@ expect:
     expect: { value: "11 22" }
   - dma_unmap_sgtable: m
   - sg_free_table: sgt
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ m: T.ref("sg_mapping") }, ({ m }) => {
       expect(m.sgt.nents).toBe(1);
       expect(sgDmaLen(m.sgt.sgl[0]!)).toBe(8192);
@@ -156,9 +142,7 @@ expect:
   - cpu_read: { mapping: lin, offset: 8000, len: 1 }
     expect: { value: "e1" }
   - sg_free_table: sgt
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ m: T.ref("sg_mapping") }, ({ m }) => {
       expect(m.unmapped).toBe(true);
       expect(dmaDebugEntries(m.dev)).toEqual([]);
@@ -175,9 +159,7 @@ expect:
     expect: { value: "c2" }
   - dma_unmap_sgtable: m
   - sg_free_table: sgt
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   dma_sync_sgtable_for_device: {
     yaml: `${MAPPED_SGT}steps:
@@ -189,9 +171,7 @@ expect:
     expect: { value: "d2" }
   - dma_unmap_sgtable: m
   - sg_free_table: sgt
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   dma_set_mask_and_coherent: {
     yaml: `${ARM64}steps:
@@ -244,9 +224,7 @@ steps:
   - cpu_read: { mapping: cpu, offset: 4096, len: 2 }
     expect: { value: "c0 de" }
   - dma_free_coherent: c
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ c: T.ref("dma_mapping") }, ({ c }) => {
       expect(c).toMatchObject({ kind: "coherent", size: 8192 });
       expect(c.cpuAddr).toBeDefined();
@@ -265,9 +243,7 @@ expect:
   - device_read: { device: cam, dma: c, len: 1 }
     expect: { value: "5c" }
   - dma_free_coherent: c
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ m: T.ref("mapping") }, ({ m }) => {
       expect(m).toMatchObject({ kind: "vmap", size: 4096, prot: "uncached" });
     }),

@@ -13,7 +13,7 @@ import {
 } from "@dmasim/dma-resv";
 import { krefRead } from "@dmasim/kernel";
 import { expect } from "vitest";
-import { T, probe, type OpCase } from "./harness";
+import { NO_FINDINGS, T, probe, type OpCase } from "./harness";
 
 /** A wait-die class `wd`, two of its ww_mutexes `A` and `B`. */
 const WW = `setup:
@@ -83,9 +83,7 @@ const backoff = (lock: string, slow: string) => `${WW}threads:
     - ww_mutex_unlock: B
     - ww_mutex_unlock: A
     - ww_acquire_fini: c2
-expect:
-  findings: none
-`;
+${NO_FINDINGS}`;
 
 export const DMA_RESV_CASES: Readonly<Record<string, OpCase>> = {
   ww_class_define: {

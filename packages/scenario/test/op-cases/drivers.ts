@@ -4,7 +4,7 @@
  */
 import { dmaFenceIsSignaled } from "@dmasim/dma-resv";
 import { expect } from "vitest";
-import { ARM64, T, probe, type OpCase } from "./harness";
+import { NO_FINDINGS, ARM64, T, probe, type OpCase } from "./harness";
 
 /** A GPU `g` with 4 pages of VRAM and a one-page VRAM BO `bo`. */
 const GPU = `${ARM64}setup:
@@ -24,9 +24,7 @@ const PRIME = `${GPU}  - gpu_bo_export: bo
 const PRIME_RELEASE = `  - gpu_import_release: imp
   - dma_buf_put: shared
   - gpu_bo_put: bo
-expect:
-  findings: none
-`;
+${NO_FINDINGS}`;
 /** A camera `c` (dma-sg) with two 8 KiB buffers. */
 const CAMERA = `${ARM64}setup:
   - camera_probe: cam
@@ -53,9 +51,7 @@ setup:
 `;
 const PI_RELEASE = `  - dma_buf_put: frame
   - gpu_bo_put: bo
-expect:
-  findings: none
-`;
+${NO_FINDINGS}`;
 /** A sealed 8 KiB memfd `mfd`. */
 const MEMFD = `${ARM64}setup:
   - memfd_create: { size: 8192, allow_sealing: true }
@@ -82,9 +78,7 @@ export const DRIVERS_CASES: Readonly<Record<string, OpCase>> = {
   - gpu_bo_create: { gpu: g, size: 20480, placement: vram }
     as: big
     expect: { errno: ENOMEM }
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ g: T.ref("gpu"), bo: T.ref("gpu_bo") }, ({ g, bo }) => {
       expect(bo).toMatchObject({ size: 4096, placement: "vram" });
       expect(g.vramUsed).toBe(1);
@@ -97,9 +91,7 @@ expect:
   - probe: { bo: bo, buf: shared }
   - dma_buf_put: shared
   - gpu_bo_put: bo
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ bo: T.ref("gpu_bo"), buf: T.ref("dma_buf") }, ({ bo, buf }) => {
       expect(buf.resv).toBe(bo.resv);
       expect(buf.size).toBe(4096);
@@ -164,9 +156,7 @@ ${PRIME_RELEASE}`,
   - probe: { buf: shared }
   - dma_buf_put: shared
   - gpu_bo_put: bo
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ buf: T.ref("dma_buf") }, ({ buf }) => expect(buf.attachments).toEqual([])),
   },
   gpu_submit: {
@@ -250,9 +240,7 @@ ${PRIME_RELEASE}`,
     expect: { errno: EINVAL }
   - dma_buf_put: frame
   - camera_release: c
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ buf: T.ref("dma_buf") }, ({ buf }) => expect(buf.size).toBe(8192)),
   },
   camera_qbuf: {
@@ -283,9 +271,7 @@ expect:
   - dma_buf_vunmap_unlocked: kva
   - dma_buf_put: frame
   - camera_release: c
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   camera_dqbuf: {
     yaml: `${CAMERA}steps:
@@ -302,9 +288,7 @@ expect:
     yaml: `${CAMERA}steps:
   - camera_release: c
   - probe: { c: c }
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ c: T.ref("camera") }, ({ c }) => expect(c.buffers).toEqual([])),
   },
   display_probe: {
@@ -449,9 +433,7 @@ ${PI_RELEASE}`,
     as: u
   - close: u
   - close: mfd
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   udmabuf_create: {
     yaml: `${MEMFD}  - memfd_add_seals: { fd: mfd, seals: [SHRINK] }
@@ -464,9 +446,7 @@ steps:
   - dma_buf_put: buf
   - close: u
   - close: mfd
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
     probe: probe({ buf: T.ref("dma_buf") }, ({ buf }) => {
       expect(buf).toMatchObject({ size: 4096, expName: "udmabuf" });
     }),

@@ -5,7 +5,7 @@
  */
 import { findVmArea, getMachine, isVmallocAddr, pageToPhys, virtToPhys } from "@dmasim/hardware";
 import { expect } from "vitest";
-import { ARM64, PAGES, T, probe, type OpCase } from "./harness";
+import { NO_FINDINGS, ARM64, PAGES, T, probe, type OpCase } from "./harness";
 
 /** parisc: a VIVT cache, where a vmap is a second cached alias of the same memory. */
 const VIVT = `platform: { preset: parisc-vivt, cache_policy: none }
@@ -125,9 +125,7 @@ export const HARDWARE_CASES: Readonly<Record<string, OpCase>> = {
   - dcache_clean_poc: { mapping: lin, len: 64 }
   - device_read: { device: cam, pages: buf, len: 1 }
     expect: { value: "aa" }
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   dcache_inval_poc: {
     yaml: `${PAGES}steps:
@@ -136,9 +134,7 @@ expect:
   - dcache_inval_poc: { mapping: lin, len: 64 }
   - cpu_read: { mapping: lin, len: 1 }
     expect: { value: "bb" }
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   dcache_clean_inval_poc: {
     // the clean puts the CPU's byte in memory, the invalidate makes the device's next write visible
@@ -150,9 +146,7 @@ expect:
   - device_write: { device: cam, pages: buf, data: "cc" }
   - cpu_read: { mapping: lin, len: 1 }
     expect: { value: "cc" }
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   flush_kernel_vmap_range: {
     yaml: `${VIVT}steps:
@@ -161,9 +155,7 @@ expect:
   - device_read: { device: cam, pages: buf, len: 1 }
     expect: { value: "f1" }
   - vunmap: alias
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   invalidate_kernel_vmap_range: {
     yaml: `${VIVT}steps:
@@ -173,9 +165,7 @@ expect:
   - cpu_read: { mapping: alias, len: 1 }
     expect: { value: "d1" }
   - vunmap: alias
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   evict: {
     // the eviction writes the dirty line back: the non-coherent device then sees it
@@ -184,9 +174,7 @@ expect:
   - evict: { mapping: lin, len: 64 }
   - device_read: { device: cam, pages: buf, len: 1 }
     expect: { value: "ee" }
-expect:
-  findings: none
-`,
+${NO_FINDINGS}`,
   },
   prefetch: {
     // the prefetched line is stale once the device writes memory (nothing cached it before: no

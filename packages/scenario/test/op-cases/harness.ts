@@ -45,6 +45,11 @@ export interface OpCase {
   readonly fails?: boolean;
 }
 
+/** The end of a scenario that must run without any finding. */
+export const NO_FINDINGS = `expect:
+  findings: none
+`;
+
 /** A platform with a non-coherent device `cam` and a coherent `gpu`, no spontaneous cache events. */
 export const ARM64 = `platform: { preset: arm64-soc, cache_policy: none }
 devices:
