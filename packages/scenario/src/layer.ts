@@ -20,8 +20,8 @@
  * @module
  */
 import type { ObjectTypes } from "./objects";
-import { defineOp, type OpDef, type OpSpec } from "./op";
-import { refSchema, type ArgShape, type RefSchema } from "./ref";
+import { defineOp, type OpContext, type OpDef, type OpResult, type OpSpec } from "./op";
+import { refSchema, type ArgShape, type RefSchema, type ResolvedArgs } from "./ref";
 import { defineSection, type SectionDef, type SectionSpec } from "./section";
 
 /** What {@link scenarioLayer} gives: a layer's operation and section builders. */
@@ -37,8 +37,26 @@ export interface ScenarioLayer<Types> {
   refAny<T extends keyof Types & string>(...types: T[]): RefSchema<T, true>;
   /** An operation of this layer. */
   op<S extends ArgShape, P extends keyof Types & string = never>(spec: OpSpec<Types, S, P>): OpDef;
+  /**
+   * An operation on one object, which is also its scalar shorthand: `- mutex_lock: A` is
+   * `objectOp({ name: "mutex_lock", arg: "lock", type: "mutex", run: (m) => mutexLock(m) })`.
+   */
+  objectOp<T extends keyof Types & string, K extends string>(spec: ObjectOpSpec<Types, T, K>): OpDef;
   /** A top-level section of scenario files, from this layer. */
   section<V>(spec: SectionSpec<Types, V>): SectionDef;
+}
+
+/** An operation on one object of type `T`, named by its argument `arg`. */
+export interface ObjectOpSpec<Types, T extends keyof Types & string, K extends string> {
+  readonly name: string;
+  readonly summary: string;
+  /** The argument naming the object (also what a scalar shorthand fills). */
+  readonly arg: K;
+  readonly type: T;
+  run(
+    object: ResolvedArgs<Types, Record<K, RefSchema<T, false>>>[K],
+    ctx: OpContext,
+  ): OpResult<never> | void | Promise<OpResult<never> | void>;
 }
 
 /**
@@ -56,6 +74,19 @@ export function scenarioLayer<Types = ObjectTypes>(layer: string): ScenarioLayer
     ref: (type) => refSchema([type], false),
     refAny: (...types) => refSchema(types, true),
     op: (spec) => defineOp(layer, spec),
+    objectOp: <T extends keyof Types & string, K extends string>(
+      spec: ObjectOpSpec<Types, T, K>,
+    ) => {
+      // a computed key widens to `string`: the shape is exactly { [spec.arg]: ref(spec.type) }
+      const args = { [spec.arg]: refSchema([spec.type], false) } as Record<K, RefSchema<T, false>>;
+      return defineOp<Types, Record<K, RefSchema<T, false>>, never>(layer, {
+        name: spec.name,
+        summary: spec.summary,
+        args,
+        primary: spec.arg,
+        run: (ctx, a) => spec.run(a[spec.arg], ctx),
+      });
+    },
     section: (spec) => defineSection(layer, spec),
   };
 }

@@ -181,17 +181,6 @@ function vunmapOp(name: "dma_buf_vunmap" | "dma_buf_vunmap_unlocked"): OpDef {
   });
 }
 
-/** An operation on a buffer: `- dma_buf_put: buf`. */
-function bufOp(name: string, summary: string, fn: (b: DmaBuf) => void): OpDef {
-  return L.op({
-    name,
-    summary,
-    args: { buf: L.ref("dma_buf") },
-    primary: "buf",
-    run: (_ctx, { buf }) => fn(buf),
-  });
-}
-
 /** An attach operation: a static importer, or a dynamic one with move_notify. */
 function attachOp(
   name: string,
@@ -208,23 +197,6 @@ function attachOp(
     run: async (_ctx, { buf, device }) => {
       const object = await attach(buf, device);
       return text ? { object, text: text(object) } : { object };
-    },
-  });
-}
-
-/** An operation on an attachment: `- dma_buf_pin: at`. */
-function attachmentOp(
-  name: string,
-  summary: string,
-  fn: (a: DmaBufAttachment) => Promise<void>,
-): OpDef {
-  return L.op({
-    name,
-    summary,
-    args: { attachment: L.ref("dma_buf_attachment") },
-    primary: "attachment",
-    run: async (_ctx, { attachment }) => {
-      await fn(attachment);
     },
   });
 }
@@ -262,7 +234,13 @@ const BUFFER_OPS: readonly OpDef[] = [
     requiresAs: true,
     run: (_ctx, { fd }) => ({ object: dmaBufGet(fd.process, fd.fd) }),
   }),
-  bufOp("dma_buf_put", "drop a reference to a dma-buf (the last one releases it)", dmaBufPut),
+  L.objectOp({
+    name: "dma_buf_put",
+    summary: "drop a reference to a dma-buf (the last one releases it)",
+    arg: "buf",
+    type: "dma_buf",
+    run: (b) => dmaBufPut(b),
+  }),
   attachOp("dma_buf_attach", "attach a device as a static importer", dmaBufAttach),
   attachOp(
     "dma_buf_dynamic_attach",
@@ -270,7 +248,13 @@ const BUFFER_OPS: readonly OpDef[] = [
     (buf, dev) => dmaBufDynamicAttach(buf, dev, { moveNotify: () => undefined }),
     (at) => (at.sgt ? "mapped at attach (cached)" : "not mapped"),
   ),
-  attachmentOp("dma_buf_detach", "detach an attachment", (at) => dmaBufDetach(at.dmabuf, at)),
+  L.objectOp({
+    name: "dma_buf_detach",
+    summary: "detach an attachment",
+    arg: "attachment",
+    type: "dma_buf_attachment",
+    run: (at) => dmaBufDetach(at.dmabuf, at),
+  }),
   mapOp("dma_buf_map_attachment"),
   mapOp("dma_buf_map_attachment_unlocked"),
   unmapOp("dma_buf_unmap_attachment"),
@@ -354,22 +338,36 @@ const UAPI_OPS: readonly OpDef[] = [
 
 /** What an exporter and the debug interfaces do. **Kernel:** drivers/dma-buf/dma-buf.c. */
 const EXPORTER_OPS: readonly OpDef[] = [
-  attachmentOp(
-    "dma_buf_pin",
-    "pin the buffer in place for an attachment (the reservation lock must be held)",
-    dmaBufPin,
-  ),
-  attachmentOp("dma_buf_unpin", "drop a pin (the reservation lock must be held)", dmaBufUnpin),
-  bufOp(
-    "dma_buf_move_notify",
-    "the exporter tells dynamic importers their mappings are moving (reservation lock held)",
-    dmaBufMoveNotify,
-  ),
-  bufOp(
-    "dma_buf_invalidate_mappings",
-    "latest kernels: the exporter revokes importers' mappings (the successor of move_notify)",
-    dmaBufInvalidateMappings,
-  ),
+  L.objectOp({
+    name: "dma_buf_pin",
+    summary: "pin the buffer in place for an attachment (the reservation lock must be held)",
+    arg: "attachment",
+    type: "dma_buf_attachment",
+    run: (at) => dmaBufPin(at),
+  }),
+  L.objectOp({
+    name: "dma_buf_unpin",
+    summary: "drop a pin (the reservation lock must be held)",
+    arg: "attachment",
+    type: "dma_buf_attachment",
+    run: (at) => dmaBufUnpin(at),
+  }),
+  L.objectOp({
+    name: "dma_buf_move_notify",
+    summary:
+      "the exporter tells dynamic importers their mappings are moving (reservation lock held)",
+    arg: "buf",
+    type: "dma_buf",
+    run: (b) => dmaBufMoveNotify(b),
+  }),
+  L.objectOp({
+    name: "dma_buf_invalidate_mappings",
+    summary:
+      "latest kernels: the exporter revokes importers' mappings (the successor of move_notify)",
+    arg: "buf",
+    type: "dma_buf",
+    run: (b) => dmaBufInvalidateMappings(b),
+  }),
   L.op({
     name: "dma_buf_bufinfo",
     summary:

@@ -149,17 +149,6 @@ function syncSgtableOp(name: string, summary: string, fn: typeof dmaSyncSgtableF
   });
 }
 
-/** An operation asking about a device: `- dma_addressing_limited: dev`. */
-function deviceQueryOp(name: string, summary: string, fn: (dev: Device) => unknown): OpDef {
-  return L.op({
-    name,
-    summary,
-    args: { device: L.ref("device") },
-    primary: "device",
-    run: (_ctx, { device }) => ({ value: fn(device) }),
-  });
-}
-
 /** The streaming API for single buffers and pages. **Kernel:** kernel/dma/mapping.c. */
 const STREAMING_OPS: readonly OpDef[] = [
   L.op({
@@ -198,13 +187,13 @@ const STREAMING_OPS: readonly OpDef[] = [
       return streamingMapping(device, "page", addr, len, DMA_DIRECTIONS[dir], bits);
     },
   }),
-  L.op({
+  L.objectOp({
     name: "dma_mapping_error",
     summary:
       "check a mapping's address (dma-debug records that it was checked); value: true if it failed",
-    args: { dma: L.ref("dma_mapping") },
-    primary: "dma",
-    run: (_ctx, { dma }) => ({ value: dmaMappingError(dma.dev, dma.addr) }),
+    arg: "dma",
+    type: "dma_mapping",
+    run: (dma) => ({ value: dmaMappingError(dma.dev, dma.addr) }),
   }),
   L.op({
     name: "dma_unmap",
@@ -265,12 +254,12 @@ const SGTABLE_OPS: readonly OpDef[] = [
       return { object: sgt, text: `${sgt.origNents} entries` };
     },
   }),
-  L.op({
+  L.objectOp({
     name: "sg_free_table",
     summary: "free an sg table",
-    args: { sgt: L.ref("sg_table") },
-    primary: "sgt",
-    run: (_ctx, { sgt }) => sgFreeTable(sgt),
+    arg: "sgt",
+    type: "sg_table",
+    run: (sgt) => sgFreeTable(sgt),
   }),
   L.op({
     name: "dma_map_sgtable",
@@ -329,16 +318,20 @@ const DEVICE_OPS: readonly OpDef[] = [
     args: { device: L.ref("device"), bits: z.number().int().min(1).max(64) },
     run: (_ctx, { device, bits }) => dmaSetMaskAndCoherent(device, DMA_BIT_MASK(bits)),
   }),
-  deviceQueryOp(
-    "dma_addressing_limited",
-    "value: whether the device cannot reach all of memory (its mappings may bounce)",
-    dmaAddressingLimited,
-  ),
-  deviceQueryOp(
-    "dma_max_mapping_size",
-    "value: the largest mapping the device can get (the swiotlb limit when it bounces)",
-    dmaMaxMappingSize,
-  ),
+  L.objectOp({
+    name: "dma_addressing_limited",
+    summary: "value: whether the device cannot reach all of memory (its mappings may bounce)",
+    arg: "device",
+    type: "device",
+    run: (dev) => ({ value: dmaAddressingLimited(dev) }),
+  }),
+  L.objectOp({
+    name: "dma_max_mapping_size",
+    summary: "value: the largest mapping the device can get (the swiotlb limit when it bounces)",
+    arg: "device",
+    type: "device",
+    run: (dev) => ({ value: dmaMaxMappingSize(dev) }),
+  }),
 ];
 
 /** Coherent allocations. **Kernel:** kernel/dma/mapping.c (`dma_alloc_attrs`, `dma_free_attrs`). */

@@ -50,10 +50,8 @@ import {
   wwMutexLockSlow,
   wwMutexTrylock,
   wwMutexUnlock,
-  type DmaFence,
   type DmaFenceOps,
   type SyncMergeData,
-  type WwAcquireCtx,
 } from "@dmasim/dma-resv";
 import {
   ERRNO,
@@ -93,31 +91,6 @@ function jiffies(kernel: Kernel, ms: number | undefined): number {
   return ms === undefined ? MAX_SCHEDULE_TIMEOUT : kernel.clock.msecsToJiffies(ms);
 }
 
-/** `- ww_acquire_done: ctx` and the like: one acquire context. */
-function acquireCtxOp(name: string, summary: string, fn: (c: WwAcquireCtx) => void): OpDef {
-  return L.op({
-    name,
-    summary,
-    args: { ctx: L.ref("ww_ctx") },
-    primary: "ctx",
-    run: (_ctx, { ctx }) => fn(ctx),
-  });
-}
-
-/** `- dma_fence_signal: f` and the like: one fence, the function's result as the value. */
-function fenceOp(name: string, summary: string, fn: (f: DmaFence) => unknown): OpDef {
-  return L.op({
-    name,
-    summary,
-    args: { fence: L.ref("fence") },
-    primary: "fence",
-    run: (_ctx, { fence }) => {
-      const value = fn(fence);
-      return value === undefined ? {} : { value };
-    },
-  });
-}
-
 /** ww_mutex classes, locks and acquire contexts. **Kernel:** kernel/locking/ww_mutex.h. */
 const WW_OPS: readonly OpDef[] = [
   L.op({
@@ -148,12 +121,20 @@ const WW_OPS: readonly OpDef[] = [
     requiresAs: true,
     run: (ctx, a) => ({ object: wwAcquireInit(ctx.kernel, a.class) }),
   }),
-  acquireCtxOp("ww_acquire_done", "mark that the context takes no more locks", wwAcquireDone),
-  acquireCtxOp(
-    "ww_acquire_fini",
-    "end an acquire context (every lock must be released)",
-    wwAcquireFini,
-  ),
+  L.objectOp({
+    name: "ww_acquire_done",
+    summary: "mark that the context takes no more locks",
+    arg: "ctx",
+    type: "ww_ctx",
+    run: (c) => wwAcquireDone(c),
+  }),
+  L.objectOp({
+    name: "ww_acquire_fini",
+    summary: "end an acquire context (every lock must be released)",
+    arg: "ctx",
+    type: "ww_ctx",
+    run: (c) => wwAcquireFini(c),
+  }),
   ...(["ww_mutex_lock", "ww_mutex_lock_interruptible"] as const).map((name) =>
     L.op({
       name,
@@ -181,12 +162,12 @@ const WW_OPS: readonly OpDef[] = [
     primary: "lock",
     run: (_ctx, { lock, ctx }) => ({ value: wwMutexTrylock(lock, ctx ?? null) }),
   }),
-  L.op({
+  L.objectOp({
     name: "ww_mutex_unlock",
     summary: "release a ww_mutex",
-    args: { lock: L.ref("ww_mutex") },
-    primary: "lock",
-    run: (_ctx, { lock }) => wwMutexUnlock(lock),
+    arg: "lock",
+    type: "ww_mutex",
+    run: (lock) => wwMutexUnlock(lock),
   }),
 ];
 
@@ -218,23 +199,34 @@ const FENCE_OPS: readonly OpDef[] = [
       return { object: f, text: `fence ${t.context}:${seqno}` };
     },
   }),
-  fenceOp(
-    "dma_fence_signal",
-    "signal a fence (runs its callbacks, wakes waiters); value: 0, or -22 if already signaled",
-    dmaFenceSignal,
-  ),
+  L.objectOp({
+    name: "dma_fence_signal",
+    summary:
+      "signal a fence (runs its callbacks, wakes waiters); value: 0, or -22 if already signaled",
+    arg: "fence",
+    type: "fence",
+    run: (f) => ({ value: dmaFenceSignal(f) }),
+  }),
   L.op({
     name: "dma_fence_set_error",
     summary: "record an error on a fence before it signals",
     args: { fence: L.ref("fence"), errno: errnoSchema },
     run: (_ctx, { fence, errno }) => dmaFenceSetError(fence, -ERRNO[errno]),
   }),
-  fenceOp("dma_fence_is_signaled", "value: whether the fence has signaled", dmaFenceIsSignaled),
-  fenceOp(
-    "dma_fence_get_status",
-    "value: 0 pending, 1 signaled, or the negative error",
-    dmaFenceGetStatus,
-  ),
+  L.objectOp({
+    name: "dma_fence_is_signaled",
+    summary: "value: whether the fence has signaled",
+    arg: "fence",
+    type: "fence",
+    run: (f) => ({ value: dmaFenceIsSignaled(f) }),
+  }),
+  L.objectOp({
+    name: "dma_fence_get_status",
+    summary: "value: 0 pending, 1 signaled, or the negative error",
+    arg: "fence",
+    type: "fence",
+    run: (f) => ({ value: dmaFenceGetStatus(f) }),
+  }),
   L.op({
     name: "dma_fence_wait_timeout",
     summary: "wait for a fence (timeout_ms: none = forever); value: jiffies left, 0 on timeout",
@@ -245,11 +237,13 @@ const FENCE_OPS: readonly OpDef[] = [
       return { value: left, text: left === 0 ? "timed out" : "signaled" };
     },
   }),
-  fenceOp(
-    "dma_fence_enable_sw_signaling",
-    "ask the fence's driver to signal it (enable_signaling)",
-    dmaFenceEnableSwSignaling,
-  ),
+  L.objectOp({
+    name: "dma_fence_enable_sw_signaling",
+    summary: "ask the fence's driver to signal it (enable_signaling)",
+    arg: "fence",
+    type: "fence",
+    run: (f) => dmaFenceEnableSwSignaling(f),
+  }),
   L.op({
     name: "dma_fence_array_create",
     summary:
@@ -292,7 +286,13 @@ const FENCE_OPS: readonly OpDef[] = [
     requiresAs: true,
     run: (ctx, { fences }) => ({ object: dmaFenceUnwrapMerge(ctx.kernel, ...fences) }),
   }),
-  fenceOp("dma_fence_put", "drop the scenario's reference to a fence", dmaFencePut),
+  L.objectOp({
+    name: "dma_fence_put",
+    summary: "drop the scenario's reference to a fence",
+    arg: "fence",
+    type: "fence",
+    run: (f) => dmaFencePut(f),
+  }),
 ];
 
 /** Reservation objects. **Kernel:** drivers/dma-buf/dma-resv.c. */
@@ -326,19 +326,19 @@ const RESV_OPS: readonly OpDef[] = [
       await dmaResvLockSlow(obj, ctx);
     },
   }),
-  L.op({
+  L.objectOp({
     name: "dma_resv_trylock",
     summary: "lock a reservation object if free; value: true or false",
-    args: { obj: L.ref("resv") },
-    primary: "obj",
-    run: (_ctx, { obj }) => ({ value: dmaResvTrylock(obj) }),
+    arg: "obj",
+    type: "resv",
+    run: (obj) => ({ value: dmaResvTrylock(obj) }),
   }),
-  L.op({
+  L.objectOp({
     name: "dma_resv_unlock",
     summary: "unlock a reservation object",
-    args: { obj: L.ref("resv") },
-    primary: "obj",
-    run: (_ctx, { obj }) => dmaResvUnlock(obj),
+    arg: "obj",
+    type: "resv",
+    run: (obj) => dmaResvUnlock(obj),
   }),
   L.op({
     name: "dma_resv_reserve_fences",

@@ -44,8 +44,6 @@ import {
   memfdCreate,
   udmabufCreate,
   type Camera,
-  type DecoderBuffer,
-  type GpuBo,
 } from "@dmasim/drivers";
 import { KernelError } from "@dmasim/kernel";
 import { z } from "zod";
@@ -57,33 +55,6 @@ import { compact, fdResult, sizeSchema } from "./common";
 
 const L = scenarioLayer("@dmasim/drivers");
 
-/** `- gpu_bo_put: bo` and the like: one BO. */
-function boOp(name: string, summary: string, fn: (bo: GpuBo) => void | Promise<void>): OpDef {
-  return L.op({
-    name,
-    summary,
-    args: { bo: L.ref("gpu_bo") },
-    primary: "bo",
-    run: async (_ctx, { bo }) => {
-      await fn(bo);
-    },
-  });
-}
-
-/** `- camera_dqbuf: cam` and the like: one camera. */
-function cameraOp(name: string, summary: string, fn: (cam: Camera) => number | void): OpDef {
-  return L.op({
-    name,
-    summary,
-    args: { camera: L.ref("camera") },
-    primary: "camera",
-    run: (_ctx, { camera }) => {
-      const value = fn(camera);
-      return value === undefined ? {} : { value };
-    },
-  });
-}
-
 /** A camera's buffer `index`, or EINVAL. */
 function cameraBuffer(cam: Camera, index: number) {
   const buf = cam.buffers[index];
@@ -91,23 +62,6 @@ function cameraBuffer(cam: Camera, index: number) {
     throw new KernelError("EINVAL", `${cam.name}: no buffer ${index}`);
   }
   return buf;
-}
-
-/** `- decoder_qbuf: b` and the like: one capture buffer. */
-function decoderBufferOp(
-  name: string,
-  summary: string,
-  fn: (b: DecoderBuffer) => Promise<void>,
-): OpDef {
-  return L.op({
-    name,
-    summary,
-    args: { buffer: L.ref("decoder_buffer") },
-    primary: "buffer",
-    run: async (_ctx, { buffer }) => {
-      await fn(buffer);
-    },
-  });
 }
 
 /** The GPU: BOs, PRIME export and import, command submission. **Kernel:** drivers/gpu/drm/amd. */
@@ -151,7 +105,13 @@ const GPU_OPS: readonly OpDef[] = [
     requiresAs: true,
     run: (_ctx, { bo }) => ({ object: gpuBoExport(bo) }),
   }),
-  boOp("gpu_bo_put", "drop the handle's reference to a BO (exports keep it alive)", gpuBoPut),
+  L.objectOp({
+    name: "gpu_bo_put",
+    summary: "drop the handle's reference to a BO (exports keep it alive)",
+    arg: "bo",
+    type: "gpu_bo",
+    run: (bo) => gpuBoPut(bo),
+  }),
   L.op({
     name: "gpu_bo_evict",
     summary:
@@ -164,11 +124,13 @@ const GPU_OPS: readonly OpDef[] = [
       return job ? { object: job, text: "copy queued" } : { text: "already in system memory" };
     },
   }),
-  boOp(
-    "gpu_gem_wait_idle",
-    "wait until every job using a BO has finished (the jobs run meanwhile)",
-    gpuBoWaitIdle,
-  ),
+  L.objectOp({
+    name: "gpu_gem_wait_idle",
+    summary: "wait until every job using a BO has finished (the jobs run meanwhile)",
+    arg: "bo",
+    type: "gpu_bo",
+    run: (bo) => gpuBoWaitIdle(bo),
+  }),
   L.op({
     name: "gpu_import",
     summary:
@@ -178,14 +140,12 @@ const GPU_OPS: readonly OpDef[] = [
     requiresAs: true,
     run: async (_ctx, { gpu, buf }) => ({ object: await gpuImport(gpu, buf) }),
   }),
-  L.op({
+  L.objectOp({
     name: "gpu_import_release",
     summary: "release an import: unmap, detach, drop the buffer reference",
-    args: { import: L.ref("gpu_import") },
-    primary: "import",
-    run: async (_ctx, a) => {
-      await gpuImportRelease(a.import);
-    },
+    arg: "import",
+    type: "gpu_import",
+    run: (imp) => gpuImportRelease(imp),
   }),
   L.op({
     name: "gpu_submit",
@@ -219,24 +179,22 @@ const GPU_OPS: readonly OpDef[] = [
       };
     },
   }),
-  L.op({
+  L.objectOp({
     name: "gpu_job_run",
     summary: "the GPU runs a job (after the jobs it depends on); value: what a read job read",
-    args: { job: L.ref("gpu_job") },
-    primary: "job",
-    run: async (_ctx, { job }) => {
+    arg: "job",
+    type: "gpu_job",
+    run: async (job) => {
       await gpuJobRun(job);
       return job.result ? { value: job.result, text: hexSummary(job.result) } : {};
     },
   }),
-  L.op({
+  L.objectOp({
     name: "gpu_ring_flush",
     summary: "the GPU runs every job submitted so far",
-    args: { gpu: L.ref("gpu") },
-    primary: "gpu",
-    run: async (_ctx, { gpu }) => {
-      await gpuRingFlush(gpu);
-    },
+    arg: "gpu",
+    type: "gpu",
+    run: (gpu) => gpuRingFlush(gpu),
   }),
 ];
 
@@ -286,16 +244,22 @@ const CAMERA_OPS: readonly OpDef[] = [
     args: { camera: L.ref("camera"), data: bytesSchema },
     run: (_ctx, { camera, data }) => ({ value: cameraCapture(camera, toBytes(data)).index }),
   }),
-  cameraOp(
-    "camera_dqbuf",
-    "VIDIOC_DQBUF: dequeue the oldest filled buffer (synced for the CPU); value: its index",
-    (cam) => cameraDqbuf(cam).index,
-  ),
-  cameraOp(
-    "camera_release",
-    "VIDIOC_REQBUFS with count 0: free the queue's buffers (exported ones live on with their dma-buf)",
-    cameraRelease,
-  ),
+  L.objectOp({
+    name: "camera_dqbuf",
+    summary:
+      "VIDIOC_DQBUF: dequeue the oldest filled buffer (synced for the CPU); value: its index",
+    arg: "camera",
+    type: "camera",
+    run: (cam) => ({ value: cameraDqbuf(cam).index }),
+  }),
+  L.objectOp({
+    name: "camera_release",
+    summary:
+      "VIDIOC_REQBUFS with count 0: free the queue's buffers (exported ones live on with their dma-buf)",
+    arg: "camera",
+    type: "camera",
+    run: (cam) => cameraRelease(cam),
+  }),
 ];
 
 /** The GEM-DMA display and the V4L2 decoder. **Kernel:** drivers/gpu/drm, drivers/media. */
@@ -332,14 +296,12 @@ const IMPORTER_OPS: readonly OpDef[] = [
       return { value: v, text: hexSummary(v) };
     },
   }),
-  L.op({
+  L.objectOp({
     name: "display_release",
     summary: "release a framebuffer: unmap, detach, drop the buffer",
-    args: { fb: L.ref("display_fb") },
-    primary: "fb",
-    run: async (_ctx, { fb }) => {
-      await displayRelease(fb);
-    },
+    arg: "fb",
+    type: "display_fb",
+    run: (fb) => displayRelease(fb),
   }),
   L.op({
     name: "decoder_probe",
@@ -358,23 +320,33 @@ const IMPORTER_OPS: readonly OpDef[] = [
     requiresAs: true,
     run: async (_ctx, { decoder, buf }) => ({ object: await decoderImport(decoder, buf) }),
   }),
-  decoderBufferOp(
-    "decoder_qbuf",
-    "queue a capture buffer: map it (EFAULT not contiguous, EINVAL bounced)",
-    decoderQbuf,
-  ),
+  L.objectOp({
+    name: "decoder_qbuf",
+    summary: "queue a capture buffer: map it (EFAULT not contiguous, EINVAL bounced)",
+    arg: "buffer",
+    type: "decoder_buffer",
+    run: (b) => decoderQbuf(b),
+  }),
   L.op({
     name: "decoder_decode",
     summary: "the decoder writes a decoded frame (`data`, repeated to fill) into a queued buffer",
     args: { buffer: L.ref("decoder_buffer"), data: bytesSchema },
     run: (_ctx, { buffer, data }) => decoderDecode(buffer, toBytes(data)),
   }),
-  decoderBufferOp("decoder_dqbuf", "dequeue a capture buffer: unmap it", decoderDqbuf),
-  decoderBufferOp(
-    "decoder_release",
-    "release a capture buffer: detach, drop the buffer reference",
-    decoderRelease,
-  ),
+  L.objectOp({
+    name: "decoder_dqbuf",
+    summary: "dequeue a capture buffer: unmap it",
+    arg: "buffer",
+    type: "decoder_buffer",
+    run: (b) => decoderDqbuf(b),
+  }),
+  L.objectOp({
+    name: "decoder_release",
+    summary: "release a capture buffer: detach, drop the buffer reference",
+    arg: "buffer",
+    type: "decoder_buffer",
+    run: (b) => decoderRelease(b),
+  }),
 ];
 
 const SEALS = { SEAL: F_SEAL_SEAL, SHRINK: F_SEAL_SHRINK, GROW: F_SEAL_GROW, WRITE: F_SEAL_WRITE };

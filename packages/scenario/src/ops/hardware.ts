@@ -281,14 +281,14 @@ const MM_OPS: readonly OpDef[] = [
       };
     },
   }),
-  L.op({
+  L.objectOp({
     name: "free_pages",
     summary: "free an allocation",
-    args: { pages: L.ref("pages") },
-    primary: "pages",
-    run: (ctx, { pages }) => {
+    arg: "pages",
+    type: "pages",
+    run: (p, ctx) => {
       const m = machineOf(ctx.kernel);
-      pages.pages.forEach((page) => freePages(m, page, pages.order));
+      p.pages.forEach((page) => freePages(m, page, p.order));
     },
   }),
   L.op({

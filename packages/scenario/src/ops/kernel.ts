@@ -23,9 +23,6 @@ import {
   spinUnlock,
   waitForCompletion,
   waitForCompletionTimeout,
-  type Completion,
-  type Mutex,
-  type Spinlock,
 } from "@dmasim/kernel";
 import { z } from "zod";
 import { scenarioLayer } from "../layer";
@@ -34,47 +31,6 @@ import type { RegistryPart } from "../registry";
 
 const L = scenarioLayer("@dmasim/kernel");
 const initArg = { class: z.string().optional() };
-
-/** An operation on a mutex: `- mutex_lock: A`. */
-function mutexOp(name: string, summary: string, fn: (m: Mutex) => void | Promise<void>): OpDef {
-  return L.op({
-    name,
-    summary,
-    args: { lock: L.ref("mutex") },
-    primary: "lock",
-    run: async (_ctx, { lock }) => {
-      await fn(lock);
-    },
-  });
-}
-
-/** An operation on a spinlock: `- spin_lock: L`. */
-function spinOp(name: string, summary: string, fn: (l: Spinlock) => void): OpDef {
-  return L.op({
-    name,
-    summary,
-    args: { lock: L.ref("spinlock") },
-    primary: "lock",
-    run: (_ctx, { lock }) => fn(lock),
-  });
-}
-
-/** An operation on a completion: `- complete: done`. */
-function completionOp(
-  name: string,
-  summary: string,
-  fn: (c: Completion) => void | Promise<void>,
-): OpDef {
-  return L.op({
-    name,
-    summary,
-    args: { completion: L.ref("completion") },
-    primary: "completion",
-    run: async (_ctx, { completion }) => {
-      await fn(completion);
-    },
-  });
-}
 
 /** The locking, completion and sleep operations. **Kernel:** kernel/locking, kernel/sched. */
 const LOCKING_OPS: readonly OpDef[] = [
@@ -88,20 +44,40 @@ const LOCKING_OPS: readonly OpDef[] = [
       object: mutexInit(ctx.kernel, ctx.as ?? "mutex", a.class ?? ctx.as ?? "mutex"),
     }),
   }),
-  mutexOp("mutex_lock", "take a mutex (may sleep)", mutexLock),
-  mutexOp(
-    "mutex_lock_interruptible",
-    "take a mutex; a signal ends the wait with EINTR",
-    mutexLockInterruptible,
-  ),
-  L.op({
+  L.objectOp({
+    name: "mutex_lock",
+    summary: "take a mutex (may sleep)",
+    arg: "lock",
+    type: "mutex",
+    run: async (m) => {
+      await mutexLock(m);
+    },
+  }),
+  L.objectOp({
+    name: "mutex_lock_interruptible",
+    summary: "take a mutex; a signal ends the wait with EINTR",
+    arg: "lock",
+    type: "mutex",
+    run: async (m) => {
+      await mutexLockInterruptible(m);
+    },
+  }),
+  L.objectOp({
     name: "mutex_trylock",
     summary: "take a mutex if free; value: true or false",
-    args: { lock: L.ref("mutex") },
-    primary: "lock",
-    run: (_ctx, { lock }) => ({ value: mutexTrylock(lock) }),
+    arg: "lock",
+    type: "mutex",
+    run: (lock) => ({ value: mutexTrylock(lock) }),
   }),
-  mutexOp("mutex_unlock", "release a mutex", mutexUnlock),
+  L.objectOp({
+    name: "mutex_unlock",
+    summary: "release a mutex",
+    arg: "lock",
+    type: "mutex",
+    run: async (m) => {
+      await mutexUnlock(m);
+    },
+  }),
   L.op({
     name: "spin_lock_init",
     summary: "create a spinlock",
@@ -112,8 +88,20 @@ const LOCKING_OPS: readonly OpDef[] = [
       object: spinLockInit(ctx.kernel, ctx.as ?? "lock", a.class ?? ctx.as ?? "lock"),
     }),
   }),
-  spinOp("spin_lock", "take a spinlock (enters atomic context)", spinLock),
-  spinOp("spin_unlock", "release a spinlock", spinUnlock),
+  L.objectOp({
+    name: "spin_lock",
+    summary: "take a spinlock (enters atomic context)",
+    arg: "lock",
+    type: "spinlock",
+    run: (l) => spinLock(l),
+  }),
+  L.objectOp({
+    name: "spin_unlock",
+    summary: "release a spinlock",
+    arg: "lock",
+    type: "spinlock",
+    run: (l) => spinUnlock(l),
+  }),
   L.op({
     name: "msleep",
     summary: "sleep for `ms` milliseconds of simulated time",
@@ -131,18 +119,42 @@ const LOCKING_OPS: readonly OpDef[] = [
     requiresAs: true,
     run: (ctx) => ({ object: initCompletion(ctx.kernel, ctx.as ?? "completion") }),
   }),
-  completionOp("complete", "wake one waiter of a completion", complete),
-  completionOp("complete_all", "wake every waiter of a completion, now and later", completeAll),
-  completionOp(
-    "reinit_completion",
-    "re-arm a completion (done = 0) for its next use",
-    reinitCompletion,
-  ),
-  completionOp(
-    "wait_for_completion",
-    "wait until a completion is completed (may sleep)",
-    waitForCompletion,
-  ),
+  L.objectOp({
+    name: "complete",
+    summary: "wake one waiter of a completion",
+    arg: "completion",
+    type: "completion",
+    run: async (c) => {
+      await complete(c);
+    },
+  }),
+  L.objectOp({
+    name: "complete_all",
+    summary: "wake every waiter of a completion, now and later",
+    arg: "completion",
+    type: "completion",
+    run: async (c) => {
+      await completeAll(c);
+    },
+  }),
+  L.objectOp({
+    name: "reinit_completion",
+    summary: "re-arm a completion (done = 0) for its next use",
+    arg: "completion",
+    type: "completion",
+    run: async (c) => {
+      await reinitCompletion(c);
+    },
+  }),
+  L.objectOp({
+    name: "wait_for_completion",
+    summary: "wait until a completion is completed (may sleep)",
+    arg: "completion",
+    type: "completion",
+    run: async (c) => {
+      await waitForCompletion(c);
+    },
+  }),
   L.op({
     name: "wait_for_completion_timeout",
     summary: "wait up to `timeout_ms`; value: jiffies left, 0 on timeout",
@@ -168,22 +180,20 @@ const FD_OPS: readonly OpDef[] = [
       return { value: mask, text: `0x${mask.toString(16)}` };
     },
   }),
-  L.op({
+  L.objectOp({
     name: "close",
     summary: "close an fd (the file is released with its last reference)",
-    args: { fd: L.ref("fd") },
-    primary: "fd",
-    run: (_ctx, { fd }) => {
-      fd.process.close(fd.fd);
-    },
+    arg: "fd",
+    type: "fd",
+    run: (fd) => fd.process.close(fd.fd),
   }),
-  L.op({
+  L.objectOp({
     name: "fdinfo",
     summary:
       "value: the text of /proc/PID/fdinfo/FD (pos, flags, and the file's own lines, e.g. a dma-buf's size and exporter)",
-    args: { fd: L.ref("fd") },
-    primary: "fd",
-    run: (_ctx, { fd }) => {
+    arg: "fd",
+    type: "fd",
+    run: (fd) => {
       const text = fd.process.fdinfo(fd.fd);
       return { value: text, text: text.trim().split("\n").join(" | ") };
     },

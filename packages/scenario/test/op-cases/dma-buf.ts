@@ -63,6 +63,23 @@ const notified = probe({ imp: T.ref("gpu_import") }, ({ imp }) => {
   expect(imp.invalid).toBe(true);
 });
 
+/** `op` attaches cam to the heap buffer, as a dynamic importer (with importer ops) or not. */
+function attachCase(op: string, dynamic: boolean): OpCase {
+  return {
+    yaml: `${HEAP}steps:
+  - ${op}: { buf: buf, device: cam }
+    as: at
+  - probe: { buf: buf, at: at }
+  - dma_buf_detach: at
+${RELEASE}`,
+    probe: probe({ buf: T.ref("dma_buf"), at: T.ref("dma_buf_attachment") }, ({ buf, at }) => {
+      expect(buf.attachments).toEqual([at]);
+      expect(at.dev.name).toBe("cam");
+      expect(at.importerOps !== null).toBe(dynamic);
+    }),
+  };
+}
+
 export const DMA_BUF_CASES: Readonly<Record<string, OpCase>> = {
   dma_buf_fd: {
     // the fd takes over the reference dma_buf_get took: closing both fds frees the buffer
@@ -96,31 +113,8 @@ ${NO_FINDINGS}`,
       expect(refcountRead(buf.file!.fCount)).toBe(1);
     }),
   },
-  dma_buf_attach: {
-    yaml: `${HEAP}steps:
-  - dma_buf_attach: { buf: buf, device: cam }
-    as: at
-  - probe: { buf: buf, at: at }
-  - dma_buf_detach: at
-${RELEASE}`,
-    probe: probe({ buf: T.ref("dma_buf"), at: T.ref("dma_buf_attachment") }, ({ buf, at }) => {
-      expect(buf.attachments).toEqual([at]);
-      expect(at.dev.name).toBe("cam");
-      expect(at.importerOps).toBeNull();
-    }),
-  },
-  dma_buf_dynamic_attach: {
-    yaml: `${HEAP}steps:
-  - dma_buf_dynamic_attach: { buf: buf, device: cam }
-    as: at
-  - probe: { buf: buf, at: at }
-  - dma_buf_detach: at
-${RELEASE}`,
-    probe: probe({ buf: T.ref("dma_buf"), at: T.ref("dma_buf_attachment") }, ({ buf, at }) => {
-      expect(buf.attachments).toEqual([at]);
-      expect(at.importerOps).not.toBeNull();
-    }),
-  },
+  dma_buf_attach: attachCase("dma_buf_attach", false),
+  dma_buf_dynamic_attach: attachCase("dma_buf_dynamic_attach", true),
   dma_buf_detach: {
     yaml: `${HEAP}steps:
   - dma_buf_attach: { buf: buf, device: cam }

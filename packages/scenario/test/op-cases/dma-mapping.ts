@@ -13,6 +13,51 @@ const MAPPED_SGT = `${PAGES}  - sg_alloc_table_from_pages: buf
     as: sgt
 `;
 
+/** A BIDIRECTIONAL mapping `d` of the first line of `buf`, by `dma_map_single` or as an sg table. */
+function mapped(kind: "single" | "sgtable"): { map: string; unmap: string } {
+  return kind === "single"
+    ? {
+        map: `${PAGES}steps:
+  - dma_map_single: { device: cam, mapping: lin, size: 64, dir: DMA_BIDIRECTIONAL }
+    as: d
+  - dma_mapping_error: d
+`,
+        unmap: "  - dma_unmap: d\n",
+      }
+    : {
+        map: `${MAPPED_SGT}steps:
+  - dma_map_sgtable: { device: cam, sgt: sgt, dir: DMA_BIDIRECTIONAL }
+    as: d
+`,
+        unmap: "  - dma_unmap_sgtable: d\n  - sg_free_table: sgt\n",
+      };
+}
+
+/** The sync for the CPU invalidates its cached line: it then reads what the device wrote. */
+function syncForCpu(kind: "single" | "sgtable"): OpCase {
+  const { map, unmap } = mapped(kind);
+  return {
+    yaml: `${map}  - cpu_read: { mapping: lin, len: 1 }
+  - device_write: { device: cam, dma: d, data: "c1" }
+  - dma_sync_${kind}_for_cpu: d
+  - cpu_read: { mapping: lin, len: 1 }
+    expect: { value: "c1" }
+${unmap}${NO_FINDINGS}`,
+  };
+}
+
+/** The sync for the device cleans the CPU's dirty line: the device then reads what it wrote. */
+function syncForDevice(kind: "single" | "sgtable"): OpCase {
+  const { map, unmap } = mapped(kind);
+  return {
+    yaml: `${map}  - cpu_write: { mapping: lin, data: "d1" }
+  - dma_sync_${kind}_for_device: d
+  - device_read: { device: cam, dma: d, len: 1 }
+    expect: { value: "d1" }
+${unmap}${NO_FINDINGS}`,
+  };
+}
+
 export const DMA_MAPPING_CASES: Readonly<Record<string, OpCase>> = {
   dma_map_single: {
     // the map cleans the CPU's dirty line for the device; dma-debug tracks the mapping
@@ -70,31 +115,8 @@ ${NO_FINDINGS}`,
       expect(dmaDebugEntries(d.dev)).toEqual([]);
     }),
   },
-  dma_sync_single_for_cpu: {
-    yaml: `${PAGES}steps:
-  - dma_map_single: { device: cam, mapping: lin, size: 64, dir: DMA_BIDIRECTIONAL }
-    as: d
-  - dma_mapping_error: d
-  - cpu_read: { mapping: lin, len: 1 }
-  - device_write: { device: cam, dma: d, data: "c1" }
-  - dma_sync_single_for_cpu: d
-  - cpu_read: { mapping: lin, len: 1 }
-    expect: { value: "c1" }
-  - dma_unmap: d
-${NO_FINDINGS}`,
-  },
-  dma_sync_single_for_device: {
-    yaml: `${PAGES}steps:
-  - dma_map_single: { device: cam, mapping: lin, size: 64, dir: DMA_BIDIRECTIONAL }
-    as: d
-  - dma_mapping_error: d
-  - cpu_write: { mapping: lin, data: "d1" }
-  - dma_sync_single_for_device: d
-  - device_read: { device: cam, dma: d, len: 1 }
-    expect: { value: "d1" }
-  - dma_unmap: d
-${NO_FINDINGS}`,
-  },
+  dma_sync_single_for_cpu: syncForCpu("single"),
+  dma_sync_single_for_device: syncForDevice("single"),
   sg_alloc_table_from_pages: {
     // the two pages of the order-1 block are contiguous: one entry
     yaml: `${MAPPED_SGT}steps:
@@ -148,31 +170,8 @@ ${NO_FINDINGS}`,
       expect(dmaDebugEntries(m.dev)).toEqual([]);
     }),
   },
-  dma_sync_sgtable_for_cpu: {
-    yaml: `${MAPPED_SGT}steps:
-  - dma_map_sgtable: { device: cam, sgt: sgt, dir: DMA_BIDIRECTIONAL }
-    as: m
-  - cpu_read: { mapping: lin, len: 1 }
-  - device_write: { device: cam, dma: m, data: "c2" }
-  - dma_sync_sgtable_for_cpu: m
-  - cpu_read: { mapping: lin, len: 1 }
-    expect: { value: "c2" }
-  - dma_unmap_sgtable: m
-  - sg_free_table: sgt
-${NO_FINDINGS}`,
-  },
-  dma_sync_sgtable_for_device: {
-    yaml: `${MAPPED_SGT}steps:
-  - dma_map_sgtable: { device: cam, sgt: sgt, dir: DMA_BIDIRECTIONAL }
-    as: m
-  - cpu_write: { mapping: lin, data: "d2" }
-  - dma_sync_sgtable_for_device: m
-  - device_read: { device: cam, dma: m, len: 1 }
-    expect: { value: "d2" }
-  - dma_unmap_sgtable: m
-  - sg_free_table: sgt
-${NO_FINDINGS}`,
-  },
+  dma_sync_sgtable_for_cpu: syncForCpu("sgtable"),
+  dma_sync_sgtable_for_device: syncForDevice("sgtable"),
   dma_set_mask_and_coherent: {
     yaml: `${ARM64}steps:
   - dma_addressing_limited: cam
