@@ -74,9 +74,7 @@ const LOCKING_OPS: readonly OpDef[] = [
     summary: "release a mutex",
     arg: "lock",
     type: "mutex",
-    run: async (m) => {
-      await mutexUnlock(m);
-    },
+    run: (m) => mutexUnlock(m),
   }),
   L.op({
     name: "spin_lock_init",
@@ -124,27 +122,21 @@ const LOCKING_OPS: readonly OpDef[] = [
     summary: "wake one waiter of a completion",
     arg: "completion",
     type: "completion",
-    run: async (c) => {
-      await complete(c);
-    },
+    run: (c) => complete(c),
   }),
   L.objectOp({
     name: "complete_all",
     summary: "wake every waiter of a completion, now and later",
     arg: "completion",
     type: "completion",
-    run: async (c) => {
-      await completeAll(c);
-    },
+    run: (c) => completeAll(c),
   }),
   L.objectOp({
     name: "reinit_completion",
     summary: "re-arm a completion (done = 0) for its next use",
     arg: "completion",
     type: "completion",
-    run: async (c) => {
-      await reinitCompletion(c);
-    },
+    run: (c) => reinitCompletion(c),
   }),
   L.objectOp({
     name: "wait_for_completion",
