@@ -126,7 +126,9 @@ describe("dmasim run / check / example", () => {
     const ops = capture();
     expect(await main(["list", "ops"], ops)).toBe(0);
     expect(ops.stdout).toMatch(/mutex_lock\s+@dmasim\/kernel\s+lock: mutex\s+take a mutex/);
-    expect(ops.stdout).toMatch(/alloc_pages\s+@dmasim\/hardware\s+order\?: int 0\.\.10, gfp\?: GFP flags/);
+    expect(ops.stdout).toMatch(
+      /alloc_pages\s+@dmasim\/hardware\s+order\?: int 0\.\.10, gfp\?: GFP flags/,
+    );
   });
 
   it("--platform shows which machines a bug affects", async () => {

@@ -41,7 +41,9 @@ export interface ScenarioLayer<Types> {
    * An operation on one object, which is also its scalar shorthand: `- mutex_lock: A` is
    * `objectOp({ name: "mutex_lock", arg: "lock", type: "mutex", run: (m) => mutexLock(m) })`.
    */
-  objectOp<T extends keyof Types & string, K extends string>(spec: ObjectOpSpec<Types, T, K>): OpDef;
+  objectOp<T extends keyof Types & string, K extends string>(
+    spec: ObjectOpSpec<Types, T, K>,
+  ): OpDef;
   /** A top-level section of scenario files, from this layer. */
   section<V>(spec: SectionSpec<Types, V>): SectionDef;
 }
