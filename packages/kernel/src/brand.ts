@@ -6,15 +6,15 @@
  * @module
  */
 
-/** @internal The brand of {@link KernelBug}. */
+/** The brand of {@link KernelBug}. **Kernel:** none. */
 export const KERNEL_BUG_BRAND = Symbol.for("dmasim.KernelBug");
-/** @internal The brand of {@link RunAborted}. */
+/** The brand of {@link RunAborted}. **Kernel:** none. */
 export const RUN_ABORTED_BRAND = Symbol.for("dmasim.RunAborted");
-/** @internal The brand of {@link ReplayDiverged}. */
+/** The brand of {@link ReplayDiverged}. **Kernel:** none. */
 export const REPLAY_DIVERGED_BRAND = Symbol.for("dmasim.ReplayDiverged");
 
 /**
- * @internal Whether `e` carries `brand`.
+ * Whether `e` carries `brand`.
  *
  * **Kernel:** none. **Locking:** none.
  */
