@@ -125,9 +125,11 @@ describe("dmasim run / check / example", () => {
     expect(await main(["example", "nope"], none)).toBe(2);
     const ops = capture();
     expect(await main(["list", "ops"], ops)).toBe(0);
-    expect(ops.stdout).toMatch(/mutex_lock\s+@dmasim\/kernel\s+lock: mutex\s+take a mutex/);
     expect(ops.stdout).toMatch(
-      /alloc_pages\s+@dmasim\/hardware\s+order\?: int 0\.\.10, gfp\?: GFP flags/,
+      /\nmutex_lock +@dmasim\/kernel +take a mutex \(may sleep\)\n {4}lock: mutex\n/,
+    );
+    expect(ops.stdout).toMatch(
+      /\nalloc_pages +@dmasim\/hardware .*\n {4}order\?: int 0\.\.10, gfp\?: GFP flags\n/,
     );
   });
 
