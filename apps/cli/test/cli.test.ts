@@ -159,7 +159,12 @@ describe("dmasim run / check / example", () => {
     expect(await main(["example", "nope"], none)).toBe(2);
     const ops = capture();
     expect(await main(["list", "ops"], ops)).toBe(0);
-    expect(ops.stdout).toMatch(/mutex_lock\s+@dmasim\/kernel/);
+    expect(ops.stdout).toMatch(
+      /\nmutex_lock +@dmasim\/kernel +take a mutex \(may sleep\)\n {4}lock: mutex\n/,
+    );
+    expect(ops.stdout).toMatch(
+      /\nalloc_pages +@dmasim\/hardware .*\n {4}order\?: int 0\.\.10, gfp\?: GFP flags\n/,
+    );
   });
 
   it("--platform shows which machines a bug affects", async () => {

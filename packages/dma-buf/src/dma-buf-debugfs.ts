@@ -93,6 +93,7 @@ export function dmaBufCheckLeaks(kernel: Kernel): Finding[] {
             dir: m.dir,
             step: m.step,
             detached: true,
+            hint: `dma_buf_unmap_attachment the mapping (direction ${m.dir}, mapped at step ${m.step}) before dma_buf_detach`,
           },
         }),
       );
@@ -105,7 +106,13 @@ export function dmaBufCheckLeaks(kernel: Kernel): Finding[] {
         kind: "leak",
         code: "dma-buf-leak",
         summary: `dma-buf ${buf.ino} (${buf.expName}, ${buf.size} bytes${buf.name ? `, "${buf.name}"` : ""}) still has ${refs} reference(s) at the end of the run`,
-        details: { ino: buf.ino, expName: buf.expName, size: buf.size, refs },
+        details: {
+          ino: buf.ino,
+          expName: buf.expName,
+          size: buf.size,
+          refs,
+          hint: `drop every reference to dma-buf ${buf.ino}: one dma_buf_put per dma_buf_get (and close its fds)`,
+        },
       }),
     );
     for (const a of buf.attachments) {
@@ -114,7 +121,11 @@ export function dmaBufCheckLeaks(kernel: Kernel): Finding[] {
           kind: "leak",
           code: "dma-buf-attachment-leak",
           summary: `${a.dev.name} is still attached to dma-buf ${buf.ino} (${buf.expName})`,
-          details: { ino: buf.ino, device: a.dev.name },
+          details: {
+            ino: buf.ino,
+            device: a.dev.name,
+            hint: `dma_buf_detach ${a.dev.name} from dma-buf ${buf.ino} when it is done with the buffer`,
+          },
         }),
       );
       for (const m of a.mappings) {
@@ -123,7 +134,13 @@ export function dmaBufCheckLeaks(kernel: Kernel): Finding[] {
             kind: "leak",
             code: "dma-buf-mapping-leak",
             summary: `${a.dev.name} never unmapped its mapping of dma-buf ${buf.ino} (direction ${m.dir}, mapped at step ${m.step})`,
-            details: { ino: buf.ino, device: a.dev.name, dir: m.dir, step: m.step },
+            details: {
+              ino: buf.ino,
+              device: a.dev.name,
+              dir: m.dir,
+              step: m.step,
+              hint: `dma_buf_unmap_attachment ${a.dev.name}'s mapping of dma-buf ${buf.ino} (direction ${m.dir}, mapped at step ${m.step})`,
+            },
           }),
         );
       }
@@ -134,7 +151,11 @@ export function dmaBufCheckLeaks(kernel: Kernel): Finding[] {
           kind: "leak",
           code: "dma-buf-vmap-leak",
           summary: `dma-buf ${buf.ino} (${buf.expName}) is still vmapped ${buf.vmappingCounter} time(s)`,
-          details: { ino: buf.ino, vmaps: buf.vmappingCounter },
+          details: {
+            ino: buf.ino,
+            vmaps: buf.vmappingCounter,
+            hint: `one dma_buf_vunmap per dma_buf_vmap of dma-buf ${buf.ino}`,
+          },
         }),
       );
     }

@@ -62,7 +62,11 @@ function reportPageAccess(kernel: Kernel, attach: DmaBufAttachment, h: Hidden): 
     kind: "dma-api",
     code: "dmabuf-sg-page-access",
     summary: `importer ${attach.dev.name} touched the struct page of a dma-buf sg_table (CONFIG_DMABUF_DEBUG); importers may use only sg_dma_address() and sg_dma_len()`,
-    details: { device: attach.dev.name, ino: attach.dmabuf.ino },
+    details: {
+      device: attach.dev.name,
+      ino: attach.dmabuf.ino,
+      hint: "program the device with sg_dma_address() and sg_dma_len() of the first nents entries only; never read sg_page() of an importer's table",
+    },
   });
 }
 
@@ -206,7 +210,11 @@ function checkLive(attach: DmaBufAttachment, fn: string): void {
       kind: "use-after-free",
       code: "dma-buf-attachment-freed",
       summary: `${fn} on an attachment of ${attach.dev.name} that dma_buf_detach() freed`,
-      details: { device: attach.dev.name, ino: attach.dmabuf.ino },
+      details: {
+        device: attach.dev.name,
+        ino: attach.dmabuf.ino,
+        hint: `call ${fn} before dma_buf_detach(), which frees the attachment`,
+      },
     });
     throw new KernelError("EINVAL", `${fn}: attachment already detached`);
   }

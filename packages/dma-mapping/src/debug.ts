@@ -66,6 +66,7 @@ import {
   DMA_MAPPING_MODULE,
   optionOn,
 } from "./module";
+import { dmaDebugHint } from "./debug-hints";
 import { sgPage, type Scatterlist } from "./scatterlist";
 
 /** The kinds of mapping dma-debug tells apart. **Kernel:** `dma_debug_single` … `dma_debug_resource`. */
@@ -176,6 +177,7 @@ function errPrintk(
             },
           }
         : {}),
+      hint: dmaDebugHint(code, entry),
     },
   });
 }
@@ -938,6 +940,7 @@ export function dmaDebugCheckLeaks(kernel: Kernel): Finding[] {
         details: {
           device: dev.name,
           text: leakText(list),
+          hint: dmaDebugHint("pending-allocations", list[0]),
           mappings: list.map((e) => ({
             type: TYPE_NAMES[e.type],
             devAddr: e.devAddr,

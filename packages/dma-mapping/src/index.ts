@@ -9,14 +9,18 @@
  */
 export {
   DMA_BIDIRECTIONAL,
+  DMA_DIRECTIONS,
+  DMA_DIRECTION_NAMES,
   DMA_FROM_DEVICE,
   DMA_NONE,
   DMA_TO_DEVICE,
   dmaDirName,
   validDmaDirection,
   type DmaDataDirection,
+  type DmaDirectionName,
 } from "./include/dma-direction";
 export {
+  DMA_ATTRS,
   DMA_ATTR_ALLOC_SINGLE_PAGES,
   DMA_ATTR_FORCE_CONTIGUOUS,
   DMA_ATTR_NON_CONSISTENT,
@@ -28,6 +32,7 @@ export {
   DMA_ATTR_WRITE_COMBINE,
   DMA_MAPPING_ERROR,
   SIZE_MAX,
+  type DmaAttrName,
 } from "./include/dma-mapping";
 export { dmaCapable } from "./include/dma-direct";
 export {
@@ -68,7 +73,9 @@ export {
   sgPage,
   sgPhys,
   sgSetPage,
+  sgtDmaRanges,
   sgVirt,
+  type DmaRange,
 } from "./scatterlist";
 export {
   archDmaMinalign,

@@ -286,6 +286,43 @@ export function forEachSgtableDmaSg(sgt: SgTable, fn: (sg: Scatterlist, i: numbe
   forEachSg(sgt.sgl, sgt.nents, fn);
 }
 
+/** A range of DMA addresses: what a driver programs its device with. */
+export interface DmaRange {
+  readonly addr: number;
+  readonly len: number;
+}
+
+/**
+ * The DMA ranges of bytes `[offset, offset + len)` of a mapped table: its DMA segments (`nents`)
+ * walked in order, the first and last cut to the range. `null` when the segments end before the
+ * range does (the caller reports that in its own terms).
+ *
+ * **Kernel:** the `for_each_sgtable_dma_sg()` walk a driver writes to program a part of a mapped
+ * buffer into its device (as `drm_prime_sg_to_dma_addr_array()` does page by page).
+ *
+ * **Locking:** none.
+ */
+export function sgtDmaRanges(sgt: SgTable, offset: number, len: number): DmaRange[] | null {
+  const out: DmaRange[] = [];
+  let skip = offset;
+  let left = len;
+  forEachSgtableDmaSg(sgt, (sg) => {
+    const segLen = sgDmaLen(sg);
+    if (left === 0) {
+      return;
+    }
+    if (skip >= segLen) {
+      skip -= segLen;
+      return;
+    }
+    const n = Math.min(segLen - skip, left);
+    out.push({ addr: sgDmaAddress(sg) + skip, len: n });
+    left -= n;
+    skip = 0;
+  });
+  return left > 0 ? null : out;
+}
+
 /** The largest segment `sg_alloc_table_from_pages()` builds: `UINT_MAX` rounded down to a page. */
 const SG_MAX_SEGMENT_DEFAULT = 0xffff_f000;
 
@@ -314,6 +351,10 @@ export function sgAllocTableFromPagesSegment(
       kind: "warn",
       code: "lib/scatterlist.c:sg_alloc_append_table_from_pages",
       summary: `WARNING at lib/scatterlist.c:sg_alloc_append_table_from_pages: max_segment ${maxSegment} below PAGE_SIZE`,
+      details: {
+        site: "lib/scatterlist.c:sg_alloc_append_table_from_pages",
+        hint: `pass a max_segment of at least PAGE_SIZE (${PAGE_SIZE}), e.g. dma_max_mapping_size() of the device`,
+      },
     });
     throw new KernelError("EINVAL", `sg_alloc_table_from_pages: max_segment ${maxSegment}`);
   }

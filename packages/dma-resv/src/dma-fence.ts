@@ -502,7 +502,11 @@ export function dmaFenceSignalTimestampLocked(fence: DmaFence, timestamp: number
       kind: "use-after-free",
       code: "dma-fence-signal-after-free",
       summary: `dma_fence_signal() on fence ${fence.context}:${fence.seqno} after its last reference was dropped`,
-      details: { context: fence.context, seqno: fence.seqno },
+      details: {
+        context: fence.context,
+        seqno: fence.seqno,
+        hint: "the signaler must hold its own reference (dma_fence_get) until it has signaled the fence",
+      },
     });
   }
   if (testAndSetBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) {

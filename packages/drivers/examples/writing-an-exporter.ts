@@ -46,7 +46,7 @@ import {
 } from "@dmasim/dma-buf";
 
 // Step 1: the exporter's private state: its pages and the tables it handed out.
-interface Carveout {
+export interface Carveout {
   readonly m: Machine;
   readonly pages: Page[];
   readonly mapped: Map<SgTable, { dev: Device; dir: DmaDataDirection }>;
@@ -98,11 +98,13 @@ function carveoutOps(kernel: Kernel): DmaBufOps {
   };
 }
 
-// Step 3: export two contiguous pages.
-function carveoutExport(kernel: Kernel, m: Machine): DmaBuf {
+// Step 3: carve out two contiguous pages, and export them.
+export function carveoutAlloc(m: Machine): Carveout {
   const block = allocPages(m, 1, GFP_KERNEL | __GFP_ZERO)!;
-  const pages = [block, pfnToPage(m, block.pfn + 1)];
-  const priv: Carveout = { m, pages, mapped: new Map() };
+  return { m, pages: [block, pfnToPage(m, block.pfn + 1)], mapped: new Map() };
+}
+
+export function carveoutExport(kernel: Kernel, priv: Carveout): DmaBuf {
   return dmaBufExport(kernel, {
     ops: carveoutOps(kernel),
     size: 2 * PAGE_SIZE,
@@ -129,8 +131,9 @@ export async function main(): Promise<{ read: number; findings: string[] }> {
   const kernel = new Kernel({ version: "6.12", modules: [DMA_BUF_MODULE] });
   const m = createMachine(kernel, "arm64-soc", { cachePolicy: { name: "none" } });
   const dev = addDevice(m, { name: "dev", dmaMask: 64 });
-  const buf = carveoutExport(kernel, m);
-  const va = pageAddress(m, (buf.priv as Carveout).pages[1]!);
+  const carveout = carveoutAlloc(m);
+  const buf = carveoutExport(kernel, carveout);
+  const va = pageAddress(m, carveout.pages[1]!);
   cachePrefetch(m, va, 64);
   await captureInto(buf, dev, 0x6b);
   await dmaBufBeginCpuAccess(buf, DMA_FROM_DEVICE);

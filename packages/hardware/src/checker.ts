@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { PAGE_SIZE, type Kernel } from "@dmasim/kernel";
+import { PAGE_SIZE, type ClobberedWriteDetails, type Kernel } from "@dmasim/kernel";
+import { clobberHint, staleReadHint } from "./hints";
 import { PageHashes, type Hasher } from "./internal/hash";
 import { PageStore, WordStore } from "./internal/pagestore";
 import type { PhysMemory } from "./physmem";
@@ -52,6 +53,12 @@ export interface LineEvent {
   /** The address the agent used, when it was not the physical one (a DMA address). */
   readonly addr?: number;
 }
+
+/** What the caller of a write-back check knows: who dirtied the line and its alias, or the bounce slot. */
+export type WriteBackContext = Pick<
+  ClobberedWriteDetails,
+  "dirtiedBy" | "alias" | "bounce" | "device"
+>;
 
 /** The last writer of a byte in the ideal memory. */
 export interface ByteWriter {
@@ -355,6 +362,7 @@ export class Checker {
         seen: hex(seenLine),
         lastWriter: w,
         history: this.lineHistory(lineStart),
+        hint: staleReadHint(agent, w, lineStart, this.lineSize, charged),
       },
     });
     return false;
@@ -373,7 +381,7 @@ export class Checker {
     dataOff: number,
     len: number,
     cause: string,
-    extra: Readonly<Record<string, unknown>> = {},
+    extra: WriteBackContext = {},
     code = "write-back",
     strict = false,
   ): boolean {
@@ -418,6 +426,7 @@ export class Checker {
         lastWriter: w,
         history: this.lineHistory(lineStart),
         ...extra,
+        hint: clobberHint(code, w, pa + firstBad, bad, extra.dirtiedBy),
       },
     });
     return false;

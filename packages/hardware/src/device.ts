@@ -15,6 +15,7 @@
  */
 import { KERN_ERR, KernelError, PAGE_SIZE } from "@dmasim/kernel";
 import { type CheckSegment, hexAddr } from "./checker";
+import { dmaRangeHint, freedPageHint, iommuFaultHint } from "./hints";
 import type { Hasher } from "./internal/hash";
 import {
   IOMMU_DOMAIN_BLOCKED,
@@ -263,7 +264,15 @@ function rangeFinding(dev: Device, dma: number, len: number, write: boolean, why
     kind: "dma-range",
     code: why.startsWith("beyond") ? "beyond-dma-mask" : "outside-memory",
     summary: `${dev.agent} ${write ? "write" : "read"} at DMA address ${hexAddr(dma)}+${len}: ${why}`,
-    details: { device: dev.name, dma, len, write, mask: dev.dmaMask, busDmaLimit: dev.busDmaLimit },
+    details: {
+      device: dev.name,
+      dma,
+      len,
+      write,
+      mask: dev.dmaMask,
+      busDmaLimit: dev.busDmaLimit,
+      hint: dmaRangeHint(dev.name, dma, len, why.startsWith("beyond")),
+    },
   });
 }
 
@@ -288,7 +297,16 @@ function iommuFault(
     kind: "iommu-fault",
     code: `${reason}-fault`,
     summary: `IOMMU ${reason} fault: ${dev.agent} ${write ? "write" : "read"} at iova ${hexAddr(iova)}${len > IOMMU_PAGE_SIZE ? ` (${len} bytes blocked)` : ""}`,
-    details: { device: dev.name, domain: domain.id, iova, len, write, reason, handled },
+    details: {
+      device: dev.name,
+      domain: domain.id,
+      iova,
+      len,
+      write,
+      reason,
+      handled,
+      hint: iommuFaultHint(dev.name, iova, len, reason),
+    },
   });
 }
 
@@ -368,7 +386,13 @@ function useAfterFree(dev: Device, pieces: readonly Piece[], dma: number, write:
         kind: "use-after-free",
         code: write ? "dma-write-free-page" : "dma-read-free-page",
         summary: `${dev.agent} ${write ? "wrote" : "read"} free page at phys ${hexAddr(p.pa)} (DMA address ${hexAddr(dma + p.off)})`,
-        details: { device: dev.name, phys: p.pa, dma: dma + p.off, write },
+        details: {
+          device: dev.name,
+          phys: p.pa,
+          dma: dma + p.off,
+          write,
+          hint: freedPageHint(dev.name, p.pa, write),
+        },
       });
       return;
     }

@@ -77,6 +77,52 @@ export const GFP_DMA = __GFP_DMA;
 export const GFP_DMA32 = __GFP_DMA32;
 
 /**
+ * Every GFP flag and combination by its kernel name, for tools that read names (scenario files,
+ * command lines): `GFP_KERNEL | __GFP_ZERO` is `GFP_FLAGS.GFP_KERNEL | GFP_FLAGS.__GFP_ZERO`.
+ *
+ * **Kernel:** include/linux/gfp_types.h; the names `%pGg` prints (`gfpflag_names`).
+ */
+export const GFP_FLAGS = {
+  // the combinations, as %pGg prints them first
+  GFP_KERNEL,
+  GFP_ATOMIC,
+  GFP_NOWAIT,
+  GFP_NOIO,
+  GFP_NOFS,
+  GFP_USER,
+  GFP_HIGHUSER,
+  GFP_DMA,
+  GFP_DMA32,
+  // the single bits, in bit order
+  __GFP_DMA,
+  __GFP_HIGHMEM,
+  __GFP_DMA32,
+  __GFP_MOVABLE,
+  __GFP_RECLAIMABLE,
+  __GFP_HIGH,
+  __GFP_IO,
+  __GFP_FS,
+  __GFP_ZERO,
+  __GFP_DIRECT_RECLAIM,
+  __GFP_KSWAPD_RECLAIM,
+  __GFP_RECLAIM,
+  __GFP_WRITE,
+  __GFP_NOWARN,
+  __GFP_RETRY_MAYFAIL,
+  __GFP_NOFAIL,
+  __GFP_NORETRY,
+  __GFP_MEMALLOC,
+  __GFP_COMP,
+  __GFP_NOMEMALLOC,
+  __GFP_HARDWALL,
+  __GFP_THISNODE,
+  __GFP_ACCOUNT,
+} as const satisfies Readonly<Record<string, GfpFlags>>;
+
+/** A GFP flag's kernel name, e.g. `"GFP_KERNEL"`. */
+export type GfpFlagName = keyof typeof GFP_FLAGS;
+
+/**
  * Whether an allocation with these flags may sleep.
  *
  * **Kernel:** `gfpflags_allow_blocking()`.

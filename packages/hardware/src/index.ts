@@ -44,6 +44,7 @@ export {
 } from "./cache";
 export {
   GFP_ATOMIC,
+  GFP_FLAGS,
   GFP_DMA,
   GFP_DMA32,
   GFP_HIGHUSER,
@@ -77,6 +78,7 @@ export {
   __GFP_ZERO,
   gfpString,
   gfpflagsAllowBlocking,
+  type GfpFlagName,
   type GfpFlags,
 } from "./gfp";
 export {

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { KERNEL_BUG_BRAND, hasBrand } from "./brand";
 import type { Kernel } from "./kernel";
 import { KERN_WARNING, KERN_EMERG, KERN_ERR } from "./printk";
 import { RunAborted } from "./sched";
@@ -19,15 +20,27 @@ import { RunAborted } from "./sched";
  * **Kernel:** `BUG()`: an oops, the task killed.
  *
  * **Locking:** none.
+ *
+ * Use {@link isKernelBug} rather than `instanceof` (it works across the ESM and CJS copies).
  */
 export class KernelBug extends Error {
   override readonly name = "KernelBug";
+  readonly [KERNEL_BUG_BRAND] = true;
   constructor(
     message: string,
     readonly site: string,
   ) {
     super(message);
   }
+}
+
+/**
+ * Whether `e` is a {@link KernelBug}.
+ *
+ * **Kernel:** none (an oops is recognised by its splat). **Locking:** none.
+ */
+export function isKernelBug(e: unknown): e is KernelBug {
+  return hasBrand(e, KERNEL_BUG_BRAND);
 }
 
 /**
@@ -165,6 +178,7 @@ export function might_sleep(kernel: Kernel, site = "might_sleep"): void {
       rcuReadDepth: task.rcuReadDepth,
       held,
       text,
+      hint: `do not sleep (${site}) in atomic context: ${held.length ? `release ${held.join(", ")} first, or ` : ""}use a variant that does not sleep`,
     },
   });
 }

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { REPLAY_DIVERGED_BRAND, hasBrand } from "./brand";
 import { KernelError } from "./errno";
 
 /** One decision to make. Kept small: the explorer makes millions of them. */
@@ -94,13 +95,43 @@ export function randomPolicy(seed: number): ChoicePolicy {
 }
 
 /**
+ * A replayed run took another path than the recorded one: a recorded pick does not fit the choice
+ * point it reaches (a replay token of another scenario, kernel or platform, or a nondeterministic
+ * scenario). Bad input, not a kernel outcome: an `EINVAL` {@link KernelError} the harness must not
+ * count as the step's errno.
+ *
+ * **Kernel:** none.
+ *
+ * **Locking:** none.
+ *
+ * Use {@link isReplayDiverged} rather than `instanceof` (it works across the ESM and CJS copies).
+ */
+export class ReplayDiverged extends KernelError {
+  readonly [REPLAY_DIVERGED_BRAND] = true;
+
+  /** @param where - where the run left the recorded path, e.g. `choice 3 (sched): 2 options, recorded pick 4` */
+  constructor(where: string) {
+    super("EINVAL", `replay diverged at ${where}`);
+  }
+}
+
+/**
+ * Whether `e` is a {@link ReplayDiverged}.
+ *
+ * **Kernel:** none. **Locking:** none.
+ */
+export function isReplayDiverged(e: unknown): e is ReplayDiverged {
+  return hasBrand(e, REPLAY_DIVERGED_BRAND);
+}
+
+/**
  * Replay a recorded sequence of picks; past its end, defer to `then` (default: {@link firstPolicy}).
  *
  * **Kernel:** none.
  *
  * **Locking:** none.
  *
- * @throws {@link KernelError} `EINVAL` (from `pick`) when a recorded pick does not fit the point: the
+ * @throws {@link ReplayDiverged} (from `pick`) when a recorded pick does not fit the point: the
  * run has diverged from the one recorded.
  */
 export function replayPolicy(
@@ -115,9 +146,8 @@ export function replayPolicy(
       }
       const p = picks[point.index] ?? 0;
       if (p >= point.count) {
-        throw new KernelError(
-          "EINVAL",
-          `replay diverged at choice ${point.index} (${point.kind}): ${point.count} options, recorded pick ${p}`,
+        throw new ReplayDiverged(
+          `choice ${point.index} (${point.kind}): ${point.count} options, recorded pick ${p}`,
         );
       }
       return p;

@@ -34,9 +34,11 @@ export {
 } from "./options";
 export {
   ChoiceSource,
+  ReplayDiverged,
   decodeReplayToken,
   encodeReplayToken,
   firstPolicy,
+  isReplayDiverged,
   randomPolicy,
   replayPolicy,
   type ChoicePoint,
@@ -61,14 +63,34 @@ export {
 export {
   FINDING_KINDS,
   isFindingKind,
+  type AnyDetails,
+  type ClobberedWriteDetails,
+  type DeadlockDetails,
+  type DmaApiDetails,
+  type DmaRangeDetails,
   type Finding,
+  type FindingDetails,
+  type FindingDetailsBase,
+  type FindingDetailsByKind,
+  type FindingDmaMapping,
   type FindingInput,
+  type FindingInputOf,
   type FindingKind,
+  type FindingLineEvent,
+  type FindingOf,
+  type FindingWriter,
+  type IommuFaultDetails,
+  type LeakDetails,
+  type LockdepDetails,
+  type StaleReadDetails,
+  type UseAfterFreeDetails,
+  type WarnDetails,
 } from "./findings";
-export { BUG_ON, KernelBug, WARN_ON, WARN_ON_ONCE, might_sleep } from "./bug";
+export { BUG_ON, KernelBug, WARN_ON, WARN_ON_ONCE, isKernelBug, might_sleep } from "./bug";
 export {
   RunAborted,
   Scheduler,
+  isRunAborted,
   Task,
   type BlockOptions,
   type TaskState,

@@ -244,14 +244,11 @@ export class Kernel {
   /** Record a finding (adds step, thread, time and sequence). */
   report(input: FindingInput): Finding {
     const finding: Finding = {
-      kind: input.kind,
-      code: input.code,
-      summary: input.summary,
+      ...input,
       step: this.step,
       thread: this.sched.current.name,
       ns: this.clock.now(),
       seq: this.nextSeq(),
-      details: input.details ?? {},
     };
     this.findings.push(finding);
     for (const l of this.findingListeners) {

@@ -49,7 +49,12 @@ function warnSaturate(
     kind: uaf ? "use-after-free" : "warn",
     code: uaf ? "refcount" : "refcount-saturated",
     summary: `${text} (${r.what})`,
-    details: { object: r.what },
+    details: {
+      object: r.what,
+      hint: uaf
+        ? `take references to ${r.what} only while it is alive, and drop each once (balance get/put)`
+        : `a reference to ${r.what} is never dropped: balance every get with a put`,
+    },
   });
   r.value = REFCOUNT_SATURATED;
 }

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { LockdepDetails } from "./findings";
 import type { Kernel } from "./kernel";
 import { KERN_WARNING } from "./printk";
 import type { Task } from "./sched";
@@ -255,7 +256,11 @@ export class Lockdep {
           `${task.toString()} is trying to release lock ${map.toString()} at step ${this.kernel.step}`,
           "but there are no more locks to release!",
         ],
-        { lock: map.name, cls: map.cls.name },
+        {
+          lock: map.name,
+          cls: map.cls.name,
+          hint: `release ${map.name} once, from the thread that took it`,
+        },
       );
     }
     return false;
@@ -289,7 +294,7 @@ export class Lockdep {
         `${task.toString()} does not hold ${map.toString()} at step ${this.kernel.step}`,
         ...this.heldText(task),
       ],
-      { lock: map.name, cls: map.cls.name },
+      { lock: map.name, cls: map.cls.name, hint: `take ${map.name} before this call` },
     );
     return false;
   }
@@ -312,7 +317,11 @@ export class Lockdep {
         `${task.toString()} holds ${map.toString()} at step ${this.kernel.step}`,
         ...this.heldText(task),
       ],
-      { lock: map.name, cls: map.cls.name },
+      {
+        lock: map.name,
+        cls: map.cls.name,
+        hint: `release ${map.name} before this call (it takes the lock itself)`,
+      },
     );
     return false;
   }
@@ -360,7 +369,10 @@ export class Lockdep {
       null,
       "WARNING: lock held when returning to user space!",
       [`${task.toString()} is leaving the kernel with locks still held!`, ...this.heldText(task)],
-      { held: stack.map((h) => h.map.name) },
+      {
+        held: stack.map((h) => h.map.name),
+        hint: `release ${stack.map((h) => h.map.name).join(", ")} before the thread ends`,
+      },
     );
   }
 
@@ -411,6 +423,10 @@ export class Lockdep {
           chains: [[this.link(task, h)], [this.link(task, entry)]],
           lock: entry.map.name,
           cls: entry.map.cls.name,
+          hint:
+            h.map === entry.map
+              ? `do not take ${entry.map.name} again while holding it`
+              : `${h.map.name} and ${entry.map.name} share the class ${entry.map.cls.name}: take the second with a nesting subclass (mutex_lock_nested) or an acquire context`,
         },
       );
       return;
@@ -431,7 +447,12 @@ export class Lockdep {
         "",
         ...this.heldText(task),
       ],
-      { lock: entry.map.name, cls: entry.map.cls.name, nestLock: nest.name },
+      {
+        lock: entry.map.name,
+        cls: entry.map.cls.name,
+        nestLock: nest.name,
+        hint: `take ${nest.name} before ${entry.map.name}`,
+      },
     );
   }
 
@@ -562,7 +583,12 @@ export class Lockdep {
         "",
         ...this.heldText(task),
       ],
-      { chains: [existingChain, current], lock: entry.map.name, held: held.map.name },
+      {
+        chains: [existingChain, current],
+        lock: entry.map.name,
+        held: held.map.name,
+        hint: `take ${held.map.cls.name} and ${entry.map.cls.name} in one order everywhere: here ${entry.map.cls.name} is taken under ${held.map.cls.name}, the existing chain takes them the other way round`,
+      },
     );
   }
 
@@ -571,7 +597,7 @@ export class Lockdep {
     dedupe: string | null,
     title: string,
     body: readonly string[],
-    details: Record<string, unknown>,
+    details: LockdepDetails,
   ): void {
     if (dedupe !== null) {
       const k = `${code}:${dedupe}`;

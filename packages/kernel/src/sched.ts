@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { KERNEL_BUG_BRAND, RUN_ABORTED_BRAND, hasBrand } from "./brand";
 import { KernelError } from "./errno";
 import type { Kernel } from "./kernel";
 
@@ -34,9 +35,12 @@ export type WakeReason = "woken" | "timeout" | "signal";
  * **Kernel:** a hung system (hung-task detector) or an oops.
  *
  * **Locking:** none.
+ *
+ * Use {@link isRunAborted} rather than `instanceof` (it works across the ESM and CJS copies).
  */
 export class RunAborted extends Error {
   override readonly name = "RunAborted";
+  readonly [RUN_ABORTED_BRAND] = true;
   constructor(
     readonly reason: "deadlock" | "bug",
     message: string,
@@ -44,6 +48,15 @@ export class RunAborted extends Error {
   ) {
     super(message, options);
   }
+}
+
+/**
+ * Whether `e` is a {@link RunAborted}.
+ *
+ * **Kernel:** none. **Locking:** none.
+ */
+export function isRunAborted(e: unknown): e is RunAborted {
+  return hasBrand(e, RUN_ABORTED_BRAND);
 }
 
 interface Timer {
@@ -470,6 +483,7 @@ export class Scheduler {
       details: {
         threads: blocked.map((t) => ({ thread: t.name, id: t.id, waitingFor: t.waitingFor })),
         text: lines.join("\n"),
+        hint: `${blocked.map((t) => `${t.name} waits for ${t.waitingFor ?? "?"}`).join(", ")}: take the locks in one order everywhere, back off (drop every lock) on -EDEADLK, and make sure whoever signals a wait is not itself waiting`,
       },
     });
     this.kernel.printk(3, `INFO: task hung: every thread is blocked\n${lines.join("\n")}`);
@@ -518,11 +532,9 @@ export class Scheduler {
     this.joiners.delete(task);
     if (isBug(error)) {
       this.abort(
-        new RunAborted(
-          "bug",
-          `BUG in thread ${task.toString()}: ${String((error as Error).message)}`,
-          { cause: error },
-        ),
+        new RunAborted("bug", `BUG in thread ${task.toString()}: ${error.message}`, {
+          cause: error,
+        }),
       );
       return;
     }
@@ -532,6 +544,7 @@ export class Scheduler {
   }
 }
 
-function isBug(e: unknown): boolean {
-  return typeof e === "object" && e !== null && (e as { name?: unknown }).name === "KernelBug";
+/** Whether a thread died of a BUG (the brand of bug.ts's `KernelBug`, which imports this file). */
+function isBug(e: unknown): e is Error {
+  return hasBrand(e, KERNEL_BUG_BRAND);
 }

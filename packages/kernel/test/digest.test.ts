@@ -109,9 +109,9 @@ describe("Kernel.stateDigest", () => {
     const a = new Kernel();
     const b = new Kernel();
     expect(a.stateDigest()).toBe(b.stateDigest());
-    a.report({ kind: "warn", code: "x", summary: "x" });
+    a.report({ kind: "warn", code: "x", summary: "x", details: {} });
     expect(a.stateDigest()).not.toBe(b.stateDigest());
-    b.report({ kind: "warn", code: "x", summary: "a different summary" });
+    b.report({ kind: "warn", code: "x", summary: "a different summary", details: {} });
     // the summary text does not decide the future; kind, code, step and thread do
     expect(a.stateDigest()).toBe(b.stateDigest());
     const before = a.stateDigest();

@@ -45,7 +45,7 @@ describe("findings", () => {
     await k.run({
       t: async () => {
         await msleep(k, 1);
-        k.report({ kind: "expectation", code: "value", summary: "expected 1" });
+        k.report({ kind: "expectation", code: "value", summary: "expected 1", details: {} });
       },
     });
     const f2 = k.findings[1]!;

@@ -37,7 +37,7 @@ describe("Kernel", () => {
     expect(mb.owner).toBeNull();
     expect(b.lockdep.heldLocks(b.sched.init)).toEqual([]);
     a.printk(3, "only in a");
-    a.report({ kind: "warn", code: "x", summary: "x" });
+    a.report({ kind: "warn", code: "x", summary: "x", details: {} });
     a.clock.advance(5);
     expect(b.dmesg.records).toEqual([]);
     expect(b.findings).toEqual([]);

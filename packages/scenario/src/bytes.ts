@@ -9,14 +9,16 @@ import { z } from "zod";
 const HEX = /^(0x)?([0-9a-fA-F]{2}[\s_:]?)*$/;
 
 /** The schema of a byte value. **Kernel:** none. */
-export const bytesSchema = z.union([
-  z
-    .string()
-    .regex(HEX, { message: 'hex bytes such as "de ad be ef" or "0xdeadbeef"' })
-    .describe("hex bytes"),
-  z.object({ fill: z.number().int().min(0).max(255), len: z.number().int().min(1) }).strict(),
-  z.array(z.number().int().min(0).max(255)).min(1),
-]);
+export const bytesSchema = z
+  .union([
+    z
+      .string()
+      .regex(HEX, { message: 'hex bytes such as "de ad be ef" or "0xdeadbeef"' })
+      .describe("hex bytes"),
+    z.object({ fill: z.number().int().min(0).max(255), len: z.number().int().min(1) }).strict(),
+    z.array(z.number().int().min(0).max(255)).min(1),
+  ])
+  .meta({ title: "bytes" });
 
 /** A byte value as written in a scenario. */
 export type BytesSpec = z.infer<typeof bytesSchema>;

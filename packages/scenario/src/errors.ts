@@ -18,15 +18,20 @@ export interface ScenarioIssue {
   readonly received?: string;
 }
 
+const SCENARIO_ERROR = Symbol.for("dmasim.ScenarioError");
+
 /**
  * A scenario file that cannot run. Nothing has run when it is thrown.
  *
  * **Kernel:** none (the scenario layer's input validation).
  *
  * **Locking:** none.
+ *
+ * Use {@link isScenarioError} rather than `instanceof` (it works across the ESM and CJS copies).
  */
 export class ScenarioError extends Error {
   override readonly name = "ScenarioError";
+  readonly [SCENARIO_ERROR] = true;
 
   readonly issues: readonly ScenarioIssue[];
 
@@ -51,4 +56,15 @@ export function formatIssue(i: ScenarioIssue): string {
     .filter(Boolean)
     .join(", ");
   return `${where}: ${i.path ? `${i.path}: ` : ""}${i.message}${extra ? ` (${extra})` : ""}`;
+}
+
+/**
+ * Whether `e` is a {@link ScenarioError}.
+ *
+ * **Kernel:** none. **Locking:** none.
+ */
+export function isScenarioError(e: unknown): e is ScenarioError {
+  return (
+    typeof e === "object" && e !== null && (e as Record<symbol, unknown>)[SCENARIO_ERROR] === true
+  );
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import type { ChoicePoint, ChoicePolicy, Kernel } from "@dmasim/kernel";
-import { KernelError } from "@dmasim/kernel";
+import { ReplayDiverged } from "@dmasim/kernel";
 import type { Budget } from "./explore-bounds";
 import { covers, type ResolvedBounds } from "./explore-bounds";
 
@@ -135,9 +135,8 @@ export class TreePolicy extends RecordingPolicy {
     if (point.index < this.prefix.length) {
       const p = this.prefix[point.index] ?? 0;
       if (p >= point.count) {
-        throw new KernelError(
-          "EINVAL",
-          `replay diverged at choice ${point.index} (${point.kind}): the scenario is not deterministic`,
+        throw new ReplayDiverged(
+          `choice ${point.index} (${point.kind}): the scenario is not deterministic`,
         );
       }
       if (this.recordPrefix && this.kernel && point.index < this.bounds.depth) {

@@ -4,22 +4,55 @@
  *
  * @packageDocumentation
  */
-export { ScenarioError, formatIssue, type ScenarioIssue } from "./errors";
+export { ScenarioError, formatIssue, isScenarioError, type ScenarioIssue } from "./errors";
 export { bytesSchema, hexSummary, toBytes, type BytesSpec } from "./bytes";
 export {
   ObjectTable,
+  type DmaBufMapObject,
+  type DmaBufVmapObject,
+  type DmaMappingObject,
+  type FdObject,
+  type MappingObject,
+  type NamedObject,
+  type ObjectTypes,
+  type PagesObject,
+  type SgMappingObject,
+  type TimelineObject,
+} from "./objects";
+export {
   defineOp,
+  type OpBinding,
+  type OpCall,
   type OpContext,
   type OpDef,
   type OpResult,
+  type OpSpec,
   type RefSpec,
 } from "./op";
+export {
+  type ArgShape,
+  type ArgValue,
+  type ObjectReference,
+  type RefMeta,
+  type RefSchema,
+  type ResolvedArgs,
+  type WrittenArgs,
+} from "./ref";
+export {
+  defineSection,
+  type SectionBinding,
+  type SectionDef,
+  type SectionName,
+  type SectionSpec,
+  type SectionUse,
+} from "./section";
+export { scenarioLayer, type ScenarioLayer } from "./layer";
 export {
   createRegistry,
   defaultRegistry,
   type Registry,
   type RegistryPart,
-  type SectionDef,
+  type RunHooks,
 } from "./registry";
 export {
   loadScenario,
@@ -40,6 +73,13 @@ export { PLAIN, formatReport, reportJson, type Palette } from "./report";
 export { toChromeTrace, type ChromeTraceEvent } from "./trace";
 export { scenarioJsonSchema } from "./schema";
 export { KERNEL_OPS } from "./ops/kernel";
+export {
+  describeArgs,
+  describeShape,
+  opsMarkdownTable,
+  withOpsTable,
+  type ArgDescription,
+} from "./describe";
 export {
   CHOICE_KINDS,
   DEFAULT_EXPLORE_BOUNDS,

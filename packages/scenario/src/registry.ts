@@ -5,7 +5,6 @@
  * @module
  */
 import { CORE_MODULE, type KernelModule } from "@dmasim/kernel";
-import type { z } from "zod";
 import type { OpContext, OpDef } from "./op";
 import { DEVICE_PART } from "./ops/device";
 import { DMA_BUF_PART } from "./ops/dma-buf";
@@ -14,25 +13,8 @@ import { DMA_RESV_PART } from "./ops/dma-resv";
 import { DRIVERS_PART } from "./ops/drivers";
 import { HARDWARE_PART } from "./ops/hardware";
 import { HEAPS_PART } from "./ops/heaps";
-import { KERNEL_OPS } from "./ops/kernel";
-
-/**
- * A top-level section of a scenario file (e.g. `platform`, `devices`, `heaps`), applied before the
- * setup steps.
- */
-export interface SectionDef<V> {
-  readonly key: string;
-  readonly layer: string;
-  readonly summary: string;
-  readonly schema: z.ZodType<V>;
-  /** Order among sections (lower first). */
-  readonly order: number;
-  /** The objects the section makes (so that steps may name them), e.g. each device. */
-  names?(value: V): readonly { readonly name: string; readonly type: string }[];
-  /** A CLI override of the section (e.g. `--platform`): the new value from the old one (or none). */
-  override?(old: V | undefined, arg: string): V;
-  apply(ctx: OpContext, value: V): void | Promise<void>;
-}
+import { KERNEL_PART } from "./ops/kernel";
+import type { SectionDef } from "./section";
 
 /** Code a layer runs around steps. */
 export interface RunHooks {
@@ -44,16 +26,16 @@ export interface RunHooks {
 
 /** The operations, sections and modules a scenario may use. */
 export interface Registry {
-  readonly ops: ReadonlyMap<string, OpDef<unknown>>;
-  readonly sections: ReadonlyMap<string, SectionDef<unknown>>;
+  readonly ops: ReadonlyMap<string, OpDef>;
+  readonly sections: ReadonlyMap<string, SectionDef>;
   readonly modules: readonly KernelModule[];
   readonly hooks: readonly RunHooks[];
 }
 
 /** One layer's contribution to a {@link Registry}. */
 export interface RegistryPart {
-  readonly ops?: readonly OpDef<never>[];
-  readonly sections?: readonly SectionDef<never>[];
+  readonly ops?: readonly OpDef[];
+  readonly sections?: readonly SectionDef[];
   readonly modules?: readonly KernelModule[];
   readonly hooks?: RunHooks;
 }
@@ -66,8 +48,8 @@ export interface RegistryPart {
  * @throws {@link Error} when two parts define the same operation or section
  */
 export function createRegistry(parts: readonly RegistryPart[]): Registry {
-  const ops = new Map<string, OpDef<unknown>>();
-  const sections = new Map<string, SectionDef<unknown>>();
+  const ops = new Map<string, OpDef>();
+  const sections = new Map<string, SectionDef>();
   const modules: KernelModule[] = [CORE_MODULE];
   const hooks: RunHooks[] = [];
   for (const part of parts) {
@@ -78,13 +60,13 @@ export function createRegistry(parts: readonly RegistryPart[]): Registry {
       if (ops.has(op.name)) {
         throw new Error(`operation ${op.name} is defined twice`);
       }
-      ops.set(op.name, op as unknown as OpDef<unknown>);
+      ops.set(op.name, op);
     }
     for (const s of part.sections ?? []) {
       if (sections.has(s.key)) {
         throw new Error(`section ${s.key} is defined twice`);
       }
-      sections.set(s.key, s as unknown as SectionDef<unknown>);
+      sections.set(s.key, s);
     }
     for (const m of part.modules ?? []) {
       if (!modules.includes(m)) {
@@ -97,13 +79,15 @@ export function createRegistry(parts: readonly RegistryPart[]): Registry {
 }
 
 /**
- * The registry of every layer dmasim has.
+ * The registry of every layer dmasim has, and `extra` parts (your own operations and sections).
  *
  * **Kernel:** none. **Locking:** none.
+ *
+ * @throws {@link Error} when an extra part defines an operation or section again
  */
-export function defaultRegistry(): Registry {
+export function defaultRegistry(...extra: readonly RegistryPart[]): Registry {
   return createRegistry([
-    { ops: KERNEL_OPS },
+    KERNEL_PART,
     HARDWARE_PART,
     DMA_MAPPING_PART,
     DEVICE_PART,
@@ -111,5 +95,6 @@ export function defaultRegistry(): Registry {
     DMA_BUF_PART,
     HEAPS_PART,
     DRIVERS_PART,
+    ...extra,
   ]);
 }

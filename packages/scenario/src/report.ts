@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Finding } from "@dmasim/kernel";
+import type { Finding, FindingLineEvent } from "@dmasim/kernel";
 import type { RunReport } from "./run";
 
 /** Colours for a terminal; identity functions otherwise. */
@@ -53,49 +53,39 @@ const HINTS: Readonly<Record<string, string>> = {
     "do not take a lock the thread already holds (or annotate a real nesting with a subclass)",
 };
 
-function hex(n: unknown): string {
-  return typeof n === "number" ? `0x${n.toString(16)}` : String(n);
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
 }
 
-/** A line-history event as one readable line; other values as JSON. */
-function historyLine(h: unknown): string {
-  if (typeof h === "string") {
-    return h;
-  }
-  const e = h as {
-    step?: number;
-    kind?: string;
-    agent?: string;
-    pa?: number;
-    len?: number;
-    note?: string;
-    addr?: number;
-  };
-  if (typeof e.kind !== "string") {
-    return JSON.stringify(h);
-  }
+/** A line-history event as one readable line. */
+function historyLine(e: FindingLineEvent): string {
   const at =
     e.addr !== undefined && e.addr !== e.pa
       ? `${hex(e.addr)} -> phys ${hex(e.pa)}`
       : `phys ${hex(e.pa)}`;
-  return `step ${String(e.step ?? "?").padStart(3)}  ${e.kind.padEnd(14)} ${String(e.agent ?? "").padEnd(12)} ${e.len ?? "?"} bytes at ${at}${e.note ? `  (${e.note})` : ""}`;
+  return `step ${String(e.step).padStart(3)}  ${e.kind.padEnd(14)} ${e.agent.padEnd(12)} ${e.len} bytes at ${at}${e.note ? `  (${e.note})` : ""}`;
+}
+
+/** The history of the line a coherency finding is about (none for other kinds). */
+function historyOf(f: Finding): readonly FindingLineEvent[] {
+  return f.kind === "stale-read" || f.kind === "clobbered-write" ? f.details.history : [];
 }
 
 function findingText(f: Finding, i: number, c: Palette, unexpected: boolean): string {
   const head = `${c.bold(`[${i + 1}]`)} ${unexpected ? c.red(f.kind) : c.yellow(f.kind)} ${c.dim(`(${f.code})`)} at step ${f.step}, thread ${f.thread}: ${f.summary}`;
   const lines = [head];
-  const d = f.details;
-  if (typeof d.text === "string" && d.text !== f.summary) {
-    lines.push(indent(d.text, "      "));
+  const { text, hint: raised } = f.details;
+  if (text !== undefined && text !== f.summary) {
+    lines.push(indent(text, "      "));
   }
-  if (Array.isArray(d.history) && d.history.length > 0) {
+  const history = historyOf(f);
+  if (history.length > 0) {
     lines.push("      history of the line:");
-    for (const h of d.history as unknown[]) {
+    for (const h of history) {
       lines.push(`        ${historyLine(h)}`);
     }
   }
-  const hint =
-    typeof d.hint === "string" ? d.hint : (HINTS[`${f.kind}/${f.code}`] ?? HINTS[f.kind]);
+  const hint = raised ?? HINTS[`${f.kind}/${f.code}`] ?? HINTS[f.kind];
   if (hint) {
     lines.push(`      ${c.green("would have prevented it:")} ${hint}`);
   }

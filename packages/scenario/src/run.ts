@@ -10,7 +10,10 @@ import {
   decodeReplayToken,
   encodeReplayToken,
   firstPolicy,
+  isKernelBug,
   isKernelError,
+  isReplayDiverged,
+  isRunAborted,
   randomPolicy,
   replayPolicy,
   type ChoicePolicy,
@@ -20,8 +23,10 @@ import {
 } from "@dmasim/kernel";
 import { bytesSchema, hexSummary, toBytes } from "./bytes";
 import type { FindingExpectation, Scenario, ScenarioStep } from "./load";
-import { ObjectTable, type OpContext, type OpResult } from "./op";
+import { ObjectTable } from "./objects";
+import type { OpContext, OpResult } from "./op";
 import { defaultRegistry, type Registry } from "./registry";
+import type { SectionUse } from "./section";
 
 /** How to run. Each field overrides what the scenario says. */
 export interface RunOptions {
@@ -190,10 +195,10 @@ class Runner {
     let result: OpResult | void;
     const ctx = this.ctx(thread, step);
     try {
-      result = await step.op.run(ctx, step.args);
+      result = await step.call.run(ctx);
       this.afterStep(ctx);
     } catch (e) {
-      if (isKernelError(e) && e.message.includes("replay diverged")) {
+      if (isReplayDiverged(e)) {
         this.replayError ??= e;
         throw e;
       }
@@ -214,17 +219,11 @@ class Runner {
       }
       rec.status = "failed";
       rec.error = e instanceof Error ? e.message : String(e);
-      if (
-        (e as { name?: unknown }).name === "KernelBug" &&
-        step.expect?.findings?.includes("bug")
-      ) {
+      if (isKernelBug(e) && step.expect?.findings?.includes("bug")) {
         rec.status = "ok";
         rec.text = `BUG as expected: ${rec.error}`;
       }
-      if (
-        (e as { name?: unknown }).name !== "KernelBug" &&
-        (e as { name?: unknown }).name !== "RunAborted"
-      ) {
+      if (!isKernelBug(e) && !isRunAborted(e)) {
         this.internalErrors.push(`step ${step.id} (${step.op.name}): ${rec.error}`);
       }
       throw e;
@@ -382,17 +381,19 @@ function sectionsFor(
     return scenario.sections;
   }
   const def = registry.sections.get("platform");
-  if (!def?.override) {
+  const old = scenario.sections.find((s) => s.def === def);
+  const override = old ? old.override : def?.override;
+  if (!def || !override) {
     throw new KernelError("EINVAL", "no layer defines platforms: --platform cannot apply");
   }
-  let value: unknown;
+  let use: SectionUse;
   try {
-    value = def.override(scenario.sections.find((s) => s.def === def)?.value, opts.platform);
+    use = override(opts.platform);
   } catch {
     throw new KernelError("EINVAL", `unknown platform "${opts.platform}" (dmasim list platforms)`);
   }
   const rest = scenario.sections.filter((s) => s.def !== def);
-  return [...rest, { def, value }].sort((a, b) => a.def.order - b.def.order);
+  return [...rest, use].sort((a, b) => a.def.order - b.def.order);
 }
 
 /**
@@ -413,8 +414,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
   let aborted: { reason: string; message: string } | undefined;
   const sections = sectionsFor(scenario, opts, registry);
   try {
-    for (const { def, value } of sections) {
-      await def.apply(runner.ctx("init", undefined), value);
+    for (const section of sections) {
+      await section.apply(runner.ctx("init", undefined));
     }
     await runner.runThread("init", scenario.setup);
     const tasks = scenario.threads.map((t) =>
@@ -428,13 +429,11 @@ export async function runScenario(scenario: Scenario, opts: RunOptions = {}): Pr
       }
     }
   } catch (e) {
-    const name = (e as { name?: unknown }).name;
-    if (name === "RunAborted") {
-      const ra = e as { reason: string; message: string };
-      aborted = { reason: ra.reason, message: ra.message };
-    } else if (name === "KernelBug") {
-      aborted = { reason: "bug", message: (e as Error).message };
-    } else if (isKernelError(e) && e.message.includes("replay diverged")) {
+    if (isRunAborted(e)) {
+      aborted = { reason: e.reason, message: e.message };
+    } else if (isKernelBug(e)) {
+      aborted = { reason: "bug", message: e.message };
+    } else if (isReplayDiverged(e)) {
       throw e;
     } else {
       aborted = { reason: "error", message: e instanceof Error ? e.message : String(e) };

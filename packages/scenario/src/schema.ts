@@ -7,7 +7,7 @@
  */
 import { KERNEL_PROFILES } from "@dmasim/kernel";
 import { z } from "zod";
-import { stepExpectSchema, topSchema } from "./load";
+import { stepExpectSchema, topSchemaWith } from "./load/top";
 import type { Registry } from "./registry";
 
 type Json = Record<string, unknown>;
@@ -28,7 +28,7 @@ function stepSchema(registry: Registry): Json {
     expect: strip(toJson(stepExpectSchema)),
   };
   const alternatives = [...registry.ops.values()].map((op) => {
-    const args = strip(toJson(op.args as z.ZodType));
+    const args = strip(toJson(op.args));
     const value: Json = op.primary
       ? {
           anyOf: [
@@ -65,7 +65,7 @@ function strip(s: Json): Json {
  * **Locking:** none.
  */
 export function scenarioJsonSchema(registry: Registry): Json {
-  const top = toJson(topSchema([...registry.sections.values()]));
+  const top = toJson(topSchemaWith([...registry.sections.values()]));
   const props = (top.properties ?? {}) as Record<string, Json>;
   const step = stepSchema(registry);
   const steps = { type: "array", items: { $ref: "#/$defs/step" } };

@@ -1,12 +1,11 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
 import {
   KERNEL_OPS,
   createRegistry,
   defaultRegistry,
-  defineOp,
+  scenarioLayer,
   explore,
   exploreResultJson,
   formatExploreSummary,
@@ -17,7 +16,6 @@ import {
   reportJson,
   runScenario,
   type ExploreOptions,
-  type OpDef,
   type Scenario,
 } from "../src/index";
 
@@ -138,16 +136,15 @@ describe("explore: bounds", () => {
 });
 
 /** An op that makes a choice of a kind no layer knows yet: the explorer must explore it as is. */
-const widgetOp = defineOp({
+const widgetOp = scenarioLayer("test").op({
   name: "widget",
-  layer: "test",
   summary: "a 3-way choice; option 2 is a bug",
-  args: z.object({}).strict(),
+  args: {},
   run: (ctx) => ({ value: ctx.kernel.choice.choose("widget", 3) }),
 });
 
 describe("explore: generic over choice kinds", () => {
-  const reg = createRegistry([{ ops: [...KERNEL_OPS, widgetOp] as unknown as OpDef<never>[] }]);
+  const reg = createRegistry([{ ops: [...KERNEL_OPS, widgetOp] }]);
   const text =
     "name: w\nsteps:\n  - widget: {}\n    expect: { value: 0 }\n  - widget: {}\n    expect: { value: 0 }\n";
 

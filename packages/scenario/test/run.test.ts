@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { isKernelError, isReplayDiverged } from "@dmasim/kernel";
 import {
   formatReport,
+  isScenarioError,
   loadScenario,
   runScenario,
   ScenarioError,
@@ -181,5 +183,18 @@ describe("replay tokens", () => {
       registry,
     );
     await expect(runScenario(sc, { replay: "v1.5-5-5" })).rejects.toThrow(/replay diverged/);
+    const e: unknown = await runScenario(sc, { replay: "v1.5-5-5" }).catch((x: unknown) => x);
+    expect(isReplayDiverged(e) && isKernelError(e, "EINVAL")).toBe(true);
+  });
+
+  it("a scenario error is recognised by its brand", () => {
+    let e: unknown;
+    try {
+      loadScenario("name: x\nsteps: [{ nope: 1 }]\n", "x.yaml", registry);
+    } catch (x) {
+      e = x;
+    }
+    expect(isScenarioError(e) && e.issues.map((i) => i.path)).toEqual(["steps[0]"]);
+    expect(isScenarioError(new Error("ScenarioError"))).toBe(false);
   });
 });

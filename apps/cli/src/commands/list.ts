@@ -157,13 +157,19 @@ function listExamplesCmd(io: Io): void {
   io.out(table([["EXAMPLE", "WHAT IT SHOWS"], ...rows]) + "\n");
 }
 
+/** Every operation with its layer and summary, its arguments and their types on the next line. */
 async function listOps(io: Io): Promise<void> {
-  const rows = [...(await defaultRegistry()).ops.values()].map((op) => [
-    op.name,
-    op.layer,
-    op.summary,
-  ]);
-  io.out(table([["OPERATION", "LAYER", "WHAT IT DOES"], ...rows]) + "\n");
+  const { defaultRegistry, describeArgs } = await import("@dmasim/scenario");
+  const ops = [...defaultRegistry().ops.values()];
+  const rows = ops.map((op) => [op.name, op.layer, op.summary]);
+  const [head = "", ...lines] = table([["OPERATION", "LAYER", "WHAT IT DOES"], ...rows]).split(
+    "\n",
+  );
+  const withArgs = lines.flatMap((line, i) => {
+    const op = ops[i];
+    return op && op.params.length > 0 ? [line, `    ${describeArgs(op)}`] : [line];
+  });
+  io.out([head, ...withArgs].join("\n") + "\n");
 }
 
 /** Run `dmasim list WHAT`. */

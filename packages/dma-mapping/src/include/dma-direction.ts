@@ -30,7 +30,32 @@ export function validDmaDirection(dir: number): boolean {
   return dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE || dir === DMA_FROM_DEVICE;
 }
 
-const NAMES = ["DMA_BIDIRECTIONAL", "DMA_TO_DEVICE", "DMA_FROM_DEVICE", "DMA_NONE"] as const;
+/**
+ * Each direction by its kernel name, in value order (the index is the value).
+ *
+ * **Kernel:** `dir2name[]` in kernel/dma/debug.c.
+ */
+export const DMA_DIRECTION_NAMES = [
+  "DMA_BIDIRECTIONAL",
+  "DMA_TO_DEVICE",
+  "DMA_FROM_DEVICE",
+  "DMA_NONE",
+] as const;
+
+/** A direction's kernel name, e.g. `"DMA_TO_DEVICE"`. **Kernel:** `enum dma_data_direction`. */
+export type DmaDirectionName = (typeof DMA_DIRECTION_NAMES)[number];
+
+/**
+ * The directions by kernel name, for tools that read names (scenario files, command lines).
+ *
+ * **Kernel:** `enum dma_data_direction`.
+ */
+export const DMA_DIRECTIONS: Readonly<Record<DmaDirectionName, DmaDataDirection>> = {
+  DMA_BIDIRECTIONAL,
+  DMA_TO_DEVICE,
+  DMA_FROM_DEVICE,
+  DMA_NONE,
+};
 
 /**
  * The kernel's name of a direction (`"DMA_TO_DEVICE"`…), as dma-debug prints it; `"invalid"` for
@@ -41,5 +66,5 @@ const NAMES = ["DMA_BIDIRECTIONAL", "DMA_TO_DEVICE", "DMA_FROM_DEVICE", "DMA_NON
  * **Locking:** none (pure).
  */
 export function dmaDirName(dir: number): string {
-  return NAMES[dir] ?? "invalid";
+  return DMA_DIRECTION_NAMES[dir] ?? "invalid";
 }

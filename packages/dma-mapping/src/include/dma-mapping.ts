@@ -38,6 +38,27 @@ export const DMA_ATTR_NO_WARN = 1 << 8;
 /** Privileged (supervisor) device access: `IOMMU_PRIV`. **Kernel:** `DMA_ATTR_PRIVILEGED` (1 << 9). */
 export const DMA_ATTR_PRIVILEGED = 1 << 9;
 
+/** An attribute's kernel name, e.g. `"DMA_ATTR_SKIP_CPU_SYNC"`. **Kernel:** the `DMA_ATTR_*` macros. */
+export type DmaAttrName = keyof typeof DMA_ATTRS;
+
+/**
+ * Each attribute bit by its kernel name, in bit order, for tools that read names (scenario files,
+ * command lines).
+ *
+ * **Kernel:** the `DMA_ATTR_*` macros of include/linux/dma-mapping.h.
+ */
+export const DMA_ATTRS = {
+  DMA_ATTR_WEAK_ORDERING,
+  DMA_ATTR_WRITE_COMBINE,
+  DMA_ATTR_NON_CONSISTENT,
+  DMA_ATTR_NO_KERNEL_MAPPING,
+  DMA_ATTR_SKIP_CPU_SYNC,
+  DMA_ATTR_FORCE_CONTIGUOUS,
+  DMA_ATTR_ALLOC_SINGLE_PAGES,
+  DMA_ATTR_NO_WARN,
+  DMA_ATTR_PRIVILEGED,
+} as const;
+
 /**
  * The address a failed mapping returns. The kernel's value is all ones (`~(dma_addr_t)0`); here it
  * is all ones in 53 bits (`Number.MAX_SAFE_INTEGER`, the same value as `DMA_BIT_MASK(64)`), beyond

@@ -416,6 +416,11 @@ export async function gpuImportRelease(imp: GpuImport): Promise<void> {
       kind: "use-after-free",
       code: "gpu-import-put",
       summary: `${imp.gpu.name}: the import of dma-buf ${imp.dmabuf.ino} released twice`,
+      details: {
+        device: imp.gpu.name,
+        ino: imp.dmabuf.ino,
+        hint: "drop each GEM handle of an import once (gpu_import_release once per import)",
+      },
     });
     return;
   }

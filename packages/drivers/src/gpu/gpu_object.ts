@@ -21,11 +21,9 @@ import {
   DMA_BIDIRECTIONAL,
   dmaMapSgtable,
   dmaUnmapSgtable,
-  forEachSgtableDmaSg,
   sgAllocTableFromPages,
-  sgDmaAddress,
-  sgDmaLen,
   sgFreeTable,
+  sgtDmaRanges,
   type SgTable,
 } from "@dmasim/dma-mapping";
 import {
@@ -170,24 +168,8 @@ function freeBacking(gpu: GpuDevice, b: GpuBacking): void {
 
 /** @internal The DMA ranges of `[offset, offset + len)` in a mapped table. */
 export function sgtRanges(sgt: SgTable, offset: number, len: number): GpuDmaRange[] {
-  const out: GpuDmaRange[] = [];
-  let skip = offset;
-  let left = len;
-  forEachSgtableDmaSg(sgt, (sg) => {
-    const n = sgDmaLen(sg);
-    if (left === 0) {
-      return;
-    }
-    if (skip >= n) {
-      skip -= n;
-      return;
-    }
-    const take = Math.min(n - skip, left);
-    out.push({ addr: sgDmaAddress(sg) + skip, len: take });
-    left -= take;
-    skip = 0;
-  });
-  if (left > 0) {
+  const out = sgtDmaRanges(sgt, offset, len);
+  if (!out) {
     throw new KernelError("EINVAL", `bytes ${offset}..${offset + len} lie outside the buffer`);
   }
   return out;
@@ -405,6 +387,10 @@ export function gpuBoUnpin(bo: GpuBo): void {
       kind: "warn",
       code: "drivers/gpu/amdgpu_object.c:amdgpu_bo_unpin",
       summary: `${bo.gpu.name}: unpin of a BO that is not pinned`,
+      details: {
+        site: "drivers/gpu/amdgpu_object.c:amdgpu_bo_unpin",
+        hint: "unpin only what was pinned: one amdgpu_bo_unpin per amdgpu_bo_pin (dma_buf_unpin per dma_buf_pin)",
+      },
     });
     return;
   }
@@ -523,6 +509,7 @@ export function gpuBoPut(bo: GpuBo): void {
       kind: "use-after-free",
       code: "gpu-bo-put",
       summary: `${bo.gpu.name}: a BO reference dropped after the BO was freed`,
+      details: { hint: "drop each BO reference once: the last put freed the BO" },
     });
     return;
   }

@@ -126,7 +126,13 @@ function vmFault(vmf: VmFault): number {
       kind: "use-after-free",
       code: "slab-out-of-bounds",
       summary: `KASAN: slab-out-of-bounds in cma_heap_vm_fault: pages[${vmf.pgoff}] of a ${buffer.pagecount}-entry array; pfn 0x${pfn.toString(16)} mapped to user space`,
-      details: { pgoff: vmf.pgoff, pagecount: buffer.pagecount, pfn, address: vmf.address },
+      details: {
+        pgoff: vmf.pgoff,
+        pagecount: buffer.pagecount,
+        pfn,
+        address: vmf.address,
+        hint: `check pgoff against the buffer's ${buffer.pagecount} pages in the fault handler (return VM_FAULT_SIGBUS beyond them)`,
+      },
     });
     return vmfInsertPfn(vmf.vma, vmf.address, pfn);
   }

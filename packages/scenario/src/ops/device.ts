@@ -8,29 +8,32 @@ import { deviceRead, deviceWrite, physToDma, type Device } from "@dmasim/hardwar
 import { KernelError } from "@dmasim/kernel";
 import { z } from "zod";
 import { bytesSchema, hexSummary, toBytes } from "../bytes";
-import { defineOp, type OpContext, type OpDef } from "../op";
+import { scenarioLayer } from "../layer";
+import type { PagesObject } from "../objects";
 import type { RegistryPart } from "../registry";
-import { dmaPieces } from "./dma-mapping";
-import { pagesPieces, type PagesObject } from "./hardware";
+import type { Span } from "./common";
+import { dmaPieces, type DmaTarget } from "./dma-mapping";
+import { pagesPieces } from "./hardware";
+
+const L = scenarioLayer("@dmasim/hardware");
 
 const target = {
-  device: z.string(),
-  pages: z.string().optional(),
-  dma: z.string().optional(),
+  device: L.ref("device"),
+  pages: L.ref("pages").optional(),
+  dma: L.refAny("dma_mapping", "sg_mapping").optional(),
   offset: z.number().int().min(0).optional(),
 };
-const refs = {
-  device: { type: "device" },
-  pages: { type: "pages", optional: true },
-  dma: { type: ["dma_mapping", "sg_mapping"], optional: true },
-} as const;
 
-function addresses(
-  ctx: OpContext,
-  dev: Device,
-  a: { pages?: string | undefined; dma?: string | undefined; offset?: number | undefined },
-  len: number,
-) {
+/** What a device access names: raw pages, or a DMA mapping / mapped sg table. */
+interface Target {
+  readonly device: Device;
+  readonly pages: PagesObject | undefined;
+  readonly dma: DmaTarget | undefined;
+  readonly offset: number | undefined;
+}
+
+/** The DMA address pieces a device access of `len` bytes touches. */
+function addresses(a: Target, len: number): Span[] {
   if ((a.pages === undefined) === (a.dma === undefined)) {
     throw new KernelError(
       "EINVAL",
@@ -39,52 +42,46 @@ function addresses(
   }
   const offset = a.offset ?? 0;
   if (a.pages !== undefined) {
-    return pagesPieces(ctx.objects.get<PagesObject>(a.pages, "pages"), offset, len).map((p) => ({
-      addr: physToDma(dev, p.pa),
+    return pagesPieces(a.pages, offset, len).map((p) => ({
+      at: physToDma(a.device, p.at),
       len: p.len,
     }));
   }
-  return dmaPieces(ctx, a.dma as string, offset, len);
+  return a.dma ? dmaPieces(a.dma, offset, len) : [];
 }
 
 /** Device reads and writes. **Kernel:** none (hardware: bus-master DMA). */
 export const DEVICE_OPS = [
-  defineOp({
+  L.op({
     name: "device_write",
-    layer: "@dmasim/hardware",
     summary:
       "a device writes bytes at `pages` (raw bus address) or through a DMA mapping / mapped sg table `dma`",
-    args: z.object({ ...target, data: bytesSchema }).strict(),
-    refs,
-    run: (ctx, a) => {
-      const dev = ctx.objects.get<Device>(a.device, "device");
+    args: { ...target, data: bytesSchema },
+    run: (_ctx, a) => {
       const data = toBytes(a.data);
       let at = 0;
-      for (const p of addresses(ctx, dev, a, data.length)) {
-        deviceWrite(dev, p.addr, data.subarray(at, at + p.len));
+      for (const p of addresses(a, data.length)) {
+        deviceWrite(a.device, p.at, data.subarray(at, at + p.len));
         at += p.len;
       }
       return { text: `${data.length} bytes: ${hexSummary(data)}` };
     },
   }),
-  defineOp({
+  L.op({
     name: "device_read",
-    layer: "@dmasim/hardware",
     summary: "a device reads bytes at `pages` or through `dma`; value: what it saw",
-    args: z.object({ ...target, len: z.number().int().min(1) }).strict(),
-    refs,
-    run: (ctx, a) => {
-      const dev = ctx.objects.get<Device>(a.device, "device");
+    args: { ...target, len: z.number().int().min(1) },
+    run: (_ctx, a) => {
       const out = new Uint8Array(a.len);
       let at = 0;
-      for (const p of addresses(ctx, dev, a, a.len)) {
-        out.set(deviceRead(dev, p.addr, p.len), at);
+      for (const p of addresses(a, a.len)) {
+        out.set(deviceRead(a.device, p.at, p.len), at);
         at += p.len;
       }
       return { value: out };
     },
   }),
-] as unknown as readonly OpDef<never>[];
+];
 
 /** Device accesses as a registry part. **Kernel:** none. */
 export const DEVICE_PART: RegistryPart = { ops: DEVICE_OPS };

@@ -5,136 +5,93 @@
  * @module
  */
 import { DMA_BIT_MASK, GFP_KERNEL, pfnToPage, type Device } from "@dmasim/hardware";
-import * as dm from "@dmasim/dma-mapping";
 import {
+  DMA_ATTRS,
+  DMA_DIRECTIONS,
+  DMA_MAPPING_ERROR,
   DMA_MAPPING_MODULE,
   dmaAddressingLimited,
   dmaAllocAttrs,
-  dmaMaxMappingSize,
-  dmaSetMaskAndCoherent,
   dmaDebugCheckLeaks,
   dmaFreeAttrs,
   dmaMapPageAttrs,
   dmaMapSgtable,
   dmaMapSingleAttrs,
   dmaMappingError,
+  dmaMaxMappingSize,
+  dmaSetMaskAndCoherent,
   dmaSyncSgtableForCpu,
   dmaSyncSgtableForDevice,
   dmaSyncSingleForCpu,
   dmaSyncSingleForDevice,
   dmaUnmapPageAttrs,
   dmaUnmapSgtable,
-  forEachSgtableDmaSg,
   sgAllocTableFromPages,
-  sgDmaAddress,
-  sgDmaLen,
   sgFreeTable,
-  type SgTable,
+  sgtDmaRanges,
+  type DmaDirectionName,
 } from "@dmasim/dma-mapping";
 import { KernelError, PAGE_SIZE } from "@dmasim/kernel";
 import { z } from "zod";
-import { defineOp, type OpContext, type OpDef } from "../op";
+import { scenarioLayer } from "../layer";
+import type { DmaMappingObject, ObjectTypes, SgMappingObject } from "../objects";
+import type { OpDef } from "../op";
 import type { RegistryPart } from "../registry";
-import {
-  machineOf,
-  mappingPieces,
-  sizeSchema,
-  type MappingObject,
-  type PagesObject,
-} from "./hardware";
+import { anyDirSchema, checkRange, machineOf, sizeSchema, type Span } from "./common";
+import { mappingPieces } from "./hardware";
 
-const LAYER = "@dmasim/dma-mapping";
+const L = scenarioLayer("@dmasim/dma-mapping");
 
-/** A streaming or coherent mapping of one contiguous DMA range. */
-export interface DmaMappingObject {
-  readonly dev: Device;
-  readonly kind: "single" | "page" | "coherent";
-  readonly addr: number;
-  readonly size: number;
-  readonly dir: number;
-  readonly attrs: number;
-  /** Coherent allocations: the CPU address. */
-  readonly cpuAddr?: number;
-  unmapped: boolean;
-}
-
-/** An sg table mapped for a device. */
-export interface SgMappingObject {
-  readonly dev: Device;
-  readonly sgt: SgTable;
-  readonly dir: number;
-  readonly attrs: number;
-  unmapped: boolean;
-}
-
-const DIRS = { DMA_BIDIRECTIONAL: 0, DMA_TO_DEVICE: 1, DMA_FROM_DEVICE: 2, DMA_NONE: 3 } as const;
-const dirSchema = z.enum(["DMA_BIDIRECTIONAL", "DMA_TO_DEVICE", "DMA_FROM_DEVICE", "DMA_NONE"]);
-const ATTR_NAMES = Object.keys(dm).filter((k) => k.startsWith("DMA_ATTR_"));
-const attrsSchema = z.array(
-  z.string().refine((a) => ATTR_NAMES.includes(a) || ATTR_NAMES.includes(`DMA_ATTR_${a}`), {
-    message: `an attribute: ${ATTR_NAMES.join(", ")}`,
-  }),
-);
+const ATTRS = new Map<string, number>(Object.entries(DMA_ATTRS));
+const ATTR_NAMES = [...ATTRS.keys()].sort();
+const attrsSchema = z
+  .array(
+    z.string().refine((a) => ATTRS.has(a) || ATTRS.has(`DMA_ATTR_${a}`), {
+      message: `an attribute: ${ATTR_NAMES.join(", ")}`,
+    }),
+  )
+  .meta({ title: "DMA_ATTR_*[]" });
 function attrBits(list: readonly string[] | undefined): number {
-  const table = dm as unknown as Record<string, number>;
-  return (list ?? []).reduce((acc, a) => acc | (table[a] ?? table[`DMA_ATTR_${a}`] ?? 0), 0);
+  const bit = (a: string) => ATTRS.get(a) ?? ATTRS.get(`DMA_ATTR_${a}`) ?? 0;
+  return (list ?? []).reduce((acc, a) => acc | bit(a), 0);
 }
 
-const get = <T>(ctx: OpContext, name: string, type: string): T => ctx.objects.get<T>(name, type);
+/** A direction given by name, or the mapping's own. */
+function dirOr(name: DmaDirectionName | undefined, own: number): number {
+  return name ? DMA_DIRECTIONS[name] : own;
+}
+
+/** A DMA mapping or a mapped sg table, as `refAny("dma_mapping", "sg_mapping")` resolves it. */
+export type DmaTarget =
+  | { readonly type: "dma_mapping"; readonly value: DmaMappingObject }
+  | { readonly type: "sg_mapping"; readonly value: SgMappingObject };
 
 /**
  * The DMA address pieces of `[offset, offset + len)` of a DMA mapping or a mapped sg table (walking
  * its DMA segments, `nents` of them, as an importer must).
+ *
+ * @throws {@link KernelError} `EFAULT` when the range lies outside the mapping
  */
-export function dmaPieces(
-  ctx: OpContext,
-  name: string,
-  offset: number,
-  len: number,
-): { addr: number; len: number }[] {
-  const o = ctx.objects.getAny(name, ["dma_mapping", "sg_mapping"]);
-  if (o.type === "dma_mapping") {
-    const m = o.value as DmaMappingObject;
-    if (offset + len > m.size) {
-      throw new KernelError(
-        "EFAULT",
-        `bytes ${offset}..${offset + len} lie outside the ${m.size}-byte DMA mapping`,
-      );
-    }
-    return [{ addr: m.addr + offset, len }];
+export function dmaPieces(target: DmaTarget, offset: number, len: number): Span[] {
+  if (target.type === "dma_mapping") {
+    checkRange(target.value.size, offset, len, "DMA mapping");
+    return [{ at: target.value.addr + offset, len }];
   }
-  const m = o.value as SgMappingObject;
-  const out: { addr: number; len: number }[] = [];
-  let skip = offset;
-  let left = len;
-  forEachSgtableDmaSg(m.sgt, (sg) => {
-    const segLen = sgDmaLen(sg);
-    if (left === 0) {
-      return;
-    }
-    if (skip >= segLen) {
-      skip -= segLen;
-      return;
-    }
-    const n = Math.min(segLen - skip, left);
-    out.push({ addr: sgDmaAddress(sg) + skip, len: n });
-    left -= n;
-    skip = 0;
-  });
-  if (left > 0) {
+  const ranges = sgtDmaRanges(target.value.sgt, offset, len);
+  if (!ranges) {
     throw new KernelError(
       "EFAULT",
       `bytes ${offset}..${offset + len} lie outside the mapped sg table`,
     );
   }
-  return out;
+  return ranges.map((r) => ({ at: r.addr, len: r.len }));
 }
 
 const mapArgs = {
-  device: z.string(),
+  device: L.ref("device"),
   offset: z.number().int().min(0).optional(),
   size: sizeSchema.optional(),
-  dir: dirSchema,
+  dir: anyDirSchema,
   attrs: attrsSchema.optional(),
 };
 
@@ -147,346 +104,301 @@ function streamingMapping(
   dir: number,
   attrs: number,
 ): { object: DmaMappingObject; text: string } {
-  const object: DmaMappingObject = { dev, kind, addr, size, dir, attrs, unmapped: false };
   return {
-    object,
-    text: addr === dm.DMA_MAPPING_ERROR ? "DMA_MAPPING_ERROR" : `dma 0x${addr.toString(16)}`,
+    object: { dev, kind, addr, size, dir, attrs, unmapped: false },
+    text: addr === DMA_MAPPING_ERROR ? "DMA_MAPPING_ERROR" : `dma 0x${addr.toString(16)}`,
   };
 }
 
-function checkMapped(m: { unmapped: boolean }, name: string): void {
-  if (m.unmapped) {
-    throw new KernelError("EINVAL", `${name} is already unmapped`);
+/** A coherent allocation's CPU address, or EINVAL for another mapping. */
+function coherentCpuAddr(m: DmaMappingObject, name: string): number {
+  if (m.cpuAddr === undefined) {
+    throw new KernelError("EINVAL", `${name} is not a coherent allocation`);
   }
+  return m.cpuAddr;
 }
 
-/** The layer-2 operations. **Kernel:** kernel/dma/mapping.c, lib/scatterlist.c. */
-export const DMA_MAPPING_OPS = [
-  defineOp({
+/** A sync of a single/page mapping (or a range of it) for the CPU or the device. */
+function syncSingleOp(name: string, summary: string, fn: typeof dmaSyncSingleForCpu): OpDef {
+  return L.op({
+    name,
+    summary,
+    args: {
+      dma: L.ref("dma_mapping"),
+      offset: z.number().int().min(0).optional(),
+      size: sizeSchema.optional(),
+      dir: anyDirSchema.optional(),
+    },
+    primary: "dma",
+    run: (_ctx, { dma, offset = 0, size, dir }) => {
+      fn(dma.dev, dma.addr + offset, size ?? dma.size - offset, dirOr(dir, dma.dir));
+    },
+  });
+}
+
+/** A sync of a mapped sg table for the CPU or the device. */
+function syncSgtableOp(name: string, summary: string, fn: typeof dmaSyncSgtableForCpu): OpDef {
+  return L.op({
+    name,
+    summary,
+    args: { mapping: L.ref("sg_mapping"), dir: anyDirSchema.optional() },
+    primary: "mapping",
+    run: (_ctx, { mapping, dir }) => {
+      fn(mapping.dev, mapping.sgt, dirOr(dir, mapping.dir));
+    },
+  });
+}
+
+/** The streaming API for single buffers and pages. **Kernel:** kernel/dma/mapping.c. */
+const STREAMING_OPS: readonly OpDef[] = [
+  L.op({
     name: "dma_map_single",
-    layer: LAYER,
     summary:
       "map a kernel buffer (a linear-map mapping) for a device; check the result with dma_mapping_error",
-    args: z.object({ ...mapArgs, mapping: z.string() }).strict(),
-    refs: { device: { type: "device" }, mapping: { type: "mapping" } },
+    args: { ...mapArgs, mapping: L.ref("mapping") },
     produces: "dma_mapping",
     requiresAs: true,
-    run: (ctx, a) => {
-      const dev = get<Device>(ctx, a.device, "device");
-      const map = get<MappingObject>(ctx, a.mapping, "mapping");
-      const offset = a.offset ?? 0;
-      const size = a.size ?? map.size - offset;
-      const [first] = mappingPieces(map, offset, size);
-      const attrs = attrBits(a.attrs);
-      const addr = dmaMapSingleAttrs(dev, (first as { va: number }).va, size, DIRS[a.dir], attrs);
-      return streamingMapping(dev, "single", addr, size, DIRS[a.dir], attrs);
+    run: (_ctx, { device, mapping, offset = 0, size, dir, attrs }) => {
+      const len = size ?? mapping.size - offset;
+      const [first] = mappingPieces(mapping, offset, len);
+      const bits = attrBits(attrs);
+      const addr = dmaMapSingleAttrs(device, first?.at ?? 0, len, DMA_DIRECTIONS[dir], bits);
+      return streamingMapping(device, "single", addr, len, DMA_DIRECTIONS[dir], bits);
     },
   }),
-  defineOp({
+  L.op({
     name: "dma_map_page",
-    layer: LAYER,
     summary: "map part of a page allocation for a device (dma_map_page_attrs)",
-    args: z.object({ ...mapArgs, pages: z.string() }).strict(),
-    refs: { device: { type: "device" }, pages: { type: "pages" } },
+    args: { ...mapArgs, pages: L.ref("pages") },
     produces: "dma_mapping",
     requiresAs: true,
-    run: (ctx, a) => {
-      const dev = get<Device>(ctx, a.device, "device");
-      const p = get<PagesObject>(ctx, a.pages, "pages");
-      const offset = a.offset ?? 0;
-      const size = a.size ?? p.size - offset;
-      const block = PAGE_SIZE << p.order;
-      const page = p.pages[Math.floor(offset / block)];
-      if (!page || (offset % block) + size > block) {
+    run: (_ctx, { device, pages, offset = 0, size, dir, attrs }, names) => {
+      const len = size ?? pages.size - offset;
+      const block = PAGE_SIZE << pages.order;
+      const page = pages.pages[Math.floor(offset / block)];
+      if (!page || (offset % block) + len > block) {
         throw new KernelError(
           "EINVAL",
-          `dma_map_page: ${offset}+${size} does not lie within one contiguous block of ${a.pages}`,
+          `dma_map_page: ${offset}+${len} does not lie within one contiguous block of ${names.pages}`,
         );
       }
-      const attrs = attrBits(a.attrs);
-      const addr = dmaMapPageAttrs(dev, page, offset % block, size, DIRS[a.dir], attrs);
-      return streamingMapping(dev, "page", addr, size, DIRS[a.dir], attrs);
+      const bits = attrBits(attrs);
+      const addr = dmaMapPageAttrs(device, page, offset % block, len, DMA_DIRECTIONS[dir], bits);
+      return streamingMapping(device, "page", addr, len, DMA_DIRECTIONS[dir], bits);
     },
   }),
-  defineOp({
+  L.objectOp({
     name: "dma_mapping_error",
-    layer: LAYER,
     summary:
       "check a mapping's address (dma-debug records that it was checked); value: true if it failed",
-    args: z.object({ dma: z.string() }).strict(),
-    refs: { dma: { type: "dma_mapping" } },
-    primary: "dma",
-    run: (ctx, a) => {
-      const m = get<DmaMappingObject>(ctx, a.dma, "dma_mapping");
-      return { value: dmaMappingError(m.dev, m.addr) };
-    },
+    arg: "dma",
+    type: "dma_mapping",
+    run: (dma) => ({ value: dmaMappingError(dma.dev, dma.addr) }),
   }),
-  defineOp({
+  L.op({
     name: "dma_unmap",
-    layer: LAYER,
     summary:
       "unmap a single/page mapping (size, dir and attrs default to the map's; override to misuse)",
-    args: z
-      .object({
-        dma: z.string(),
-        size: sizeSchema.optional(),
-        dir: dirSchema.optional(),
-        attrs: attrsSchema.optional(),
-      })
-      .strict(),
-    refs: { dma: { type: "dma_mapping" } },
+    args: {
+      dma: L.ref("dma_mapping"),
+      size: sizeSchema.optional(),
+      dir: anyDirSchema.optional(),
+      attrs: attrsSchema.optional(),
+    },
     primary: "dma",
-    run: (ctx, a) => {
-      const m = get<DmaMappingObject>(ctx, a.dma, "dma_mapping");
-      if (m.kind === "coherent") {
-        throw new KernelError("EINVAL", `${a.dma} is a coherent allocation: use dma_free_coherent`);
+    run: (_ctx, { dma, size, dir, attrs }, names) => {
+      if (dma.kind === "coherent") {
+        throw new KernelError(
+          "EINVAL",
+          `${names.dma} is a coherent allocation: use dma_free_coherent`,
+        );
       }
-      dmaUnmapPageAttrs(
-        m.dev,
-        m.addr,
-        a.size ?? m.size,
-        a.dir ? DIRS[a.dir] : m.dir,
-        a.attrs ? attrBits(a.attrs) : m.attrs,
-      );
-      m.unmapped = true;
+      const bits = attrs ? attrBits(attrs) : dma.attrs;
+      dmaUnmapPageAttrs(dma.dev, dma.addr, size ?? dma.size, dirOr(dir, dma.dir), bits);
+      dma.unmapped = true;
     },
   }),
-  ...(["dma_sync_single_for_cpu", "dma_sync_single_for_device"] as const).map((name) =>
-    defineOp({
-      name,
-      layer: LAYER,
-      summary:
-        name === "dma_sync_single_for_cpu"
-          ? "give a mapping (or a range of it) back to the CPU: invalidate / copy bounce data back"
-          : "give a mapping (or a range of it) to the device: copy into the bounce buffer / clean",
-      args: z
-        .object({
-          dma: z.string(),
-          offset: z.number().int().min(0).optional(),
-          size: sizeSchema.optional(),
-          dir: dirSchema.optional(),
-        })
-        .strict(),
-      refs: { dma: { type: "dma_mapping" } },
-      primary: "dma",
-      run: (ctx, a) => {
-        const m = get<DmaMappingObject>(ctx, a.dma, "dma_mapping");
-        const offset = a.offset ?? 0;
-        const fn =
-          name === "dma_sync_single_for_cpu" ? dmaSyncSingleForCpu : dmaSyncSingleForDevice;
-        fn(m.dev, m.addr + offset, a.size ?? m.size - offset, a.dir ? DIRS[a.dir] : m.dir);
-      },
-    }),
+  syncSingleOp(
+    "dma_sync_single_for_cpu",
+    "give a mapping (or a range of it) back to the CPU: invalidate / copy bounce data back",
+    dmaSyncSingleForCpu,
   ),
-  defineOp({
+  syncSingleOp(
+    "dma_sync_single_for_device",
+    "give a mapping (or a range of it) to the device: copy into the bounce buffer / clean",
+    dmaSyncSingleForDevice,
+  ),
+];
+
+/** sg tables and their mappings. **Kernel:** lib/scatterlist.c, kernel/dma/mapping.c. */
+const SGTABLE_OPS: readonly OpDef[] = [
+  L.op({
     name: "sg_alloc_table_from_pages",
-    layer: LAYER,
     summary: "an sg table over a page allocation (contiguous pages merge into one entry)",
-    args: z
-      .object({
-        pages: z.string(),
-        offset: z.number().int().min(0).optional(),
-        size: sizeSchema.optional(),
-      })
-      .strict(),
-    refs: { pages: { type: "pages" } },
+    args: {
+      pages: L.ref("pages"),
+      offset: z.number().int().min(0).optional(),
+      size: sizeSchema.optional(),
+    },
     primary: "pages",
     produces: "sg_table",
     requiresAs: true,
-    run: (ctx, a) => {
-      const p = get<PagesObject>(ctx, a.pages, "pages");
+    run: (ctx, { pages, offset = 0, size }) => {
       const m = machineOf(ctx.kernel);
-      const pages = p.pages.flatMap((pg) =>
-        Array.from({ length: 1 << p.order }, (_, i) => (i === 0 ? pg : pfnToPage(m, pg.pfn + i))),
+      const each = pages.pages.flatMap((pg) =>
+        Array.from({ length: 1 << pages.order }, (_, i) =>
+          i === 0 ? pg : pfnToPage(m, pg.pfn + i),
+        ),
       );
-      const offset = a.offset ?? 0;
-      const sgt = sgAllocTableFromPages(ctx.kernel, pages, offset, a.size ?? p.size - offset);
+      const sgt = sgAllocTableFromPages(ctx.kernel, each, offset, size ?? pages.size - offset);
       return { object: sgt, text: `${sgt.origNents} entries` };
     },
   }),
-  defineOp({
+  L.objectOp({
     name: "sg_free_table",
-    layer: LAYER,
     summary: "free an sg table",
-    args: z.object({ sgt: z.string() }).strict(),
-    refs: { sgt: { type: "sg_table" } },
-    primary: "sgt",
-    run: (ctx, a) => {
-      sgFreeTable(get<SgTable>(ctx, a.sgt, "sg_table"));
-    },
+    arg: "sgt",
+    type: "sg_table",
+    run: (sgt) => sgFreeTable(sgt),
   }),
-  defineOp({
+  L.op({
     name: "dma_map_sgtable",
-    layer: LAYER,
     summary: "map an sg table for a device (nents may be fewer than orig_nents behind an IOMMU)",
-    args: z
-      .object({
-        device: z.string(),
-        sgt: z.string(),
-        dir: dirSchema,
-        attrs: attrsSchema.optional(),
-      })
-      .strict(),
-    refs: { device: { type: "device" }, sgt: { type: "sg_table" } },
+    args: {
+      device: L.ref("device"),
+      sgt: L.ref("sg_table"),
+      dir: anyDirSchema,
+      attrs: attrsSchema.optional(),
+    },
     produces: "sg_mapping",
     requiresAs: true,
-    run: (ctx, a) => {
-      const dev = get<Device>(ctx, a.device, "device");
-      const sgt = get<SgTable>(ctx, a.sgt, "sg_table");
-      const attrs = attrBits(a.attrs);
-      dmaMapSgtable(dev, sgt, DIRS[a.dir], attrs);
-      const obj: SgMappingObject = { dev, sgt, dir: DIRS[a.dir], attrs, unmapped: false };
-      return {
-        object: obj,
-        text: `${sgt.nents} DMA segment${sgt.nents === 1 ? "" : "s"} of ${sgt.origNents} entries`,
-      };
+    run: (_ctx, { device, sgt, dir, attrs }) => {
+      const bits = attrBits(attrs);
+      dmaMapSgtable(device, sgt, DMA_DIRECTIONS[dir], bits);
+      const object = { dev: device, sgt, dir: DMA_DIRECTIONS[dir], attrs: bits, unmapped: false };
+      const segs = `${sgt.nents} DMA segment${sgt.nents === 1 ? "" : "s"}`;
+      return { object, text: `${segs} of ${sgt.origNents} entries` };
     },
   }),
-  defineOp({
+  L.op({
     name: "dma_unmap_sgtable",
-    layer: LAYER,
     summary: "unmap a mapped sg table (dir and attrs default to the map's)",
-    args: z
-      .object({ mapping: z.string(), dir: dirSchema.optional(), attrs: attrsSchema.optional() })
-      .strict(),
-    refs: { mapping: { type: "sg_mapping" } },
+    args: {
+      mapping: L.ref("sg_mapping"),
+      dir: anyDirSchema.optional(),
+      attrs: attrsSchema.optional(),
+    },
     primary: "mapping",
-    run: (ctx, a) => {
-      const m = get<SgMappingObject>(ctx, a.mapping, "sg_mapping");
-      checkMapped(m, a.mapping);
-      dmaUnmapSgtable(
-        m.dev,
-        m.sgt,
-        a.dir ? DIRS[a.dir] : m.dir,
-        a.attrs ? attrBits(a.attrs) : m.attrs,
-      );
-      m.unmapped = true;
+    run: (_ctx, { mapping, dir, attrs }, names) => {
+      if (mapping.unmapped) {
+        throw new KernelError("EINVAL", `${names.mapping} is already unmapped`);
+      }
+      const bits = attrs ? attrBits(attrs) : mapping.attrs;
+      dmaUnmapSgtable(mapping.dev, mapping.sgt, dirOr(dir, mapping.dir), bits);
+      mapping.unmapped = true;
     },
   }),
-  ...(["dma_sync_sgtable_for_cpu", "dma_sync_sgtable_for_device"] as const).map((name) =>
-    defineOp({
-      name,
-      layer: LAYER,
-      summary: name.endsWith("cpu")
-        ? "give a mapped sg table back to the CPU"
-        : "give a mapped sg table to the device",
-      args: z.object({ mapping: z.string(), dir: dirSchema.optional() }).strict(),
-      refs: { mapping: { type: "sg_mapping" } },
-      primary: "mapping",
-      run: (ctx, a) => {
-        const m = get<SgMappingObject>(ctx, a.mapping, "sg_mapping");
-        (name.endsWith("cpu") ? dmaSyncSgtableForCpu : dmaSyncSgtableForDevice)(
-          m.dev,
-          m.sgt,
-          a.dir ? DIRS[a.dir] : m.dir,
-        );
-      },
-    }),
+  syncSgtableOp(
+    "dma_sync_sgtable_for_cpu",
+    "give a mapped sg table back to the CPU",
+    dmaSyncSgtableForCpu,
   ),
-  defineOp({
+  syncSgtableOp(
+    "dma_sync_sgtable_for_device",
+    "give a mapped sg table to the device",
+    dmaSyncSgtableForDevice,
+  ),
+];
+
+/** Device masks and limits. **Kernel:** kernel/dma/mapping.c. */
+const DEVICE_OPS: readonly OpDef[] = [
+  L.op({
     name: "dma_set_mask_and_coherent",
-    layer: LAYER,
     summary: "set a device's streaming and coherent DMA masks (bits); EIO if unsupported",
-    args: z.object({ device: z.string(), bits: z.number().int().min(1).max(64) }).strict(),
-    refs: { device: { type: "device" } },
-    run: (ctx, a) => {
-      dmaSetMaskAndCoherent(get<Device>(ctx, a.device, "device"), DMA_BIT_MASK(a.bits));
-    },
+    args: { device: L.ref("device"), bits: z.number().int().min(1).max(64) },
+    run: (_ctx, { device, bits }) => dmaSetMaskAndCoherent(device, DMA_BIT_MASK(bits)),
   }),
-  defineOp({
+  L.objectOp({
     name: "dma_addressing_limited",
-    layer: LAYER,
     summary: "value: whether the device cannot reach all of memory (its mappings may bounce)",
-    args: z.object({ device: z.string() }).strict(),
-    refs: { device: { type: "device" } },
-    primary: "device",
-    run: (ctx, a) => ({ value: dmaAddressingLimited(get<Device>(ctx, a.device, "device")) }),
+    arg: "device",
+    type: "device",
+    run: (dev) => ({ value: dmaAddressingLimited(dev) }),
   }),
-  defineOp({
+  L.objectOp({
     name: "dma_max_mapping_size",
-    layer: LAYER,
     summary: "value: the largest mapping the device can get (the swiotlb limit when it bounces)",
-    args: z.object({ device: z.string() }).strict(),
-    refs: { device: { type: "device" } },
-    primary: "device",
-    run: (ctx, a) => ({ value: dmaMaxMappingSize(get<Device>(ctx, a.device, "device")) }),
+    arg: "device",
+    type: "device",
+    run: (dev) => ({ value: dmaMaxMappingSize(dev) }),
   }),
-  defineOp({
+];
+
+/** Coherent allocations. **Kernel:** kernel/dma/mapping.c (`dma_alloc_attrs`, `dma_free_attrs`). */
+const COHERENT_OPS: readonly OpDef[] = [
+  L.op({
     name: "dma_alloc_coherent",
-    layer: LAYER,
     summary:
       "coherent memory for a device (uncached or write-combine CPU mapping on non-coherent devices)",
-    args: z
-      .object({ device: z.string(), size: sizeSchema, attrs: attrsSchema.optional() })
-      .strict(),
-    refs: { device: { type: "device" } },
+    args: { device: L.ref("device"), size: sizeSchema, attrs: attrsSchema.optional() },
     produces: "dma_mapping",
     requiresAs: true,
-    run: (ctx, a) => {
-      const dev = get<Device>(ctx, a.device, "device");
-      const attrs = attrBits(a.attrs);
-      const c = dmaAllocAttrs(dev, a.size, GFP_KERNEL, attrs);
+    run: (_ctx, { device, size, attrs }) => {
+      const bits = attrBits(attrs);
+      const c = dmaAllocAttrs(device, size, GFP_KERNEL, bits);
       if (!c) {
-        throw new KernelError("ENOMEM", `dma_alloc_coherent(${a.size}) failed`);
+        throw new KernelError("ENOMEM", `dma_alloc_coherent(${size}) failed`);
       }
-      const obj: DmaMappingObject = {
-        dev,
+      const object: ObjectTypes["dma_mapping"] = {
+        dev: device,
         kind: "coherent",
         addr: c.dmaHandle,
-        size: a.size,
+        size,
         dir: 0,
-        attrs,
+        attrs: bits,
         cpuAddr: c.cpuAddr,
         unmapped: false,
       };
       return {
-        object: obj,
+        object,
         text: `dma 0x${c.dmaHandle.toString(16)}, cpu 0x${c.cpuAddr.toString(16)}`,
       };
     },
   }),
-  defineOp({
+  L.op({
     name: "dma_coherent_cpu_map",
-    layer: LAYER,
     summary:
       "the CPU mapping of a coherent allocation (what dma_alloc_coherent returned as cpu_addr)",
-    args: z.object({ dma: z.string() }).strict(),
-    refs: { dma: { type: "dma_mapping" } },
+    args: { dma: L.ref("dma_mapping") },
     primary: "dma",
     produces: "mapping",
     requiresAs: true,
-    run: (ctx, a) => {
-      const m = get<DmaMappingObject>(ctx, a.dma, "dma_mapping");
-      if (m.cpuAddr === undefined) {
-        throw new KernelError("EINVAL", `${a.dma} is not a coherent allocation`);
-      }
+    run: (ctx, { dma }, names) => {
+      const va = coherentCpuAddr(dma, names.dma);
       machineOf(ctx.kernel);
-      const obj: MappingObject = {
-        kind: "vmap",
-        segments: [{ va: m.cpuAddr, len: m.size }],
-        size: m.size,
-        prot: m.dev.coherent ? "cacheable" : "uncached",
-      };
-      return { object: obj };
+      const prot = dma.dev.coherent ? "cacheable" : "uncached";
+      return { object: { kind: "vmap", segments: [{ va, len: dma.size }], size: dma.size, prot } };
     },
   }),
-  defineOp({
+  L.op({
     name: "dma_free_coherent",
-    layer: LAYER,
     summary: "free a coherent allocation",
-    args: z.object({ dma: z.string() }).strict(),
-    refs: { dma: { type: "dma_mapping" } },
+    args: { dma: L.ref("dma_mapping") },
     primary: "dma",
-    run: (ctx, a) => {
-      const m = get<DmaMappingObject>(ctx, a.dma, "dma_mapping");
-      if (m.cpuAddr === undefined) {
-        throw new KernelError("EINVAL", `${a.dma} is not a coherent allocation`);
-      }
-      dmaFreeAttrs(m.dev, m.size, m.cpuAddr, m.addr, m.attrs);
-      m.unmapped = true;
+    run: (_ctx, { dma }, names) => {
+      dmaFreeAttrs(dma.dev, dma.size, coherentCpuAddr(dma, names.dma), dma.addr, dma.attrs);
+      dma.unmapped = true;
     },
   }),
-] as unknown as readonly OpDef<never>[];
+];
+
+/** The layer-2 operations. **Kernel:** kernel/dma/mapping.c, lib/scatterlist.c. */
+export const DMA_MAPPING_OPS: readonly OpDef[] = [
+  ...STREAMING_OPS,
+  ...SGTABLE_OPS,
+  ...DEVICE_OPS,
+  ...COHERENT_OPS,
+];
 
 /** What layer 2 adds to scenarios: its operations, its options, and the leak check at the end. */
 export const DMA_MAPPING_PART: RegistryPart = {

@@ -33,12 +33,12 @@ import {
   type Process,
 } from "@dmasim/kernel";
 import { z } from "zod";
-import { defineOp, type OpContext, type OpDef } from "../op";
-import type { RegistryPart, SectionDef } from "../registry";
-import type { FdObject } from "./dma-resv";
-import { machineOf, sizeSchema, type MappingObject } from "./hardware";
+import { scenarioLayer } from "../layer";
+import type { OpDef } from "../op";
+import type { RegistryPart } from "../registry";
+import { fdResult, machineOf, sizeSchema } from "./common";
 
-const LAYER = "@dmasim/heaps";
+const L = scenarioLayer("@dmasim/heaps");
 
 /** `ION_FLAG_CACHED_NEEDS_SYNC` of uapi ion.h (4.12-5.10): user mappings of a cached buffer are faulted and synced. */
 const ION_FLAG_CACHED_NEEDS_SYNC = 2;
@@ -53,11 +53,9 @@ const heapsSchema = z.union([
     })
     .strict(),
 ]);
-type HeapsValue = z.infer<typeof heapsSchema>;
 
-const heapsSection: SectionDef<HeapsValue> = {
+const heapsSection = L.section({
   key: "heaps",
-  layer: LAYER,
   summary:
     "register the heaps this kernel builds: true, or { dma_heaps, ion, ion_carveout_size } (dma-buf heaps from 5.6, /dev/ion up to 5.10)",
   schema: heapsSchema,
@@ -75,7 +73,7 @@ const heapsSection: SectionDef<HeapsValue> = {
       );
     }
   },
-};
+});
 
 const FD_FLAGS = { O_RDONLY, O_WRONLY, O_RDWR, O_CLOEXEC, O_NONBLOCK } as const;
 const fdFlagsSchema = z.union([
@@ -127,24 +125,19 @@ function heapBufferPfns(buf: DmaBuf): number[] {
   throw new KernelError("EINVAL", `${buf.expName}: not a buffer from a dma-buf heap or ION`);
 }
 
-const get = <T>(ctx: OpContext, name: string, type: string): T => ctx.objects.get<T>(name, type);
-
 /** The heap operations. **Kernel:** drivers/dma-buf/dma-heap.c, drivers/staging/android/ion/. */
-export const HEAPS_OPS = [
-  defineOp({
+export const HEAPS_OPS: readonly OpDef[] = [
+  L.op({
     name: "dma_heap_alloc",
-    layer: LAYER,
     summary:
       "open /dev/dma_heap/<heap> and DMA_HEAP_IOCTL_ALLOC: a dma-buf fd of `len` bytes (fd_flags: default O_RDWR|O_CLOEXEC; ENOENT: no such heap)",
-    args: z
-      .object({
-        heap: z.string(),
-        len: sizeSchema,
-        fd_flags: fdFlagsSchema.optional(),
-        heap_flags: z.number().int().min(0).optional(),
-        process: z.string().optional(),
-      })
-      .strict(),
+    args: {
+      heap: z.string(),
+      len: sizeSchema,
+      fd_flags: fdFlagsSchema.optional(),
+      heap_flags: z.number().int().min(0).optional(),
+      process: z.string().optional(),
+    },
     primary: "heap",
     produces: "fd",
     requiresAs: true,
@@ -156,23 +149,22 @@ export const HEAPS_OPS = [
         fdFlags: bits(a.fd_flags, FD_FLAGS, O_RDWR | O_CLOEXEC),
         heapFlags: a.heap_flags ?? 0,
       };
-      const fd = await ioctlOnNode(process, `/dev/dma_heap/${a.heap}`, DMA_HEAP_IOCTL_ALLOC, data);
-      return { object: { process, fd } satisfies FdObject, text: `fd ${fd}` };
+      return fdResult(
+        process,
+        await ioctlOnNode(process, `/dev/dma_heap/${a.heap}`, DMA_HEAP_IOCTL_ALLOC, data),
+      );
     },
   }),
-  defineOp({
+  L.op({
     name: "ion_alloc",
-    layer: LAYER,
     summary:
       "open /dev/ion and ION_IOC_ALLOC (4.12-5.10): a dma-buf fd; heap_id_mask bits are heap ids (system 0, system-contig 1, then CMA); flags: ION_FLAG_CACHED (default: uncached)",
-    args: z
-      .object({
-        len: sizeSchema,
-        heap_id_mask: z.number().int().min(0),
-        flags: ionFlagsSchema.optional(),
-        process: z.string().optional(),
-      })
-      .strict(),
+    args: {
+      len: sizeSchema,
+      heap_id_mask: z.number().int().min(0),
+      flags: ionFlagsSchema.optional(),
+      process: z.string().optional(),
+    },
     produces: "fd",
     requiresAs: true,
     run: async (ctx, a) => {
@@ -183,38 +175,36 @@ export const HEAPS_OPS = [
         flags: bits(a.flags, ION_FLAGS, 0),
         fd: 0,
       };
-      const fd = await ioctlOnNode(process, "/dev/ion", ION_IOC_ALLOC, data);
-      return { object: { process, fd } satisfies FdObject, text: `fd ${fd}` };
+      return fdResult(process, await ioctlOnNode(process, "/dev/ion", ION_IOC_ALLOC, data));
     },
   }),
-  defineOp({
+  L.op({
     name: "page_address",
-    layer: LAYER,
     summary:
       "the kernel's cacheable linear-map alias (page_address) of a heap buffer's pages: a mapping for cpu_* and evict / prefetch",
-    args: z.object({ buf: z.string() }).strict(),
-    refs: { buf: { type: "dma_buf" } },
+    args: { buf: L.ref("dma_buf") },
     primary: "buf",
     produces: "mapping",
     requiresAs: true,
-    run: (ctx, a) => {
-      const buf = get<DmaBuf>(ctx, a.buf, "dma_buf");
+    run: (ctx, { buf }) => {
       const m = getMachine(ctx.kernel);
       const pfns = heapBufferPfns(buf);
-      const obj: MappingObject = {
-        kind: "linear",
-        segments: pfns.map((pfn) => ({ va: pageAddress(m, pfnToPage(m, pfn)), len: PAGE_SIZE })),
-        size: pfns.length * PAGE_SIZE,
-        prot: "cacheable",
+      const segments = pfns.map((pfn) => ({
+        va: pageAddress(m, pfnToPage(m, pfn)),
+        len: PAGE_SIZE,
+      }));
+      const size = pfns.length * PAGE_SIZE;
+      return {
+        object: { kind: "linear", segments, size, prot: "cacheable" },
+        text: `${pfns.length} page(s)`,
       };
-      return { object: obj, text: `${pfns.length} page(s)` };
     },
   }),
-] as unknown as readonly OpDef<never>[];
+];
 
 /** What layer 5 adds to scenarios. **Kernel:** none. */
 export const HEAPS_PART: RegistryPart = {
   ops: HEAPS_OPS,
-  sections: [heapsSection as unknown as SectionDef<never>],
+  sections: [heapsSection],
   modules: [HEAPS_MODULE],
 };

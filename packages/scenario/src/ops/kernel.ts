@@ -1,9 +1,13 @@
 /**
- * Operations of layer 0 (@dmasim/kernel): mutexes, spinlocks, completions, sleeps.
+ * Operations of layer 0 (@dmasim/kernel): mutexes, spinlocks, completions, sleeps; and the
+ * system calls on fds and user mappings (close, poll, fdinfo, llseek, munmap).
  *
  * @module
  */
 import {
+  KernelError,
+  POLLIN,
+  POLLOUT,
   complete,
   completeAll,
   initCompletion,
@@ -19,182 +23,203 @@ import {
   spinUnlock,
   waitForCompletion,
   waitForCompletionTimeout,
-  type Completion,
-  type Mutex,
-  type Spinlock,
 } from "@dmasim/kernel";
 import { z } from "zod";
-import { defineOp, type OpDef } from "../op";
+import { scenarioLayer } from "../layer";
+import type { OpDef } from "../op";
+import type { RegistryPart } from "../registry";
 
-const LAYER = "@dmasim/kernel";
-const lockArg = z.object({ lock: z.string() }).strict();
-const initArg = z.object({ class: z.string().optional() }).strict();
-const completionArg = z.object({ completion: z.string() }).strict();
+const L = scenarioLayer("@dmasim/kernel");
+const initArg = { class: z.string().optional() };
 
-/** The layer-0 operations. **Kernel:** kernel/locking, kernel/sched. */
-export const KERNEL_OPS: readonly OpDef<never>[] = [
-  defineOp({
+/** The locking, completion and sleep operations. **Kernel:** kernel/locking, kernel/sched. */
+const LOCKING_OPS: readonly OpDef[] = [
+  L.op({
     name: "mutex_init",
-    layer: LAYER,
     summary: "create a mutex (its lockdep class is `class`, default: its name)",
     args: initArg,
     produces: "mutex",
     requiresAs: true,
-    run: (ctx, args) => ({
-      object: mutexInit(ctx.kernel, ctx.as ?? "mutex", args.class ?? ctx.as ?? "mutex"),
+    run: (ctx, a) => ({
+      object: mutexInit(ctx.kernel, ctx.as ?? "mutex", a.class ?? ctx.as ?? "mutex"),
     }),
   }),
-  defineOp({
+  L.objectOp({
     name: "mutex_lock",
-    layer: LAYER,
     summary: "take a mutex (may sleep)",
-    args: lockArg,
-    refs: { lock: { type: "mutex" } },
-    primary: "lock",
-    run: async (ctx, args) => {
-      await mutexLock(ctx.objects.get<Mutex>(args.lock, "mutex"));
+    arg: "lock",
+    type: "mutex",
+    run: async (m) => {
+      await mutexLock(m);
     },
   }),
-  defineOp({
+  L.objectOp({
     name: "mutex_lock_interruptible",
-    layer: LAYER,
     summary: "take a mutex; a signal ends the wait with EINTR",
-    args: lockArg,
-    refs: { lock: { type: "mutex" } },
-    primary: "lock",
-    run: async (ctx, args) => {
-      await mutexLockInterruptible(ctx.objects.get<Mutex>(args.lock, "mutex"));
+    arg: "lock",
+    type: "mutex",
+    run: async (m) => {
+      await mutexLockInterruptible(m);
     },
   }),
-  defineOp({
+  L.objectOp({
     name: "mutex_trylock",
-    layer: LAYER,
     summary: "take a mutex if free; value: true or false",
-    args: lockArg,
-    refs: { lock: { type: "mutex" } },
-    primary: "lock",
-    run: (ctx, args) => ({ value: mutexTrylock(ctx.objects.get<Mutex>(args.lock, "mutex")) }),
+    arg: "lock",
+    type: "mutex",
+    run: (lock) => ({ value: mutexTrylock(lock) }),
   }),
-  defineOp({
+  L.objectOp({
     name: "mutex_unlock",
-    layer: LAYER,
     summary: "release a mutex",
-    args: lockArg,
-    refs: { lock: { type: "mutex" } },
-    primary: "lock",
-    run: (ctx, args) => {
-      mutexUnlock(ctx.objects.get<Mutex>(args.lock, "mutex"));
-    },
+    arg: "lock",
+    type: "mutex",
+    run: (m) => mutexUnlock(m),
   }),
-  defineOp({
+  L.op({
     name: "spin_lock_init",
-    layer: LAYER,
     summary: "create a spinlock",
     args: initArg,
     produces: "spinlock",
     requiresAs: true,
-    run: (ctx, args) => ({
-      object: spinLockInit(ctx.kernel, ctx.as ?? "lock", args.class ?? ctx.as ?? "lock"),
+    run: (ctx, a) => ({
+      object: spinLockInit(ctx.kernel, ctx.as ?? "lock", a.class ?? ctx.as ?? "lock"),
     }),
   }),
-  defineOp({
+  L.objectOp({
     name: "spin_lock",
-    layer: LAYER,
     summary: "take a spinlock (enters atomic context)",
-    args: lockArg,
-    refs: { lock: { type: "spinlock" } },
-    primary: "lock",
-    run: (ctx, args) => {
-      spinLock(ctx.objects.get<Spinlock>(args.lock, "spinlock"));
-    },
+    arg: "lock",
+    type: "spinlock",
+    run: (l) => spinLock(l),
   }),
-  defineOp({
+  L.objectOp({
     name: "spin_unlock",
-    layer: LAYER,
     summary: "release a spinlock",
-    args: lockArg,
-    refs: { lock: { type: "spinlock" } },
-    primary: "lock",
-    run: (ctx, args) => {
-      spinUnlock(ctx.objects.get<Spinlock>(args.lock, "spinlock"));
-    },
+    arg: "lock",
+    type: "spinlock",
+    run: (l) => spinUnlock(l),
   }),
-  defineOp({
+  L.op({
     name: "msleep",
-    layer: LAYER,
     summary: "sleep for `ms` milliseconds of simulated time",
-    args: z.object({ ms: z.number().int().min(0) }).strict(),
+    args: { ms: z.number().int().min(0) },
     primary: "ms",
-    run: async (ctx, args) => {
-      await msleep(ctx.kernel, args.ms);
+    run: async (ctx, a) => {
+      await msleep(ctx.kernel, a.ms);
     },
   }),
-  defineOp({
+  L.op({
     name: "init_completion",
-    layer: LAYER,
     summary: "create a completion",
-    args: z.object({}).strict(),
+    args: {},
     produces: "completion",
     requiresAs: true,
     run: (ctx) => ({ object: initCompletion(ctx.kernel, ctx.as ?? "completion") }),
   }),
-  defineOp({
+  L.objectOp({
     name: "complete",
-    layer: LAYER,
     summary: "wake one waiter of a completion",
-    args: completionArg,
-    refs: { completion: { type: "completion" } },
-    primary: "completion",
-    run: (ctx, args) => {
-      complete(ctx.objects.get<Completion>(args.completion, "completion"));
-    },
+    arg: "completion",
+    type: "completion",
+    run: (c) => complete(c),
   }),
-  defineOp({
+  L.objectOp({
     name: "complete_all",
-    layer: LAYER,
     summary: "wake every waiter of a completion, now and later",
-    args: completionArg,
-    refs: { completion: { type: "completion" } },
-    primary: "completion",
-    run: (ctx, args) => {
-      completeAll(ctx.objects.get<Completion>(args.completion, "completion"));
-    },
+    arg: "completion",
+    type: "completion",
+    run: (c) => completeAll(c),
   }),
-  defineOp({
+  L.objectOp({
     name: "reinit_completion",
-    layer: LAYER,
     summary: "re-arm a completion (done = 0) for its next use",
-    args: completionArg,
-    refs: { completion: { type: "completion" } },
-    primary: "completion",
-    run: (ctx, args) => {
-      reinitCompletion(ctx.objects.get<Completion>(args.completion, "completion"));
-    },
+    arg: "completion",
+    type: "completion",
+    run: (c) => reinitCompletion(c),
   }),
-  defineOp({
+  L.objectOp({
     name: "wait_for_completion",
-    layer: LAYER,
     summary: "wait until a completion is completed (may sleep)",
-    args: completionArg,
-    refs: { completion: { type: "completion" } },
-    primary: "completion",
-    run: async (ctx, args) => {
-      await waitForCompletion(ctx.objects.get<Completion>(args.completion, "completion"));
+    arg: "completion",
+    type: "completion",
+    run: async (c) => {
+      await waitForCompletion(c);
     },
   }),
-  defineOp({
+  L.op({
     name: "wait_for_completion_timeout",
-    layer: LAYER,
     summary: "wait up to `timeout_ms`; value: jiffies left, 0 on timeout",
-    args: z.object({ completion: z.string(), timeout_ms: z.number().int().min(0) }).strict(),
-    refs: { completion: { type: "completion" } },
-    run: async (ctx, args) => {
-      const c = ctx.objects.get<Completion>(args.completion, "completion");
-      const left = await waitForCompletionTimeout(
-        c,
-        ctx.kernel.clock.msecsToJiffies(args.timeout_ms),
-      );
+    args: { completion: L.ref("completion"), timeout_ms: z.number().int().min(0) },
+    run: async (ctx, a) => {
+      const jiffies = ctx.kernel.clock.msecsToJiffies(a.timeout_ms);
+      const left = await waitForCompletionTimeout(a.completion, jiffies);
       return { value: left, text: left === 0 ? "timed out" : `${left} jiffies left` };
     },
   }),
-] as unknown as readonly OpDef<never>[];
+];
+
+/** The system calls on fds and user mappings. **Kernel:** fs/ (close, poll, lseek, fdinfo), mm/mmap.c. */
+const FD_OPS: readonly OpDef[] = [
+  L.op({
+    name: "poll",
+    summary: "poll an fd once (events: IN, OUT or both); value: the ready mask",
+    args: { fd: L.ref("fd"), events: z.enum(["IN", "OUT", "INOUT"]).optional() },
+    primary: "fd",
+    run: (_ctx, { fd, events }) => {
+      const ev = events === "OUT" ? POLLOUT : events === "INOUT" ? POLLIN | POLLOUT : POLLIN;
+      const mask = fd.process.poll(fd.fd, ev);
+      return { value: mask, text: `0x${mask.toString(16)}` };
+    },
+  }),
+  L.objectOp({
+    name: "close",
+    summary: "close an fd (the file is released with its last reference)",
+    arg: "fd",
+    type: "fd",
+    run: (fd) => fd.process.close(fd.fd),
+  }),
+  L.objectOp({
+    name: "fdinfo",
+    summary:
+      "value: the text of /proc/PID/fdinfo/FD (pos, flags, and the file's own lines, e.g. a dma-buf's size and exporter)",
+    arg: "fd",
+    type: "fd",
+    run: (fd) => {
+      const text = fd.process.fdinfo(fd.fd);
+      return { value: text, text: text.trim().split("\n").join(" | ") };
+    },
+  }),
+  L.op({
+    name: "llseek",
+    summary: "lseek(2) on an fd (whence SEEK_SET, SEEK_CUR or SEEK_END); value: the new position",
+    args: {
+      fd: L.ref("fd"),
+      offset: z.number().int(),
+      whence: z.enum(["SEEK_SET", "SEEK_CUR", "SEEK_END"]),
+    },
+    run: (_ctx, { fd, offset, whence }) => {
+      const w = { SEEK_SET: 0, SEEK_CUR: 1, SEEK_END: 2 }[whence];
+      return { value: fd.process.llseek(fd.fd, offset, w) };
+    },
+  }),
+  L.op({
+    name: "munmap",
+    summary: "munmap(2) a user mapping (its file reference is dropped)",
+    args: { mapping: L.ref("mapping") },
+    primary: "mapping",
+    run: async (_ctx, { mapping }, names) => {
+      const start = mapping.segments[0];
+      if (mapping.kind !== "user" || !mapping.proc || !start) {
+        throw new KernelError("EINVAL", `${names.mapping} is not a user mapping`);
+      }
+      await mapping.proc.munmap(start.va);
+    },
+  }),
+];
+
+/** The layer-0 operations. **Kernel:** kernel/locking, kernel/sched, fs/, mm/mmap.c. */
+export const KERNEL_OPS: readonly OpDef[] = [...LOCKING_OPS, ...FD_OPS];
+
+/** What layer 0 adds to scenarios. **Kernel:** none. */
+export const KERNEL_PART: RegistryPart = { ops: KERNEL_OPS };

@@ -1,9 +1,11 @@
 /**
- * Positions in a YAML document: from a path of keys and indexes to a line and column.
+ * Scenario YAML with positions: parse a document keeping where every node is, find the line and
+ * column of a path of keys and indexes, and report the parser's syntax errors.
  *
  * @module
  */
 import { isNode, LineCounter, parseDocument, type Document } from "yaml";
+import type { ScenarioIssue } from "../errors";
 
 /** A parsed YAML document that can say where a path is. */
 export interface Located {
@@ -49,4 +51,22 @@ export function pathText(path: readonly PropertyKey[]): string {
     }
   }
   return out;
+}
+
+/**
+ * The YAML syntax errors of a document, one issue each (the first line of the parser's message).
+ *
+ * **Kernel:** none. **Locking:** none.
+ */
+export function yamlIssues(loc: Located, file: string): ScenarioIssue[] {
+  return loc.doc.errors.map((e) => {
+    const p = loc.lines.linePos(e.pos[0]);
+    return {
+      file,
+      line: p.line,
+      column: p.col,
+      path: "",
+      message: `YAML: ${e.message.split("\n")[0] ?? e.message}`,
+    };
+  });
 }
