@@ -21,7 +21,7 @@ import { dmaBufAttachmentIsDynamic, dmaBufIsDynamic } from "./dma-buf";
 import { mapDmaBufInternal, unmapDmaBufInternal } from "./dma-buf-map";
 import { DmaBufAttachment, type DmaBuf, type DmaBufAttachOps } from "./include/dma-buf";
 import { DMA_BIDIRECTIONAL, type SgTable } from "@dmasim/dma-mapping";
-import { dmaBufState, era, exporterCall } from "./module";
+import { dmaBufCheckAlive, dmaBufState, era, exporterCall } from "./module";
 
 const SITE = "drivers/dma-buf/dma-buf.c";
 
@@ -122,6 +122,7 @@ export async function dmaBufDynamicAttach(
   importerPriv: unknown = null,
 ): Promise<DmaBufAttachment> {
   const kernel = dmabuf.kernel;
+  dmaBufCheckAlive(dmabuf, "dma_buf_dynamic_attach");
   warnInval(kernel, "dma_buf_dynamic_attach", !dev, "NULL device");
   if (importerOps && !era.dynamic(kernel)) {
     throw new KernelError(
@@ -194,6 +195,7 @@ export async function dmaBufAttach(dmabuf: DmaBuf, dev: Device | null): Promise<
  */
 export async function dmaBufDetach(dmabuf: DmaBuf, attach: DmaBufAttachment): Promise<void> {
   const kernel = dmabuf.kernel;
+  dmaBufCheckAlive(dmabuf, "dma_buf_detach");
   if (
     WARN_ON(
       kernel,
@@ -312,6 +314,7 @@ export async function dmaBufPin(attach: DmaBufAttachment): Promise<void> {
   const dmabuf = attach.dmabuf;
   const kernel = dmabuf.kernel;
   needDynamicEra(kernel, "dma_buf_pin");
+  dmaBufCheckAlive(dmabuf, "dma_buf_pin");
   WARN_ON(kernel, !dmaBufAttachmentIsDynamic(attach), `${SITE}:dma_buf_pin`, "static attachment");
   dmaResvAssertHeld(dmabuf.resv);
   if (dmabuf.ops.pin) {
@@ -334,6 +337,7 @@ export async function dmaBufUnpin(attach: DmaBufAttachment): Promise<void> {
   const dmabuf = attach.dmabuf;
   const kernel = dmabuf.kernel;
   needDynamicEra(kernel, "dma_buf_unpin");
+  dmaBufCheckAlive(dmabuf, "dma_buf_unpin");
   WARN_ON(kernel, !dmaBufAttachmentIsDynamic(attach), `${SITE}:dma_buf_unpin`, "static attachment");
   dmaResvAssertHeld(dmabuf.resv);
   if (dmabuf.ops.unpin) {
@@ -363,6 +367,7 @@ export function dmaBufMoveNotify(dmabuf: DmaBuf): void {
       "dma_buf_move_notify() was renamed dma_buf_invalidate_mappings() (kernel latest)",
     );
   }
+  dmaBufCheckAlive(dmabuf, "dma_buf_move_notify");
   dmaResvAssertHeld(dmabuf.resv);
   for (const attach of [...dmabuf.attachments]) {
     attach.importerOps?.moveNotify?.(attach);
@@ -387,6 +392,7 @@ export function dmaBufInvalidateMappings(dmabuf: DmaBuf): void {
       `dma_buf_invalidate_mappings() does not exist on ${kernel.version.name}: use dma_buf_move_notify()`,
     );
   }
+  dmaBufCheckAlive(dmabuf, "dma_buf_invalidate_mappings");
   dmaResvAssertHeld(dmabuf.resv);
   for (const attach of [...dmabuf.attachments]) {
     const ops = attach.importerOps;

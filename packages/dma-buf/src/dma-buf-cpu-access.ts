@@ -16,7 +16,7 @@ import {
   DMA_TO_DEVICE,
   type DmaDataDirection,
 } from "@dmasim/dma-mapping";
-import { era, exporterCall } from "./module";
+import { dmaBufCheckAlive, era, exporterCall } from "./module";
 import {
   DMA_BUF_SYNC_END,
   DMA_BUF_SYNC_READ,
@@ -51,6 +51,7 @@ function mightLockResv(dmabuf: DmaBuf): void {
  */
 export async function dmaBufBeginCpuAccess(dmabuf: DmaBuf, dir: DmaDataDirection): Promise<void> {
   const kernel = dmabuf.kernel;
+  dmaBufCheckAlive(dmabuf, "dma_buf_begin_cpu_access");
   might_sleep(kernel, `${SITE}:dma_buf_begin_cpu_access`);
   mightLockResv(dmabuf);
   await kernel.sched.schedulePoint();
@@ -74,6 +75,7 @@ export async function dmaBufBeginCpuAccess(dmabuf: DmaBuf, dir: DmaDataDirection
  */
 export async function dmaBufEndCpuAccess(dmabuf: DmaBuf, dir: DmaDataDirection): Promise<void> {
   const kernel = dmabuf.kernel;
+  dmaBufCheckAlive(dmabuf, "dma_buf_end_cpu_access");
   might_sleep(kernel, `${SITE}:dma_buf_end_cpu_access`);
   mightLockResv(dmabuf);
   await kernel.sched.schedulePoint();

@@ -40,7 +40,7 @@ import {
   SgTable,
   type DmaDataDirection,
 } from "@dmasim/dma-mapping";
-import { era, exporterCall, inExporter } from "./module";
+import { dmaBufCheckAlive, era, exporterCall, inExporter } from "./module";
 
 const SITE = "drivers/dma-buf/dma-buf.c";
 
@@ -380,6 +380,7 @@ export async function dmaBufMapAttachment(
   dir: DmaDataDirection,
 ): Promise<SgTable> {
   const kernel = attach.dmabuf.kernel;
+  dmaBufCheckAlive(attach.dmabuf, "dma_buf_map_attachment");
   might_sleep(kernel, `${SITE}:dma_buf_map_attachment`);
   checkLive(attach, "dma_buf_map_attachment");
   await kernel.sched.schedulePoint();
@@ -404,6 +405,7 @@ export async function dmaBufUnmapAttachment(
 ): Promise<void> {
   const dmabuf = attach.dmabuf;
   const kernel = dmabuf.kernel;
+  dmaBufCheckAlive(dmabuf, "dma_buf_unmap_attachment");
   might_sleep(kernel, `${SITE}:dma_buf_unmap_attachment`);
   if (WARN_ON(kernel, !sgt, `${SITE}:dma_buf_unmap_attachment`, "NULL sg_table")) {
     return;
@@ -470,6 +472,7 @@ export async function dmaBufMapAttachmentUnlocked(
 ): Promise<SgTable> {
   const kernel = attach.dmabuf.kernel;
   needUnlockedEra(kernel, "dma_buf_map_attachment_unlocked");
+  dmaBufCheckAlive(attach.dmabuf, "dma_buf_map_attachment_unlocked");
   might_sleep(kernel, `${SITE}:dma_buf_map_attachment_unlocked`);
   checkLive(attach, "dma_buf_map_attachment_unlocked");
   await dmaResvLock(attach.dmabuf.resv, null);
@@ -496,6 +499,7 @@ export async function dmaBufUnmapAttachmentUnlocked(
 ): Promise<void> {
   const kernel = attach.dmabuf.kernel;
   needUnlockedEra(kernel, "dma_buf_unmap_attachment_unlocked");
+  dmaBufCheckAlive(attach.dmabuf, "dma_buf_unmap_attachment_unlocked");
   might_sleep(kernel, `${SITE}:dma_buf_unmap_attachment_unlocked`);
   if (WARN_ON(kernel, !sgt, `${SITE}:dma_buf_unmap_attachment_unlocked`, "NULL sg_table")) {
     return;

@@ -18,9 +18,10 @@ import {
   might_sleep,
   type File,
   type Vma,
+  sizeT,
 } from "@dmasim/kernel";
 import type { DmaBuf } from "./include/dma-buf";
-import { era, exporterCall } from "./module";
+import { dmaBufCheckAlive, era, exporterCall } from "./module";
 
 const SITE = "drivers/dma-buf/dma-buf.c";
 
@@ -60,6 +61,7 @@ export async function dmaBufMmapInternal(file: File, vma: Vma): Promise<void> {
  */
 export async function dmaBufMmap(dmabuf: DmaBuf, vma: Vma | null, pgoff: number): Promise<void> {
   const kernel = dmabuf.kernel;
+  dmaBufCheckAlive(dmabuf, "dma_buf_mmap");
   if (WARN_ON(kernel, !vma, `${SITE}:dma_buf_mmap`, "NULL vma")) {
     throw new KernelError("EINVAL", "dma_buf_mmap: NULL vma");
   }
@@ -68,7 +70,8 @@ export async function dmaBufMmap(dmabuf: DmaBuf, vma: Vma | null, pgoff: number)
   if (!dmabuf.ops.mmap) {
     throw new KernelError("EINVAL", "dma_buf_mmap: the exporter has no mmap");
   }
-  if (pgoff + v.pages > Number.MAX_SAFE_INTEGER || pgoff < 0) {
+  pgoff = sizeT(pgoff, "dma_buf_mmap", "pgoff"); // unsigned long: -1 wraps, then overflows
+  if (pgoff + v.pages > Number.MAX_SAFE_INTEGER) {
     throw new KernelError("EOVERFLOW", `dma_buf_mmap: pgoff ${pgoff} + ${v.pages} pages overflows`);
   }
   if (pgoff + v.pages > sizePages(dmabuf)) {

@@ -29,7 +29,7 @@ import {
   iosysMapIsSet,
   type IosysMap,
 } from "./include/iosys-map";
-import { era, exporterCall } from "./module";
+import { dmaBufCheckAlive, era, exporterCall } from "./module";
 
 const SITE = "drivers/dma-buf/dma-buf.c";
 
@@ -81,6 +81,7 @@ async function vmapLocked(dmabuf: DmaBuf, map: IosysMap): Promise<void> {
 export async function dmaBufVmap(dmabuf: DmaBuf, map: IosysMap): Promise<IosysMap> {
   const kernel = dmabuf.kernel;
   iosysMapClear(map);
+  dmaBufCheckAlive(dmabuf, "dma_buf_vmap");
   might_sleep(kernel, `${SITE}:dma_buf_vmap`);
   if (era.lockingSpec(kernel)) {
     dmaResvAssertHeld(dmabuf.resv);
@@ -136,6 +137,7 @@ async function vunmapLocked(dmabuf: DmaBuf, map: IosysMap): Promise<void> {
  */
 export async function dmaBufVunmap(dmabuf: DmaBuf, map: IosysMap): Promise<void> {
   const kernel = dmabuf.kernel;
+  dmaBufCheckAlive(dmabuf, "dma_buf_vunmap");
   might_sleep(kernel, `${SITE}:dma_buf_vunmap`);
   if (era.lockingSpec(kernel)) {
     dmaResvAssertHeld(dmabuf.resv);
@@ -171,6 +173,7 @@ function needUnlockedEra(kernel: Kernel, fn: string): void {
 export async function dmaBufVmapUnlocked(dmabuf: DmaBuf, map: IosysMap): Promise<IosysMap> {
   iosysMapClear(map);
   needUnlockedEra(dmabuf.kernel, "dma_buf_vmap_unlocked");
+  dmaBufCheckAlive(dmabuf, "dma_buf_vmap_unlocked");
   await dmaResvLock(dmabuf.resv, null);
   try {
     return await dmaBufVmap(dmabuf, map);
@@ -190,6 +193,7 @@ export async function dmaBufVmapUnlocked(dmabuf: DmaBuf, map: IosysMap): Promise
  */
 export async function dmaBufVunmapUnlocked(dmabuf: DmaBuf, map: IosysMap): Promise<void> {
   needUnlockedEra(dmabuf.kernel, "dma_buf_vunmap_unlocked");
+  dmaBufCheckAlive(dmabuf, "dma_buf_vunmap_unlocked");
   await dmaResvLock(dmabuf.resv, null);
   try {
     await dmaBufVunmap(dmabuf, map);

@@ -31,6 +31,7 @@ import {
   mutexLock,
   mutexUnlock,
   refcountRead,
+  sizeT,
   wakeUpAll,
   type File,
   type FileOperations,
@@ -58,7 +59,7 @@ import {
   type DmaBufExportInfo,
   type DmaBufPollCb,
 } from "./include/dma-buf";
-import { dmaBufState, era, exporterCallSync } from "./module";
+import { dmaBufCheckAlive, dmaBufState, era, exporterCallSync } from "./module";
 import { dmaBufIoctlSync } from "./dma-buf-cpu-access";
 import { dmaBufMmapInternal } from "./dma-buf-mmap";
 import { dmaBufExportSyncFile, dmaBufImportSyncFile } from "./dma-buf-sync-file";
@@ -162,6 +163,7 @@ export function dmaBufExport(kernel: Kernel, expInfo: DmaBufExportInfo): DmaBuf 
       "pin and unpin come together",
     );
   }
+  const size = sizeT(expInfo.size, "dma_buf_export", "size");
   const owner = expInfo.owner ?? null;
   if (owner?.going) {
     throw new KernelError("ENOENT", `dma_buf_export: module ${owner.name} is going away`);
@@ -175,7 +177,7 @@ export function dmaBufExport(kernel: Kernel, expInfo: DmaBufExportInfo): DmaBuf 
   const dmabuf = new DmaBuf(
     kernel,
     o,
-    expInfo.size,
+    size,
     expInfo.expName ?? "dmasim",
     owner,
     expInfo.priv,
@@ -210,6 +212,7 @@ export function dmaBufFd(dmabuf: DmaBuf | null, flags: number, process: Process)
   if (!dmabuf || !dmabuf.file) {
     throw new KernelError("EINVAL", "dma_buf_fd: no dma_buf or no file");
   }
+  dmaBufCheckAlive(dmabuf, "dma_buf_fd");
   return process.installFd(dmabuf.file, flags);
 }
 
@@ -296,6 +299,7 @@ function dmaBufRelease(dmabuf: DmaBuf): void {
   );
   exporterCallSync(kernel, () => dmabuf.ops.release(dmabuf), "release");
   dmabuf.released = true;
+  dmabuf.releasedAt = kernel.step;
   if (dmabuf.ownsResv) {
     dmaResvFini(dmabuf.resv);
   }
@@ -436,6 +440,7 @@ function userString(arg: unknown): string {
  */
 export async function dmaBufSetName(dmabuf: DmaBuf, name: string): Promise<void> {
   const kernel = dmabuf.kernel;
+  dmaBufCheckAlive(dmabuf, "dma_buf_set_name");
   if (name.length + 1 > DMA_BUF_NAME_LEN) {
     throw new KernelError("EINVAL", `dma_buf_set_name: name longer than ${DMA_BUF_NAME_LEN - 1}`);
   }

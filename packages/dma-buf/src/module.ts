@@ -8,6 +8,7 @@
  * @module
  */
 import {
+  KernelError,
   defineEras,
   defineOption,
   defineSubsys,
@@ -279,4 +280,32 @@ export function exporterCallSync<T>(kernel: Kernel, fn: () => T, op = "exporter 
 /** Whether the running thread is inside an exporter callback. @internal */
 export function inExporter(kernel: Kernel): boolean {
   return dmaBufState(kernel).inExporter.has(kernel.sched.current);
+}
+
+/**
+ * A dma-buf used after its release: `dma_buf_release()` freed the `struct dma_buf` (and the
+ * exporter its buffer), so any later use reads freed memory. KASAN reports it
+ * ("BUG: KASAN: slab-use-after-free in <fn>"); dmasim records a `use-after-free` finding
+ * (`dma-buf-freed`) and refuses the call with `EINVAL` rather than run the exporter on freed
+ * state, as it does for a detached attachment.
+ *
+ * @internal
+ * @throws {@link KernelError} `EINVAL` when the buffer was released
+ */
+export function dmaBufCheckAlive(dmabuf: DmaBuf, fn: string): void {
+  if (!dmabuf.released) {
+    return;
+  }
+  dmabuf.kernel.report({
+    kind: "use-after-free",
+    code: "dma-buf-freed",
+    summary: `BUG: KASAN: slab-use-after-free in ${fn}: dma-buf ${dmabuf.ino} (${dmabuf.expName}) was released at step ${dmabuf.releasedAt}`,
+    details: {
+      function: fn,
+      ino: dmabuf.ino,
+      exporter: dmabuf.expName,
+      releasedAt: dmabuf.releasedAt,
+    },
+  });
+  throw new KernelError("EINVAL", `${fn}: dma-buf ${dmabuf.ino} was already released`);
 }

@@ -16,8 +16,15 @@
  * arch/riscv/mm/dma-noncoherent.c, arch/parisc/kernel/pci-dma.c; `dev_is_dma_coherent()` and
  * `ARCH_DMA_MINALIGN`.
  *
+ * A range that runs past RAM is maintained through addresses the linear map does not map: the
+ * cache maintenance instruction faults in kernel mode and the kernel oopses ("Unable to handle
+ * kernel paging request", `die_kernel_fault()` in arch/arm64/mm/fault.c and its twins), a
+ * `KernelBug` here. It happens when a driver maps or syncs a size or address that is not its
+ * buffer's (a negative size is a huge `size_t`).
+ *
  * @module
  */
+import { BUG_ON, sizeT } from "@dmasim/kernel";
 import {
   archDmaCacheInv,
   archDmaCacheWback,
@@ -72,6 +79,23 @@ export function archDmaMinalign(m: Machine): number {
   return m.config.arch === "arm64" ? Math.max(128, m.config.lineSize) : m.config.lineSize;
 }
 
+/**
+ * The kernel's oops when cache maintenance reaches past the linear map (see the module comment).
+ */
+function linearMapFault(m: Machine, paddr: number, size: number, fn: string): void {
+  if (size === 0 || m.memory.contains(paddr, size)) {
+    return;
+  }
+  const bad = paddr < m.memory.base || paddr >= m.memory.end ? paddr : m.memory.end;
+  BUG_ON(
+    m.kernel,
+    true,
+    `arch/${m.config.arch === "x86-64" ? "x86" : m.config.arch}/mm/fault.c:die_kernel_fault`,
+    `Unable to handle kernel paging request at virtual address ${physToVirt(m, bad).toString(16)} (${fn} of ${size} bytes at phys 0x${paddr.toString(16)})`,
+    { paddr, size, function: fn },
+  );
+}
+
 function trace(m: Machine, name: string, pa: number, size: number, dir: number): void {
   m.kernel.trace("dma", "dma", name, { pa, size, dir: dmaDirName(dir) });
 }
@@ -84,8 +108,13 @@ function trace(m: Machine, name: string, pa: number, size: number, dir: number):
  * **Locking:** any context.
  */
 export function archSyncDmaForDevice(m: Machine, paddr: number, size: number, dir: number): void {
+  paddr = sizeT(paddr, "arch_sync_dma_for_device", "paddr");
+  size = sizeT(size, "arch_sync_dma_for_device", "size");
   const va = physToVirt(m, paddr);
   trace(m, "arch_sync_dma_for_device", paddr, size, dir);
+  if (archHasSyncDma(m)) {
+    linearMapFault(m, paddr, size, "arch_sync_dma_for_device");
+  }
   switch (m.config.arch) {
     case "arm64":
       if (!DMA_MAPPING_ERAS.arm64CleanOnlyForDevice(m.kernel) && dir === DMA_FROM_DEVICE) {
@@ -117,10 +146,15 @@ export function archSyncDmaForDevice(m: Machine, paddr: number, size: number, di
  * **Locking:** any context.
  */
 export function archSyncDmaForCpu(m: Machine, paddr: number, size: number, dir: number): void {
+  paddr = sizeT(paddr, "arch_sync_dma_for_cpu", "paddr");
+  size = sizeT(size, "arch_sync_dma_for_cpu", "size");
   const va = physToVirt(m, paddr);
   trace(m, "arch_sync_dma_for_cpu", paddr, size, dir);
   if (dir === DMA_TO_DEVICE) {
     return;
+  }
+  if (archHasSyncDma(m) && (m.config.arch !== "arm" || m.config.speculativePrefetch)) {
+    linearMapFault(m, paddr, size, "arch_sync_dma_for_cpu");
   }
   switch (m.config.arch) {
     case "arm64":
@@ -152,8 +186,13 @@ export function archSyncDmaForCpu(m: Machine, paddr: number, size: number, dir: 
  * **Locking:** any context.
  */
 export function archDmaPrepCoherent(m: Machine, paddr: number, size: number): void {
+  paddr = sizeT(paddr, "arch_dma_prep_coherent", "paddr");
+  size = sizeT(size, "arch_dma_prep_coherent", "size");
   const va = physToVirt(m, paddr);
   trace(m, "arch_dma_prep_coherent", paddr, size, 0);
+  if (archHasSyncDma(m)) {
+    linearMapFault(m, paddr, size, "arch_dma_prep_coherent");
+  }
   switch (m.config.arch) {
     case "arm64":
       if (DMA_MAPPING_ERAS.arm64CleanOnlyForDevice(m.kernel)) {

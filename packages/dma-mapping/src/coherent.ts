@@ -24,7 +24,9 @@ import {
   WARN_ON_ONCE,
   defineSubsys,
   might_sleep,
+  pageAlign,
   remapPfnRange,
+  sizeT,
   type PageProt,
   type Vma,
 } from "@dmasim/kernel";
@@ -161,9 +163,24 @@ function allocBelow(dev: Device, order: number, gfp: GfpFlags): Page | null {
 }
 
 /**
+ * The page order of an allocation of `size` (page-aligned) bytes: `get_order(0)` is
+ * `BITS_PER_LONG - PAGE_SHIFT` (52) in the kernel's arithmetic, an order the page allocator
+ * refuses with its `WARN_ON_ONCE`.
+ */
+function allocOrder(size: number): number {
+  return size === 0 ? 64 - 12 : getOrder(size);
+}
+
+/**
  * Allocate `size` bytes of coherent memory for `dev`. Returns the CPU address and DMA handle, or
  * null when memory (or IOVA space) runs out. The memory is zeroed, except with
  * `DMA_ATTR_NO_KERNEL_MAPPING` on a non-coherent device (no mapping to zero it through).
+ *
+ * The size is page-aligned first (`PAGE_ALIGN`, which wraps `SIZE_MAX` and a negative size to 0):
+ * a size of 0 (or a wrapped one) asks the page allocator for order 52 and a size beyond
+ * `MAX_PAGE_ORDER` pages for its order: both are the allocator's `WARN_ON_ONCE` (unless
+ * `__GFP_NOWARN`) and NULL, as in `dma_direct_alloc()` → `__dma_direct_alloc_pages()` →
+ * `__alloc_pages()` (mm/page_alloc.c: `order > MAX_PAGE_ORDER`).
  *
  * **Kernel:** `dma_alloc_attrs()`.
  *
@@ -177,12 +194,13 @@ export function dmaAllocAttrs(
 ): DmaCoherent | null {
   const m = dev.machine;
   const k = m.kernel;
+  size = pageAlign(sizeT(size, "dma_alloc_attrs", "size"));
   WARN_ON_ONCE(k, dev.coherentDmaMask === 0, "kernel/dma/mapping.c:dma_alloc_attrs");
   if (gfpflagsAllowBlocking(gfp)) {
     might_sleep(k, "kernel/dma/mapping.c:dma_alloc_attrs");
   }
   const flags = gfp & ~(__GFP_DMA | __GFP_DMA32 | __GFP_HIGHMEM);
-  const order = getOrder(size);
+  const order = allocOrder(size);
   const iommu = useDmaIommu(dev);
   const page = iommu ? allocPages(m, order, flags) : allocBelow(dev, order, flags);
   if (!page) {
@@ -265,6 +283,9 @@ export function dmaFreeAttrs(
 ): void {
   const m = dev.machine;
   void attrs;
+  size = sizeT(size, "dma_free_attrs", "size");
+  cpuAddr = sizeT(cpuAddr, "dma_free_attrs", "cpu_addr");
+  dmaHandle = sizeT(dmaHandle, "dma_free_attrs", "dma_handle");
   WARN_ON(m.kernel, m.kernel.sched.current.irqsDisabled, "kernel/dma/mapping.c:dma_free_attrs");
   if (!cpuAddr) {
     return;
@@ -325,7 +346,7 @@ export function dmaMmapAttrs(
   attrs = 0,
 ): void {
   void cpuAddr;
-  const count = Math.ceil(size / PAGE_SIZE);
+  const count = Math.ceil(sizeT(size, "dma_mmap_attrs", "size") / PAGE_SIZE);
   const userCount = vma.pages;
   if (vma.pgoff >= count || userCount > count - vma.pgoff) {
     throw new KernelError(
@@ -374,9 +395,11 @@ export function dmaGetSgtableAttrs(
 ): SgTable {
   void cpuAddr;
   void attrs;
+  const len = pageAlign(sizeT(size, "dma_get_sgtable_attrs", "size"));
+  const pfn = pfnOf(dev, sizeT(dmaHandle, "dma_get_sgtable_attrs", "dma_handle"));
   const sgt = sgAllocTable(dev.machine.kernel, 1);
-  const page = pfnToPage(dev.machine, pfnOf(dev, dmaHandle));
-  sgSetPage(sgt.sgl[0]!, page, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE, 0);
+  // sg_set_page() takes an unsigned int length: a larger size is cut to its low 32 bits
+  sgSetPage(sgt.sgl[0]!, pfnToPage(dev.machine, pfn), len % 2 ** 32, 0);
   return sgt;
 }
 

@@ -53,6 +53,7 @@ export {
 export {
   SG_DMA_BUS_ADDRESS,
   SG_DMA_SWIOTLB,
+  SG_MAX_ENTRIES,
   Scatterlist,
   SgTable,
   forEachSg,

@@ -12,7 +12,16 @@
  *
  * @module
  */
-import { BUG_ON, KernelError, WARN_ON_ONCE, WARN_ON } from "@dmasim/kernel";
+import {
+  BUG_ON,
+  KernelError,
+  WARN_ON,
+  WARN_ON_ONCE,
+  cInteger,
+  intT,
+  sizeT,
+  uintT,
+} from "@dmasim/kernel";
 import {
   DMA_BIT_MASK,
   dmaToPhys,
@@ -71,7 +80,7 @@ import { validDmaDirection } from "./include/dma-direction";
 import { DMA_MAPPING_ERROR } from "./include/dma-mapping";
 import { DMA_MAPPING_ERAS } from "./era";
 import { CONFIG_DMA_API_DEBUG, devDma, optionOn } from "./module";
-import type { Scatterlist, SgTable } from "./scatterlist";
+import { sgCheckLive, type Scatterlist, type SgTable } from "./scatterlist";
 
 const SITE = "kernel/dma/mapping.c";
 
@@ -88,6 +97,15 @@ function checkDir(dev: Device, dir: number, fn: string): void {
 /** Whether syncs must run. **Kernel:** `dma_dev_need_sync()`. */
 function devNeedSync(dev: Device): boolean {
   return !devDma(dev).skipSync || optionOn(dev.machine.kernel, CONFIG_DMA_API_DEBUG);
+}
+
+/**
+ * `phys + off` in the kernel's 64-bit unsigned arithmetic: going below 0 wraps to a huge address
+ * (beyond every memory here).
+ */
+function physAdd(phys: number, off: number): number {
+  const sum = phys + off;
+  return sum >= 0 ? sum : sizeT(sum, "phys_addr_t", "address");
 }
 
 function mapPhys(dev: Device, phys: number, size: number, dir: number, attrs: number): number {
@@ -114,10 +132,12 @@ export function dmaMapPageAttrs(
   dir: number,
   attrs = 0,
 ): number {
+  const len = sizeT(size, "dma_map_page_attrs", "size");
+  // unsigned long arithmetic: a negative offset reaches back into the previous pages
+  const phys = physAdd(pageToPhys(page), cInteger(offset, "dma_map_page_attrs", "offset"));
   checkDir(dev, dir, "dma_map_page_attrs");
-  const phys = pageToPhys(page) + offset;
-  const addr = mapPhys(dev, phys, size, dir, attrs);
-  debugDmaMapPage(dev, phys, size, dir, addr, attrs);
+  const addr = mapPhys(dev, phys, len, dir, attrs);
+  debugDmaMapPage(dev, phys, len, dir, addr, attrs);
   return addr;
 }
 
@@ -157,13 +177,15 @@ export function dmaUnmapPageAttrs(
   dir: number,
   attrs = 0,
 ): void {
+  const a = sizeT(addr, "dma_unmap_page_attrs", "addr");
+  const len = sizeT(size, "dma_unmap_page_attrs", "size");
   checkDir(dev, dir, "dma_unmap_page_attrs");
   if (useDmaIommu(dev)) {
-    iommuDmaUnmapPhys(dev, addr, size, dir, attrs);
+    iommuDmaUnmapPhys(dev, a, len, dir, attrs);
   } else {
-    dmaDirectUnmapPhys(dev, addr, size, dir, attrs);
+    dmaDirectUnmapPhys(dev, a, len, dir, attrs);
   }
-  debugDmaUnmapPage(dev, addr, size, dir);
+  debugDmaUnmapPage(dev, a, len, dir);
 }
 
 /**
@@ -199,6 +221,8 @@ export function dmaMapSingleAttrs(
   attrs = 0,
 ): number {
   const m = dev.machine;
+  va = sizeT(va, "dma_map_single_attrs", "ptr");
+  size = sizeT(size, "dma_map_single_attrs", "size");
   if (DMA_MAPPING_ERAS.mapSingleWarnsVmalloc(m.kernel) && isVmallocAddr(va)) {
     WARN_ON_ONCE(
       m.kernel,
@@ -273,7 +297,9 @@ function mapSg(
   dir: number,
   attrs: number,
 ): number {
+  nents = intT(nents, "__dma_map_sg_attrs", "nents");
   checkDir(dev, dir, "__dma_map_sg_attrs");
+  sgCheckLive(sgl, nents, "dma_map_sg_attrs");
   const ents = useDmaIommu(dev)
     ? iommuDmaMapSg(dev, sgl, nents, dir, attrs)
     : dmaDirectMapSg(dev, sgl, nents, dir, attrs);
@@ -347,7 +373,9 @@ export function dmaUnmapSgAttrs(
   dir: number,
   attrs = 0,
 ): void {
+  nents = intT(nents, "dma_unmap_sg_attrs", "nents");
   checkDir(dev, dir, "dma_unmap_sg_attrs");
+  sgCheckLive(sgl, nents, "dma_unmap_sg_attrs");
   debugDmaUnmapSg(dev, sgl, nents, dir);
   if (useDmaIommu(dev)) {
     iommuDmaUnmapSg(dev, sgl, nents, dir, attrs);
@@ -428,6 +456,8 @@ export function dmaUnmapSgtable(dev: Device, sgt: SgTable, dir: number, attrs = 
  * @throws {@link KernelBug} for an invalid direction
  */
 export function dmaSyncSingleForCpu(dev: Device, addr: number, size: number, dir: number): void {
+  addr = sizeT(addr, "__dma_sync_single_for_cpu", "addr");
+  size = sizeT(size, "__dma_sync_single_for_cpu", "size");
   if (!devNeedSync(dev)) {
     return;
   }
@@ -450,6 +480,8 @@ export function dmaSyncSingleForCpu(dev: Device, addr: number, size: number, dir
  * @throws {@link KernelBug} for an invalid direction
  */
 export function dmaSyncSingleForDevice(dev: Device, addr: number, size: number, dir: number): void {
+  addr = sizeT(addr, "__dma_sync_single_for_device", "addr");
+  size = sizeT(size, "__dma_sync_single_for_device", "size");
   if (!devNeedSync(dev)) {
     return;
   }
@@ -478,7 +510,13 @@ export function dmaSyncSingleRangeForCpu(
   size: number,
   dir: number,
 ): void {
-  dmaSyncSingleForCpu(dev, addr + offset, size, dir);
+  const base = sizeT(addr, "dma_sync_single_range_for_cpu", "addr");
+  dmaSyncSingleForCpu(
+    dev,
+    physAdd(base, cInteger(offset, "dma_sync_single_range_for_cpu", "offset")),
+    size,
+    dir,
+  );
 }
 
 /**
@@ -497,7 +535,13 @@ export function dmaSyncSingleRangeForDevice(
   size: number,
   dir: number,
 ): void {
-  dmaSyncSingleForDevice(dev, addr + offset, size, dir);
+  const base = sizeT(addr, "dma_sync_single_range_for_device", "addr");
+  dmaSyncSingleForDevice(
+    dev,
+    physAdd(base, cInteger(offset, "dma_sync_single_range_for_device", "offset")),
+    size,
+    dir,
+  );
 }
 
 /**
@@ -515,10 +559,12 @@ export function dmaSyncSgForCpu(
   nelems: number,
   dir: number,
 ): void {
+  nelems = intT(nelems, "__dma_sync_sg_for_cpu", "nelems");
   if (!devNeedSync(dev)) {
     return;
   }
   checkDir(dev, dir, "__dma_sync_sg_for_cpu");
+  sgCheckLive(sgl, nelems, "dma_sync_sg_for_cpu");
   if (useDmaIommu(dev)) {
     iommuDmaSyncSgForCpu(dev, sgl, nelems, dir);
   } else {
@@ -542,10 +588,12 @@ export function dmaSyncSgForDevice(
   nelems: number,
   dir: number,
 ): void {
+  nelems = intT(nelems, "__dma_sync_sg_for_device", "nelems");
   if (!devNeedSync(dev)) {
     return;
   }
   checkDir(dev, dir, "__dma_sync_sg_for_device");
+  sgCheckLive(sgl, nelems, "dma_sync_sg_for_device");
   if (useDmaIommu(dev)) {
     iommuDmaSyncSgForDevice(dev, sgl, nelems, dir);
   } else {
@@ -596,6 +644,8 @@ export function dmaMapResource(
   dir: number,
   attrs = 0,
 ): number {
+  phys = sizeT(phys, "dma_map_resource", "phys_addr");
+  size = sizeT(size, "dma_map_resource", "size");
   checkDir(dev, dir, "dma_map_resource");
   const addr = useDmaIommu(dev)
     ? iommuDmaMapResource(dev, phys, size, dir, attrs)
@@ -621,6 +671,8 @@ export function dmaUnmapResource(
   attrs = 0,
 ): void {
   void attrs;
+  addr = sizeT(addr, "dma_unmap_resource", "addr");
+  size = sizeT(size, "dma_unmap_resource", "size");
   checkDir(dev, dir, "dma_unmap_resource");
   if (useDmaIommu(dev)) {
     iommuDmaUnmapRange(dev, addr, size);
@@ -724,6 +776,7 @@ function supported(dev: Device, mask: number): boolean {
  * 32 bits and not covering ZONE_DMA), or not positive
  */
 export function dmaSetMask(dev: Device, mask: number): void {
+  mask = sizeT(mask, "dma_set_mask", "mask");
   if (!(mask > 0) || !supported(dev, mask)) {
     throw new KernelError("EIO", `dma_set_mask(${dev.name}, ${hexAddr(mask)}): not supported`);
   }
@@ -741,6 +794,7 @@ export function dmaSetMask(dev: Device, mask: number): void {
  * @throws {@link KernelError} `EIO` as {@link dmaSetMask}
  */
 export function dmaSetCoherentMask(dev: Device, mask: number): void {
+  mask = sizeT(mask, "dma_set_coherent_mask", "mask");
   if (!(mask > 0) || !supported(dev, mask)) {
     throw new KernelError(
       "EIO",
@@ -794,6 +848,7 @@ export function dmaGetMaxSegSize(dev: Device): number {
  * **Locking:** process context, at probe time.
  */
 export function dmaSetMaxSegSize(dev: Device, size: number): void {
+  size = uintT(size, "dma_set_max_seg_size", "size");
   if (!WARN_ON(dev.machine.kernel, !(size > 0), `${SITE}:dma_set_max_seg_size`)) {
     dev.maxSegmentSize = size;
   }
@@ -817,6 +872,7 @@ export function dmaGetSegBoundary(dev: Device): number {
  * **Locking:** process context, at probe time.
  */
 export function dmaSetSegBoundary(dev: Device, mask: number): void {
+  mask = sizeT(mask, "dma_set_seg_boundary", "mask");
   if (!WARN_ON(dev.machine.kernel, !(mask > 0), `${SITE}:dma_set_seg_boundary`)) {
     dev.segmentBoundaryMask = mask;
   }

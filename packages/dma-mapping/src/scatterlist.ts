@@ -13,10 +13,11 @@
  *
  * @module
  */
-import { KernelError, PAGE_SIZE, might_sleep, type Kernel } from "@dmasim/kernel";
+import { KernelError, PAGE_SIZE, might_sleep, sizeT, uintT, type Kernel } from "@dmasim/kernel";
 import {
   GFP_KERNEL,
   gfpflagsAllowBlocking,
+  getMachine,
   pageAddress,
   pageToPhys,
   type GfpFlags,
@@ -58,6 +59,11 @@ export class Scatterlist {
   dmaFlags = 0;
   /** Whether this entry ends its list. **Kernel:** `sg_is_last()`. */
   isLast = false;
+  /**
+   * The chunk holding this entry was freed by `sg_free_table()`: touching the entry is a
+   * use-after-free (KASAN's slab-use-after-free in the kernel; reported once per entry).
+   */
+  freed: { readonly kernel: Kernel; step: number; reported: boolean } | null = null;
 }
 
 /**
@@ -74,6 +80,8 @@ export class SgTable {
   nents: number;
   /** CPU entries. */
   origNents: number;
+  /** The kernel whose allocator built it (`sg_alloc_table*()`), or null for a hand-made table. */
+  kernel: Kernel | null = null;
 
   constructor(sgl: Scatterlist[]) {
     this.sgl = sgl;
@@ -81,6 +89,15 @@ export class SgTable {
     this.origNents = sgl.length;
   }
 }
+
+/**
+ * The most entries dmasim builds in one list (1 Mi entries, 32 MiB of kernel memory): each entry is
+ * a host object, so a larger table is refused with `ENOMEM` rather than exhausting the host.
+ */
+export const SG_MAX_ENTRIES = 1 << 20;
+
+/** `sizeof(struct scatterlist)` on a 64-bit kernel without `CONFIG_DEBUG_SG`. */
+const SIZEOF_SCATTERLIST = 32;
 
 function makeList(n: number): Scatterlist[] {
   const list = Array.from({ length: n }, () => new Scatterlist());
@@ -90,15 +107,73 @@ function makeList(n: number): Scatterlist[] {
   return list;
 }
 
+/** The entry count of a new list: `unsigned int` (C wraps it), within RAM and dmasim's limit. */
+function listSize(kernel: Kernel | null, fn: string, nents: number): number {
+  const n = uintT(nents, fn, "nents");
+  if (n === 0) {
+    throw new KernelError("EINVAL", `${fn}: nents 0`);
+  }
+  const m = kernel ? getMachine(kernel) : null;
+  if (m && n * SIZEOF_SCATTERLIST > m.config.ramSize) {
+    throw new KernelError(
+      "ENOMEM",
+      `${fn}: ${n} entries (${n * SIZEOF_SCATTERLIST} bytes) do not fit in RAM`,
+    );
+  }
+  if (n > SG_MAX_ENTRIES) {
+    throw new KernelError(
+      "ENOMEM",
+      `${fn}: ${n} entries; dmasim builds at most ${SG_MAX_ENTRIES} per list`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Report the first freed entry among the first `nents` of a list handed to a mapping call.
+ *
+ * @internal
+ */
+export function sgCheckLive(sgl: readonly Scatterlist[], nents: number, fn: string): void {
+  const n = Math.min(nents, sgl.length);
+  for (let i = 0; i < n; i++) {
+    if (sgl[i]!.freed) {
+      touch(sgl[i]!, fn);
+      return;
+    }
+  }
+}
+
+/**
+ * Report a use of an entry `sg_free_table()` freed (once per entry; the access then reads the
+ * stale contents, as it would in the kernel until the memory is reused).
+ */
+function touch(sg: Scatterlist, fn: string): void {
+  const f = sg.freed;
+  if (!f || f.reported) {
+    return;
+  }
+  f.reported = true;
+  f.kernel.report({
+    kind: "use-after-free",
+    code: "sg-entry-freed",
+    summary: `BUG: KASAN: slab-use-after-free in ${fn}: a scatterlist entry freed by sg_free_table() at step ${f.step}`,
+    details: { function: fn, freedAtStep: f.step },
+  });
+}
+
 /**
  * A zeroed list of `nents` entries with the last one marked.
  *
  * **Kernel:** `sg_init_table()`.
  *
  * **Locking:** none.
+ *
+ * @throws {@link KernelError} `EINVAL` for 0 entries (the kernel would mark the entry before the
+ * array as the end) or a count no C caller can pass; `ENOMEM` beyond {@link SG_MAX_ENTRIES}
  */
 export function sgInitTable(nents: number): Scatterlist[] {
-  return makeList(nents);
+  return makeList(listSize(null, "sg_init_table", nents));
 }
 
 /**
@@ -108,26 +183,46 @@ export function sgInitTable(nents: number): Scatterlist[] {
  *
  * **Locking:** may sleep when `gfp` allows blocking (checked with `might_sleep()`); synchronous.
  *
- * @throws {@link KernelError} `EINVAL` when `nents` is 0 (or not a whole number)
+ * `nents` is an `unsigned int`: a negative or larger count wraps as C converts it (so 2^32 is 0).
+ *
+ * @throws {@link KernelError} `EINVAL` when `nents` is 0 (`__sg_alloc_table()`) or not a whole
+ * number; `ENOMEM` when the entries do not fit in RAM (the slab allocation fails) or exceed
+ * {@link SG_MAX_ENTRIES}
  */
 export function sgAllocTable(kernel: Kernel, nents: number, gfp: GfpFlags = GFP_KERNEL): SgTable {
-  if (!Number.isInteger(nents) || nents <= 0) {
-    throw new KernelError("EINVAL", `sg_alloc_table: nents ${nents}`);
-  }
+  const n = listSize(kernel, "sg_alloc_table", nents);
   if (gfpflagsAllowBlocking(gfp)) {
     might_sleep(kernel, "lib/scatterlist.c:sg_alloc_table");
   }
-  return new SgTable(makeList(nents));
+  const sgt = new SgTable(makeList(n));
+  sgt.kernel = kernel;
+  return sgt;
 }
 
 /**
- * Free a table: its entries are dropped and both counts become 0.
+ * Free a table's entries: `sgl` becomes empty and both counts 0 (the kernel sets `table->sgl` to
+ * NULL; dmasim also clears the counts, so that a freed table maps and syncs nothing). A freed table
+ * is still the caller's: freeing it again does nothing, as `__sg_free_table()` returns at once
+ * when `table->sgl` is NULL (lib/scatterlist.c, every release from 4.14 to 6.16). The freed
+ * entries themselves are gone: an entry kept from `sgl` and used afterwards (`sg_dma_address()`,
+ * `sg_page()`, a map or sync of the list) is a `use-after-free` finding (`sg-entry-freed`, KASAN's
+ * report), once per entry; the access then sees the stale contents.
  *
  * **Kernel:** `sg_free_table()`.
  *
  * **Locking:** none (the table must not be mapped).
  */
 export function sgFreeTable(sgt: SgTable): void {
+  if (sgt.sgl.length === 0) {
+    return;
+  }
+  const owner = sgt.kernel;
+  if (owner) {
+    const step = owner.step;
+    for (const sg of sgt.sgl) {
+      sg.freed = { kernel: owner, step, reported: false };
+    }
+  }
   sgt.sgl = [];
   sgt.nents = 0;
   sgt.origNents = 0;
@@ -141,6 +236,9 @@ export function sgFreeTable(sgt: SgTable): void {
  * **Locking:** none.
  */
 export function sgSetPage(sg: Scatterlist, page: Page, len: number, offset: number): void {
+  touch(sg, "sg_set_page");
+  len = uintT(len, "sg_set_page", "len");
+  offset = uintT(offset, "sg_set_page", "offset");
   sg.page = page;
   sg.length = len;
   sg.offset = offset;
@@ -154,6 +252,7 @@ export function sgSetPage(sg: Scatterlist, page: Page, len: number, offset: numb
  * @throws {@link KernelError} `EINVAL` for an entry that was never set (the kernel would oops)
  */
 export function sgPage(sg: Scatterlist): Page {
+  touch(sg, "sg_page");
   if (!sg.page) {
     throw new KernelError("EINVAL", "sg_page: entry has no page");
   }
@@ -188,6 +287,7 @@ export function sgVirt(m: Machine, sg: Scatterlist): number {
  * **Locking:** none.
  */
 export function sgDmaAddress(sg: Scatterlist): number {
+  touch(sg, "sg_dma_address");
   return sg.dmaAddress;
 }
 
@@ -197,6 +297,7 @@ export function sgDmaAddress(sg: Scatterlist): number {
  * **Locking:** none.
  */
 export function sgDmaLen(sg: Scatterlist): number {
+  touch(sg, "sg_dma_len");
   return sg.dmaLength;
 }
 
@@ -345,6 +446,9 @@ export function sgAllocTableFromPagesSegment(
   maxSegment: number,
   gfp: GfpFlags = GFP_KERNEL,
 ): SgTable {
+  offset = sizeT(offset, "sg_alloc_table_from_pages_segment", "offset");
+  size = sizeT(size, "sg_alloc_table_from_pages_segment", "size");
+  maxSegment = uintT(maxSegment, "sg_alloc_table_from_pages_segment", "max_segment");
   const maxSeg = Math.floor(maxSegment / PAGE_SIZE) * PAGE_SIZE;
   if (maxSeg < PAGE_SIZE) {
     kernel.report({
@@ -396,7 +500,9 @@ export function sgAllocTableFromPagesSegment(
     left -= chunk;
     off = 0;
   });
-  return new SgTable(list);
+  const sgt = new SgTable(list);
+  sgt.kernel = kernel;
+  return sgt;
 }
 
 /**

@@ -17,9 +17,10 @@
  *
  * @module
  */
-import { BUG_ON, WARN_ON_ONCE } from "@dmasim/kernel";
+import { BUG_ON, WARN_ON_ONCE, sizeT } from "@dmasim/kernel";
 import {
   hexAddr,
+  isSwiotlbActive,
   isSwiotlbBuffer,
   physToDma,
   swiotlbAllocSlots,
@@ -42,9 +43,15 @@ const SITE = "kernel/dma/swiotlb.c";
  * above). Returns the bounce address, or `DMA_MAPPING_ERROR` when no pool or no room ("swiotlb
  * buffer is full" unless `DMA_ATTR_NO_WARN`). Clears the device's `dma_skip_sync` (6.10+).
  *
+ * A bounce of 0 bytes needs 0 slots: the slot search's `BUG_ON(!nslots)` (every release from 4.14,
+ * in `swiotlb_tbl_map_single()`, later `swiotlb_find_slots()` and, from 6.6,
+ * `swiotlb_search_pool_area()`), once a pool exists.
+ *
  * **Kernel:** `swiotlb_tbl_map_single()`.
  *
  * **Locking:** any context.
+ *
+ * @throws {@link KernelBug} for a bounce of 0 bytes
  */
 export function swiotlbTblMapSingle(
   dev: Device,
@@ -56,6 +63,15 @@ export function swiotlbTblMapSingle(
   attrs: number,
 ): number {
   const m = dev.machine;
+  mappingSize = sizeT(mappingSize, "swiotlb_tbl_map_single", "mapping_size");
+  allocSize = sizeT(allocSize, "swiotlb_tbl_map_single", "alloc_size");
+  BUG_ON(
+    m.kernel,
+    isSwiotlbActive(m) && allocSize === 0,
+    `${SITE}:swiotlb_search_pool_area`,
+    `BUG_ON(!nslots): ${dev.name} bounces 0 bytes`,
+    { device: dev.name },
+  );
   const tlb = swiotlbAllocSlots(m, dev, orig, mappingSize, {
     allocSize,
     allocAlignMask,

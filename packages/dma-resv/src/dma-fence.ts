@@ -37,6 +37,9 @@ import {
   type Kernel,
   type Kref,
   type Spinlock,
+  cInteger,
+  sizeT,
+  uintT,
 } from "@dmasim/kernel";
 import { DMA_RESV_ERAS, irqWorkRun, resvState } from "./module";
 
@@ -129,6 +132,8 @@ export class DmaFence {
   readonly kind: DmaFenceKind = "fence";
   /** The last reference is gone. */
   released = false;
+  /** @internal the functions whose use after free was reported (once each) */
+  readonly uafReported = new Set<string>();
 
   constructor(
     readonly kernel: Kernel,
@@ -164,6 +169,7 @@ export class DmaFence {
  * **Locking:** any context.
  */
 export function dmaFenceContextAlloc(kernel: Kernel, num: number): number {
+  num = uintT(num, "dma_fence_context_alloc", "num"); // unsigned int
   WARN_ON(
     kernel,
     num === 0,
@@ -194,7 +200,13 @@ export function dmaFenceInit(
   context: number,
   seqno: number,
 ): DmaFence {
-  return new DmaFence(kernel, ops, lock, context, seqno);
+  return new DmaFence(
+    kernel,
+    ops,
+    lock,
+    sizeT(context, "dma_fence_init", "context"), // u64
+    sizeT(seqno, "dma_fence_init", "seqno"), // u64
+  );
 }
 
 /**
@@ -213,7 +225,13 @@ export function dmaFenceInit64(
   context: number,
   seqno: number,
 ): DmaFence {
-  const f = new DmaFence(kernel, ops, lock, context, seqno);
+  const f = new DmaFence(
+    kernel,
+    ops,
+    lock,
+    sizeT(context, "dma_fence_init64", "context"),
+    sizeT(seqno, "dma_fence_init64", "seqno"),
+  );
   f.flags |= 1 << DMA_FENCE_FLAG_SEQNO64_BIT;
   return f;
 }
@@ -269,6 +287,25 @@ export function dmaFencePut(fence: DmaFence | null | undefined): void {
 /** The number of references. **Kernel:** `kref_read(&fence->refcount)`. */
 function refs(fence: DmaFence): number {
   return krefRead(fence.refcount);
+}
+
+/**
+ * A fence used after its last reference was dropped (`dma_fence_release()` ran: the memory is
+ * freed, KASAN reports the access). A `use-after-free` finding (`dma-fence-freed`), once per fence
+ * and function; the call then goes on with the stale object, as the kernel would until the
+ * memory is reused.
+ */
+function checkFreed(fence: DmaFence, fn: string): void {
+  if (!fence.released || refs(fence) > 0 || fence.uafReported.has(fn)) {
+    return;
+  }
+  fence.uafReported.add(fn);
+  fence.kernel.report({
+    kind: "use-after-free",
+    code: "dma-fence-freed",
+    summary: `BUG: KASAN: slab-use-after-free in ${fn}: fence ${fence.context}:${fence.seqno} was released`,
+    details: { function: fn, context: fence.context, seqno: fence.seqno },
+  });
 }
 
 /**
@@ -412,6 +449,7 @@ function enableSignalingLocked(fence: DmaFence): boolean {
  * **Locking:** takes the fence lock (atomic inside); must not be called with it held.
  */
 export function dmaFenceEnableSwSignaling(fence: DmaFence): void {
+  checkFreed(fence, "dma_fence_enable_sw_signaling");
   spinLockIrqsave(fence.lock);
   try {
     enableSignalingLocked(fence);
@@ -432,6 +470,7 @@ export function dmaFenceEnableSwSignaling(fence: DmaFence): void {
  * @throws {@link KernelError} `ENOENT` when the fence is (or, on enabling, becomes) signaled
  */
 export function dmaFenceAddCallback(fence: DmaFence, cb: DmaFenceCb, func: DmaFenceFunc): void {
+  checkFreed(fence, "dma_fence_add_callback");
   if (testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT)) {
     cb.queuedOn = null;
     throw enoent(fence);
@@ -647,6 +686,7 @@ export function dmaFenceIsSignaledLocked(fence: DmaFence): boolean {
  */
 export function dmaFenceSetError(fence: DmaFence, error: number): void {
   const k = fence.kernel;
+  checkFreed(fence, "dma_fence_set_error");
   WARN_ON(
     k,
     testBit(fence, DMA_FENCE_FLAG_SIGNALED_BIT),
@@ -888,6 +928,8 @@ export async function dmaFenceWaitTimeout(
   timeout: number,
 ): Promise<number> {
   const kernel = fence.kernel;
+  timeout = cInteger(timeout, "dma_fence_wait_timeout", "timeout"); // signed long
+  checkFreed(fence, "dma_fence_wait_timeout");
   if (
     WARN_ON(
       kernel,

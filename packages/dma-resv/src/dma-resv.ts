@@ -16,8 +16,11 @@ import {
   BUG_ON,
   KernelError,
   WARN_ON,
+  WARN_ON_ONCE,
   rcuReadLock,
   rcuReadUnlock,
+  cInteger,
+  uintT,
   type Kernel,
   type LockdepMap,
 } from "@dmasim/kernel";
@@ -133,6 +136,8 @@ export class DmaResv {
 /** Bytes of the list header (rcu_head, num_fences, max_fences) and of one table entry. */
 const LIST_HEADER = 24;
 const ENTRY_SIZE = 8;
+/** The largest kmalloc(): an order-`MAX_PAGE_ORDER` block (4 MiB). **Kernel:** `KMALLOC_MAX_SIZE`. */
+const KMALLOC_MAX_SIZE = 4096 << 10;
 const KMALLOC_SIZES = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
 
 /** `kmalloc_size_roundup()`: the kmalloc bucket a request lands in. */
@@ -340,6 +345,7 @@ export function dmaResvUnlock(obj: DmaResv): void {
  */
 export function dmaResvReserveFences(obj: DmaResv, numFences: number): void {
   dmaResvAssertHeld(obj);
+  numFences = uintT(numFences, "dma_resv_reserve_fences", "num_fences"); // unsigned int
   // before 6.11 a request for no room goes the normal way and succeeds (an empty list still gets
   // its first table of 4)
   if (
@@ -362,6 +368,16 @@ export function dmaResvReserveFences(obj: DmaResv, numFences: number): void {
     max = Math.max(old.numFences + numFences, old.maxFences * 2);
   } else {
     max = Math.max(4, roundupPowOfTwo(numFences));
+  }
+  if (LIST_HEADER + max * ENTRY_SIZE > KMALLOC_MAX_SIZE) {
+    // kmalloc() of more than KMALLOC_MAX_SIZE: the page allocator's order check and NULL
+    WARN_ON_ONCE(
+      obj.kernel,
+      true,
+      "mm/page_alloc.c:__alloc_pages",
+      `order > MAX_PAGE_ORDER: dma_resv_list_alloc(${max})`,
+    );
+    throw new KernelError("ENOMEM", `dma_resv_reserve_fences: no memory for ${max} fences`);
   }
   const fresh = listAlloc(max);
   const dropped: DmaFence[] = [];
@@ -794,6 +810,7 @@ export async function dmaResvWaitTimeout(
   intr: boolean,
   timeout: number,
 ): Promise<number> {
+  timeout = cInteger(timeout, "dma_resv_wait_timeout", "timeout"); // long
   let ret = timeout ? timeout : 1;
   const cursor = dmaResvIterBegin(obj, usage);
   try {

@@ -64,6 +64,7 @@ export {
   cameraQbuf,
   cameraRelease,
   cameraReqbufs,
+  VB2_MAX_FRAME,
   type CameraProbeOptions,
 } from "./camera/camera";
 export {

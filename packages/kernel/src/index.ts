@@ -8,6 +8,17 @@
  */
 export { ERRNO, KernelError, errname, fail, isKernelError, type ErrnoName } from "./errno";
 export {
+  INT_MAX,
+  INT_MIN,
+  SIZE_MAX,
+  UINT_MAX,
+  cInteger,
+  intT,
+  pageAlign,
+  sizeT,
+  uintT,
+} from "./limits";
+export {
   DEFAULT_KERNEL_VERSION,
   KERNEL_PROFILES,
   KernelVersion,

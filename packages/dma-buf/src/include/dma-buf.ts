@@ -209,6 +209,8 @@ export class DmaBuf {
   ino = 0;
   /** `ops.release` has run. */
   released = false;
+  /** The step of the release (for the use-after-free report), or -1. */
+  releasedAt = -1;
 
   /** @internal use {@link dmaBufExport} */
   constructor(

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Device } from "@dmasim/hardware";
-import { DMA_MAPPING_ERROR } from "./dma-mapping";
+import { DMA_MAPPING_ERROR, SIZE_MAX } from "./dma-mapping";
 
 /**
  * Whether `dev` can address `[addr, addr + size)`: the last byte is within
@@ -20,6 +20,9 @@ export function dmaCapable(dev: Device, addr: number, size: number): boolean {
   if (addr === DMA_MAPPING_ERROR || addr < 0) {
     return false;
   }
-  const end = addr + Math.max(size, 1) - 1;
+  const len = Math.max(size, 1);
+  // `addr + size - 1` in dma_addr_t arithmetic: past SIZE_MAX it wraps (a size of -1 ends just
+  // below addr, which every mask covers)
+  const end = len - 1 > SIZE_MAX - addr ? addr - (SIZE_MAX - len) - 2 : addr + len - 1;
   return end <= dev.dmaLimit;
 }

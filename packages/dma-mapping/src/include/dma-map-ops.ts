@@ -22,13 +22,17 @@ import { DMA_ATTR_SKIP_CPU_SYNC } from "./dma-mapping";
 
 /**
  * The size of the kmalloc() bucket a request of `size` bytes lands in (8, 16, 32, 64, 96, 128,
- * 192, 256, then powers of two).
+ * 192, 256, then powers of two); 0 for 0, as the kernel returns the size of a
+ * `ZERO_SIZE_PTR` request itself.
  *
  * **Kernel:** `kmalloc_size_roundup()`.
  *
  * **Locking:** none (pure).
  */
 export function kmallocSizeRoundup(size: number): number {
+  if (size === 0) {
+    return 0; // kmalloc(0) returns ZERO_SIZE_PTR; the kernel returns the size itself
+  }
   if (size <= 8) {
     return 8;
   }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { KernelError, type Kernel, type Process } from "@dmasim/kernel";
+import { KernelError, isKernelError, uintT, type Kernel, type Process } from "@dmasim/kernel";
 import { deviceWrite, getMachine, type Device, type Machine } from "@dmasim/hardware";
 import { forEachSgtableDmaSg, sgDmaAddress, sgDmaLen } from "@dmasim/dma-mapping";
 import { dmaBufFd, type DmaBuf } from "@dmasim/dma-buf";
@@ -77,24 +77,40 @@ export function cameraProbe(kernel: Kernel, dev: Device, opts: CameraProbeOption
   return new Camera(kernel, getMachine(kernel), dev, !!opts.contiguous);
 }
 
+/** The most buffers a queue holds. **Kernel:** `VB2_MAX_FRAME` (the default `max_num_buffers`). */
+export const VB2_MAX_FRAME = 32;
+
 /**
- * Allocate `count` capture buffers of `size` bytes (V4L2_MEMORY_MMAP).
+ * Allocate `count` capture buffers of `size` bytes (V4L2_MEMORY_MMAP). `count` is the `__u32` of
+ * `struct v4l2_requestbuffers`: a negative one wraps, and any count is clamped to
+ * {@link VB2_MAX_FRAME}; 0 asks for no buffers (the kernel's way to free them; with none allocated
+ * it returns at once). When memory runs out part-way, the buffers allocated so far are kept and
+ * returned (`*count = allocated_buffers`; the queue setup accepts fewer), and only a queue that
+ * got none fails with `ENOMEM`.
  *
- * **Kernel:** `VIDIOC_REQBUFS` → `vb2_core_reqbufs()`.
+ * **Kernel:** `VIDIOC_REQBUFS` → `vb2_core_reqbufs()` (`__vb2_queue_alloc()`).
  *
  * **Locking:** may sleep.
  *
- * @throws {@link KernelError} `EBUSY` when buffers exist, `EINVAL`, `ENOMEM`
+ * @throws {@link KernelError} `EBUSY` when buffers exist, `EINVAL` (a size that is not a positive
+ * multiple of the page size, a count no C caller can pass), `ENOMEM` (not even one buffer)
  */
 export function cameraReqbufs(cam: Camera, count: number, size: number): CameraBuffer[] {
   if (cam.buffers.length > 0) {
     throw new KernelError("EBUSY", `${cam.name}: buffers already allocated`);
   }
-  if (!Number.isInteger(count) || count <= 0) {
-    throw new KernelError("EINVAL", `${cam.name}: ${count} buffers`);
-  }
-  for (let i = 0; i < count; i++) {
-    cam.buffers.push(vb2Alloc(cam, i, size));
+  const n = Math.min(uintT(count, "vb2_core_reqbufs", "count"), VB2_MAX_FRAME);
+  for (let i = 0; i < n; i++) {
+    try {
+      cam.buffers.push(vb2Alloc(cam, i, size));
+    } catch (e) {
+      if (i === 0 || !isKernelError(e, "ENOMEM")) {
+        cam.buffers.forEach((b) => vb2Put(b));
+        cam.buffers.length = 0;
+        throw e;
+      }
+      break;
+    }
   }
   return [...cam.buffers];
 }

@@ -7,7 +7,14 @@
  *
  * @module
  */
-import { KernelError, PAGE_SIZE, WARN_ON_ONCE, isKernelError, might_sleep } from "@dmasim/kernel";
+import {
+  KernelError,
+  PAGE_SIZE,
+  WARN_ON_ONCE,
+  isKernelError,
+  might_sleep,
+  sizeT,
+} from "@dmasim/kernel";
 import {
   GFP_DMA,
   GFP_KERNEL,
@@ -123,11 +130,7 @@ export class GpuBo {
 }
 
 function orderFor(npages: number): number {
-  let order = 0;
-  while (1 << order < npages) {
-    order++;
-  }
-  return order;
+  return npages <= 1 ? 0 : Math.ceil(Math.log2(npages));
 }
 
 function allocBacking(
@@ -274,7 +277,8 @@ export function moveLocked(bo: GpuBo, to: GpuPlacement): GpuJob | null {
  * **Locking:** may sleep; takes other BOs' reservation locks with trylock to evict them.
  *
  * @throws {@link KernelError} `EINVAL` for a size that is not a positive multiple of the page
- * size, `ENOMEM` when VRAM cannot be made free or no memory is left
+ * size, `ENOMEM` for a BO as large as its domain (`amdgpu_bo_validate_size()`: system memory for
+ * the GTT placement, VRAM), when VRAM cannot be made free or no memory is left
  */
 export async function gpuBoCreate(
   gpu: GpuDevice,
@@ -282,10 +286,19 @@ export async function gpuBoCreate(
   opts: GpuBoCreateOptions = {},
 ): Promise<GpuBo> {
   might_sleep(gpu.kernel, "amdgpu_bo_create");
-  if (!Number.isInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
+  size = sizeT(size, "amdgpu_bo_create", "size");
+  if (size <= 0 || size % PAGE_SIZE !== 0) {
     throw new KernelError("EINVAL", `BO size ${size} is not a positive multiple of ${PAGE_SIZE}`);
   }
   const placement = opts.placement ?? "system";
+  // amdgpu_bo_validate_size(): a BO as large as its domain (GTT: system memory; VRAM) is refused
+  const domain = placement === "vram" ? gpu.vramPages * PAGE_SIZE : gpu.m.config.ramSize;
+  if (size >= domain) {
+    throw new KernelError(
+      "ENOMEM",
+      `BO size ${size} > total memory in domain ${placement} (${domain} bytes)`,
+    );
+  }
   const npages = size / PAGE_SIZE;
   if (placement === "vram") {
     makeRoom(gpu, npages, null);

@@ -313,6 +313,23 @@ function fatalSignal(heap: DmaHeap): KernelError {
 }
 
 /**
+ * A request for more pages than RAM holds: the kernel's page loop takes every free page, then
+ * fails with `ENOMEM` and frees them (mainline has no size check of its own: the 2021
+ * `len / PAGE_SIZE > totalram_pages()` check of dma-heap.c and the 2023 one of system_heap.c were
+ * proposed and not merged). dmasim gives the same `ENOMEM` at once, without touching the pages the
+ * loop would have zeroed and freed.
+ */
+function moreThanRam(heap: DmaHeap, len: number): KernelError | null {
+  const ram = getMachine(heap.kernel).config.ramSize;
+  return len / PAGE_SIZE > ram / PAGE_SIZE
+    ? new KernelError(
+        "ENOMEM",
+        `${heap.name}: ${len} bytes is more than the ${ram} bytes of RAM (the page loop cannot succeed)`,
+      )
+    : null;
+}
+
+/**
  * Gather pages for `len` bytes, largest order first, never increasing the order.
  *
  * **Kernel:** the page loop of `system_heap_allocate()` / `system_heap_do_allocate()`
@@ -320,10 +337,14 @@ function fatalSignal(heap: DmaHeap): KernelError {
  *
  * **Locking:** may sleep; process context.
  *
- * @throws {@link KernelError} `ENOMEM` when no page fits, or on a fatal signal (`EINTR` on
- * Android); the pages gathered so far are freed
+ * @throws {@link KernelError} `ENOMEM` when no page fits (at once for more than RAM), or on a
+ * fatal signal (`EINTR` on Android); the pages gathered so far are freed
  */
 export function systemHeapGatherPages(heap: DmaHeap, len: number): Page[] {
+  const tooBig = moreThanRam(heap, len);
+  if (tooBig) {
+    throw tooBig;
+  }
   const pages: Page[] = [];
   let remaining = len;
   let maxOrder: number = SYSTEM_HEAP_ORDERS[0];
@@ -386,6 +407,10 @@ async function systemHeapAllocateHelpers(
   fdFlags: number,
 ): Promise<DmaBuf> {
   const m = getMachine(heap.kernel);
+  const tooBig = moreThanRam(heap, len);
+  if (tooBig) {
+    throw tooBig;
+  }
   const pages: Page[] = [];
   for (let pg = 0; pg < len / PAGE_SIZE; pg++) {
     const page = heap.kernel.sched.current.signalPending
