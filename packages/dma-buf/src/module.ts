@@ -305,6 +305,7 @@ export function dmaBufCheckAlive(dmabuf: DmaBuf, fn: string): void {
       ino: dmabuf.ino,
       exporter: dmabuf.expName,
       releasedAt: dmabuf.releasedAt,
+      hint: `hold a reference (get_dma_buf / the fd) for as long as ${fn} may run on dma-buf ${dmabuf.ino}; drop it (dma_buf_put) only after the last use`,
     },
   });
   throw new KernelError("EINVAL", `${fn}: dma-buf ${dmabuf.ino} was already released`);

@@ -158,7 +158,11 @@ function touch(sg: Scatterlist, fn: string): void {
     kind: "use-after-free",
     code: "sg-entry-freed",
     summary: `BUG: KASAN: slab-use-after-free in ${fn}: a scatterlist entry freed by sg_free_table() at step ${f.step}`,
-    details: { function: fn, freedAtStep: f.step },
+    details: {
+      function: fn,
+      freedAtStep: f.step,
+      hint: `unmap and stop using the table's entries before sg_free_table() (freed at step ${f.step})`,
+    },
   });
 }
 

@@ -304,7 +304,12 @@ function checkFreed(fence: DmaFence, fn: string): void {
     kind: "use-after-free",
     code: "dma-fence-freed",
     summary: `BUG: KASAN: slab-use-after-free in ${fn}: fence ${fence.context}:${fence.seqno} was released`,
-    details: { function: fn, context: fence.context, seqno: fence.seqno },
+    details: {
+      function: fn,
+      context: fence.context,
+      seqno: fence.seqno,
+      hint: `take a reference (dma_fence_get) before ${fn} and drop it (dma_fence_put) after`,
+    },
   });
 }
 

@@ -192,6 +192,13 @@ export type UseAfterFreeDetails = FindingDetailsBase & {
   readonly address?: number;
   /** A refcount's object. */
   readonly object?: string;
+  /** The kernel function that used the freed object. */
+  readonly function?: string;
+  /** A dma-buf: its exporter and the step that released it. */
+  readonly exporter?: string;
+  readonly releasedAt?: number;
+  /** An sg entry: the step that freed its table. */
+  readonly freedAtStep?: number;
 };
 
 /** `warn` / `bug`: where (`site`), and whatever the caller of `WARN_ON` / `BUG_ON` adds. */
