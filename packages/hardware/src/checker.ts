@@ -76,6 +76,12 @@ export interface CheckSegment {
   readonly len: number;
 }
 
+/**
+ * Where the checker learns that a physical address stands for another: the original address a
+ * byte of a bounce slot stands for, or a negative number when `pa` stands only for itself.
+ */
+export type AliasSource = (pa: number) => number;
+
 /** Hex dump of bytes (`"11 22 33"`). */
 function hex(bytes: ArrayLike<number>): string {
   let s = "";
@@ -117,6 +123,9 @@ export class Checker {
     return p ? { words: this.store.words(p.slot), from: this.store.wordOffset(p.slot) } : null;
   });
 
+  /** What stands for what (the swiotlb pool registers its slots), consulted in order. */
+  private readonly aliasSources: AliasSource[] = [];
+
   constructor(
     private readonly kernel: Kernel,
     private readonly memory: PhysMemory,
@@ -125,6 +134,26 @@ export class Checker {
     enabled: boolean,
   ) {
     this.enabled = enabled;
+  }
+
+  /**
+   * Learn where addresses stand for others: `source(pa)` returns the original address a byte of a
+   * bounce slot stands for, or a negative number. The swiotlb pool registers itself at boot, so the
+   * device model needs no knowledge of the pool.
+   */
+  learnAliases(source: AliasSource): void {
+    this.aliasSources.push(source);
+  }
+
+  /** The address an access at `pa` is charged to: the original of a bounce slot, else `pa`. */
+  chargedAddress(pa: number): number {
+    for (const source of this.aliasSources) {
+      const o = source(pa);
+      if (o >= 0) {
+        return o;
+      }
+    }
+    return pa;
   }
 
   /** The writer id of `agent` at the current step. */

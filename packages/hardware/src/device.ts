@@ -33,7 +33,6 @@ import {
 } from "./iommu";
 import type { Machine } from "./machine";
 import { speculationPoint, type PhysRange } from "./speculation";
-import { INVALID_PHYS_ADDR, swiotlbOrigAddr } from "./swiotlb";
 
 /**
  * A DMA mask of `n` bits. Masks of 53 bits or more are capped at `Number.MAX_SAFE_INTEGER`
@@ -380,11 +379,7 @@ function ranges(pieces: readonly Piece[]): PhysRange[] {
 
 /** The address the checker charges a device access to (the original for a bounce slot). */
 function charge(m: Machine, pa: number): number {
-  if (!m.swiotlb || pa < m.swiotlb.start || pa >= m.swiotlb.end) {
-    return pa;
-  }
-  const o = swiotlbOrigAddr(m, pa);
-  return o === INVALID_PHYS_ADDR ? pa : o;
+  return m.checker.chargedAddress(pa);
 }
 
 /**

@@ -98,6 +98,10 @@ export class Machine {
     );
     this.cache = new DataCache(this.memory, this.checker, config);
     this.swiotlb = this.placeSwiotlb();
+    const pool = this.swiotlb;
+    if (pool) {
+      this.checker.learnAliases((pa) => pool.origAddr(pa));
+    }
     const reserved = this.swiotlb ? [{ start: this.swiotlb.start, end: this.swiotlb.end }] : [];
     this.pageAlloc = new PageAllocator(kernel, config, reserved);
     this.configHash = hashText(digestValue(config));

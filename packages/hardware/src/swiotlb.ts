@@ -125,6 +125,18 @@ export class IoTlbPool {
   digestTag(): string {
     return "swiotlb";
   }
+
+  /**
+   * The original address the bounce byte at `pa` stands for, or {@link INVALID_PHYS_ADDR} (not in
+   * the pool, or in a free slot).
+   */
+  origAddr(pa: number): number {
+    if (pa < this.start || pa >= this.end || !this.slots) {
+      return INVALID_PHYS_ADDR;
+    }
+    const o = this.slots.orig[Math.floor((pa - this.start) / IO_TLB_SIZE)] ?? INVALID_PHYS_ADDR;
+    return o === INVALID_PHYS_ADDR ? o : o + ((pa - this.start) % IO_TLB_SIZE);
+  }
 }
 
 function slotHash(
@@ -186,13 +198,7 @@ export function isSwiotlbBuffer(m: Machine, pa: number): boolean {
  * **Locking:** none.
  */
 export function swiotlbOrigAddr(m: Machine, pa: number): number {
-  const p = pool(m);
-  if (!p || pa < p.start || pa >= p.end) {
-    return INVALID_PHYS_ADDR;
-  }
-  const index = Math.floor((pa - p.start) / IO_TLB_SIZE);
-  const o = p.orig[index] ?? INVALID_PHYS_ADDR;
-  return o === INVALID_PHYS_ADDR ? o : o + ((pa - p.start) % IO_TLB_SIZE);
+  return pool(m)?.origAddr(pa) ?? INVALID_PHYS_ADDR;
 }
 
 /**
