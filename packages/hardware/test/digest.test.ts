@@ -365,13 +365,17 @@ describe("machine state digest: cost", () => {
     const fresh = wordsHashed(small);
     expect(wordsHashed(big)).toBe(fresh);
     expect(fresh).toBeLessThan(200);
-    // 1 MiB of device writes (no cache lines): the next digest hashes it once, then not again
+    // 1 MiB of device writes of varied bytes (no cache lines): the next digest hashes it once,
+    // then not again
     const dev = addDevice(big, { name: "dma", coherent: true, dmaMask: 64 });
-    deviceWrite(dev, 5 * 1024 * MiB, new Uint8Array(MiB).fill(1));
+    deviceWrite(dev, 5 * 1024 * MiB, Uint8Array.from({ length: MiB }, (_, i) => i & 0xff));
     const first = wordsHashed(big);
     expect(first).toBeGreaterThan(2 * (MiB / 4)); // memory and ideal memory
     const again = wordsHashed(big);
     expect(again).toBeLessThan(300);
+    // 1 MiB of one byte value is one run in memory and in the ideal memory: nothing to rehash
+    deviceWrite(dev, 6 * 1024 * MiB, new Uint8Array(MiB).fill(1));
+    expect(wordsHashed(big)).toBeLessThan(300);
   });
 
   it("grows with the cached lines", () => {

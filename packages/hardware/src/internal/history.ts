@@ -1,0 +1,197 @@
+/**
+ * Line histories as ranges: one record stands for the same event on every page piece (or every
+ * line) of a range, numbered as if recorded one by one, and a line's history is rebuilt from the
+ * records that cover it when a finding needs it. The history of a line is every event of the line
+ * itself, the newest `depth` of them (capped per line, not per page).
+ *
+ * **Kernel:** none (host-side bookkeeping of the coherency checker).
+ *
+ * Exactness: a record of `unit` bytes and `stride` stands for one event per unit of its range (the
+ * page pieces of an access, or the lines of a maintenance pass), the i-th numbered `seq0 + i *
+ * stride`: the events a per-unit loop would have recorded, with the same numbers. Storage: records
+ * within one page sit in that page's list, longer ones in one list; both are pruned, now and then,
+ * of the records no line would show any more (each line shows its newest `depth` events), so memory
+ * follows the operations, not the bytes.
+ *
+ * @module
+ * @internal
+ */
+import { PAGE_SIZE } from "@dmasim/kernel";
+import type { LineEvent, LineEventKind } from "../checker";
+
+/** One record: an event on every unit of `[pa, pa + len)`. @internal */
+export interface HistRecord {
+  /** The sequence number of the event on the first unit. */
+  readonly seq0: number;
+  /** Sequence numbers between the events of consecutive units. */
+  readonly stride: number;
+  /** Bytes per unit: `PAGE_SIZE` (one event per page piece) or the line size (one per line). */
+  readonly unit: number;
+  readonly step: number;
+  readonly kind: LineEventKind;
+  readonly agent: string;
+  readonly pa: number;
+  readonly len: number;
+  readonly note: string | undefined;
+  /** The address the agent used for `pa` (a DMA address), if not `pa`. */
+  readonly addr: number | undefined;
+}
+
+interface PageList {
+  readonly recs: HistRecord[];
+  /** Records kept by the last pruning (the next one waits for twice as many). */
+  kept: number;
+}
+
+/** The event of `r` on the unit holding byte `at`, as a {@link LineEvent}. */
+function eventAt(r: HistRecord, at: number): LineEvent {
+  const unitStart = at - (at % r.unit);
+  const first = r.pa - (r.pa % r.unit);
+  const from = Math.max(r.pa, unitStart);
+  const to = Math.min(r.pa + r.len, unitStart + r.unit);
+  const ev: { -readonly [K in keyof LineEvent]: LineEvent[K] } = {
+    seq: r.seq0 + ((unitStart - first) / r.unit) * r.stride,
+    step: r.step,
+    kind: r.kind,
+    agent: r.agent,
+    pa: from,
+    len: to - from,
+  };
+  if (r.note !== undefined) {
+    ev.note = r.note;
+  }
+  if (r.addr !== undefined) {
+    ev.addr = r.addr + (from - r.pa);
+  }
+  return ev;
+}
+
+/** Per-line counts over line numbers, for pruning long records (sorted, disjoint segments). */
+class Coverage {
+  private readonly segs: { start: number; end: number; count: number }[] = [];
+
+  /** The smallest count over `[l0, l1)` (0 where nothing counted yet). */
+  min(l0: number, l1: number): number {
+    let at = l0;
+    let min = Infinity;
+    for (const s of this.segs) {
+      if (s.end <= at) {
+        continue;
+      }
+      if (s.start >= l1) {
+        break;
+      }
+      if (s.start > at) {
+        return 0;
+      }
+      min = Math.min(min, s.count);
+      at = s.end;
+      if (at >= l1) {
+        return min;
+      }
+    }
+    return 0;
+  }
+
+  /** Count one more over `[l0, l1)`, capped at `cap`. */
+  add(l0: number, l1: number, cap: number): void {
+    const out: { start: number; end: number; count: number }[] = [];
+    let at = l0;
+    for (const s of this.segs) {
+      if (s.end <= l0 || s.start >= l1) {
+        out.push(s);
+        continue;
+      }
+      if (s.start < l0) {
+        out.push({ start: s.start, end: l0, count: s.count });
+      }
+      if (s.start > at) {
+        out.push({ start: at, end: s.start, count: 1 });
+      }
+      const a = Math.max(s.start, l0);
+      const b = Math.min(s.end, l1);
+      out.push({ start: a, end: b, count: Math.min(cap, s.count + 1) });
+      if (s.end > l1) {
+        out.push({ start: l1, end: s.end, count: s.count });
+      }
+      at = b;
+    }
+    if (at < l1) {
+      out.push({ start: at, end: l1, count: 1 });
+    }
+    out.sort((x, y) => x.start - y.start);
+    this.segs.length = 0;
+    this.segs.push(...out);
+  }
+}
+
+/** The line histories of a machine. @internal */
+export class HistoryStore {
+  private readonly byPage = new Map<number, PageList>();
+  private readonly long: PageList = { recs: [], kept: 0 };
+
+  constructor(
+    private readonly lineSize: number,
+    /** Events shown per line. */
+    private readonly depth: number,
+  ) {}
+
+  /** Add a record (its sequence numbers already taken). */
+  add(r: HistRecord): void {
+    const pfn = Math.floor(r.pa / PAGE_SIZE);
+    if (r.len > 0 && Math.floor((r.pa + r.len - 1) / PAGE_SIZE) === pfn) {
+      let list = this.byPage.get(pfn);
+      if (!list) {
+        list = { recs: [], kept: 0 };
+        this.byPage.set(pfn, list);
+      }
+      this.push(list, r);
+      return;
+    }
+    this.push(this.long, r);
+  }
+
+  private push(list: PageList, r: HistRecord): void {
+    list.recs.push(r);
+    if (list.recs.length >= 2 * Math.max(this.depth, list.kept)) {
+      this.prune(list);
+    }
+  }
+
+  /** Drop the records that no line would show any more (each line shows its newest `depth`). */
+  private prune(list: PageList): void {
+    const cover = new Coverage();
+    const keep: HistRecord[] = [];
+    for (let i = list.recs.length - 1; i >= 0; i--) {
+      const r = list.recs[i] as HistRecord;
+      const l0 = Math.floor(r.pa / this.lineSize);
+      const l1 = Math.floor((r.pa + Math.max(1, r.len) - 1) / this.lineSize) + 1;
+      if (cover.min(l0, l1) < this.depth) {
+        keep.push(r);
+        cover.add(l0, l1, this.depth);
+      }
+    }
+    keep.reverse();
+    list.recs.length = 0;
+    list.recs.push(...keep);
+    list.kept = keep.length;
+  }
+
+  /** The history of the line holding `pa`: its newest `depth` events, oldest first. */
+  lineHistory(pa: number): LineEvent[] {
+    const line = pa - (pa % this.lineSize);
+    const end = line + this.lineSize;
+    const out: LineEvent[] = [];
+    const take = (recs: readonly HistRecord[]): void => {
+      for (const r of recs) {
+        if (r.pa < end && r.pa + r.len > line) {
+          out.push(eventAt(r, Math.max(line, r.pa)));
+        }
+      }
+    };
+    take(this.byPage.get(Math.floor(pa / PAGE_SIZE))?.recs ?? []);
+    take(this.long.recs);
+    out.sort((x, y) => x.seq - y.seq);
+    return out.slice(-this.depth);
+  }
+}
