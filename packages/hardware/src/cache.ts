@@ -154,6 +154,83 @@ export type CacheOp = "clean" | "inval" | "flush" | "evict";
 
 const GHOSTS = 256;
 
+/** Consecutive dropped lines `[l0, l1)` (absolute line numbers) of the PIPT space. */
+interface GhostSpan {
+  l0: number;
+  readonly l1: number;
+  readonly vaBase: number;
+}
+
+/**
+ * The recently dropped lines, newest last, at most {@link GHOSTS}: single lines, or spans of
+ * consecutive lines of runs (dropped in order), kept as spans so that dropping a run costs O(1).
+ */
+class GhostList {
+  private readonly items: (Ghost | GhostSpan)[] = [];
+  private total = 0;
+
+  constructor(private readonly linesPerPage: number) {}
+
+  push(g: Ghost): void {
+    this.items.push(g);
+    this.total++;
+    this.trim();
+  }
+
+  /** Lines `[l0, l1)` of the PIPT space, dropped in order; page `pfn` was at `vaBase + pfn * PAGE_SIZE`. */
+  pushSpan(l0: number, l1: number, vaBase: number): void {
+    const from = Math.max(l0, l1 - GHOSTS);
+    if (from < l1) {
+      this.items.push({ l0: from, l1, vaBase });
+      this.total += l1 - from;
+      this.trim();
+    }
+  }
+
+  private trim(): void {
+    while (this.total > GHOSTS) {
+      const head = this.items[0] as Ghost | GhostSpan;
+      if ("line" in head) {
+        this.items.shift();
+        this.total--;
+        continue;
+      }
+      const drop = Math.min(this.total - GHOSTS, head.l1 - head.l0);
+      head.l0 += drop;
+      this.total -= drop;
+      if (head.l0 === head.l1) {
+        this.items.shift();
+      }
+    }
+  }
+
+  /** The dropped lines, oldest first. */
+  list(): Ghost[] {
+    const out: Ghost[] = [];
+    const lpp = this.linesPerPage;
+    for (const it of this.items) {
+      if ("line" in it) {
+        out.push(it);
+        continue;
+      }
+      for (let l = it.l0; l < it.l1; l++) {
+        const pfn = Math.floor(l / lpp);
+        out.push({ space: 0, key: pfn, pfn, va: it.vaBase + pfn * PAGE_SIZE, line: l % lpp });
+      }
+    }
+    return out;
+  }
+
+  get length(): number {
+    return this.total;
+  }
+
+  clear(): void {
+    this.items.length = 0;
+    this.total = 0;
+  }
+}
+
 /** One kind of event a bulk pass records on every line it passes. */
 interface LineEventSpec {
   readonly kind: "clean" | "invalidate" | "discard" | "evict" | "snoop";
@@ -188,7 +265,7 @@ export class DataCache {
   private births = 0;
   /** Whether a page got lines of its own out of a run (the pages' map is then not in arrival order). */
   private outOfOrder = false;
-  private readonly ghosts: Ghost[] = [];
+  private readonly ghosts: GhostList;
   private readonly lru: LruSets | null;
   /** Upgrade every invalidate to clean+invalidate (hypervisor stage 2). */
   private readonly invalidateCleans: boolean;
@@ -207,6 +284,7 @@ export class DataCache {
     this.colours = config.cacheColours;
     this.invalidateCleans = config.invalidateCleans;
     this.lineBuf = new Uint8Array(config.lineSize);
+    this.ghosts = new GhostList(this.linesPerPage);
     this.lru =
       config.cacheSize > 0
         ? new LruSets(
@@ -548,13 +626,6 @@ export class DataCache {
     p.dirty--;
   }
 
-  private pushGhost(g: Ghost): void {
-    this.ghosts.push(g);
-    if (this.ghosts.length > GHOSTS) {
-      this.ghosts.shift();
-    }
-  }
-
   /** Drop line `l` (dirty data is lost). */
   private invalidateLine(p: CachePage, l: number): void {
     const st = p.state[l];
@@ -567,7 +638,7 @@ export class DataCache {
     p.state[l] = LINE_INVALID;
     p.valid--;
     this.lru?.remove(p, l);
-    this.pushGhost({ space: p.space, key: p.key, pfn: p.pfn, va: p.va, line: l });
+    this.ghosts.push({ space: p.space, key: p.key, pfn: p.pfn, va: p.va, line: l });
     if (p.valid === 0) {
       this.drop(p);
     }
@@ -1099,15 +1170,7 @@ export class DataCache {
 
   /** Push the lines of PIPT pages `[q0, q1)` (they were just dropped, in order) as ghosts. */
   private ghostRange(q0: number, q1: number, vaBase: number): void {
-    const lpp = this.linesPerPage;
-    const from = Math.max(q0 * lpp, q1 * lpp - GHOSTS);
-    for (let l = from; l < q1 * lpp; l++) {
-      const pfn = Math.floor(l / lpp);
-      this.ghosts.push({ space: 0, key: pfn, pfn, va: vaBase + pfn * PAGE_SIZE, line: l % lpp });
-    }
-    if (this.ghosts.length > GHOSTS) {
-      this.ghosts.splice(0, this.ghosts.length - GHOSTS);
-    }
+    this.ghosts.pushSpan(q0 * this.linesPerPage, q1 * this.linesPerPage, vaBase);
   }
 
   /** Maintain every alias of physical bytes `[pa, pa + len)` (within a page). */
@@ -1193,7 +1256,7 @@ export class DataCache {
 
   /** Recently dropped lines, newest last (speculation candidates). */
   recentGhosts(): readonly Ghost[] {
-    return this.ghosts;
+    return this.ghosts.list();
   }
 
   /** Refill a dropped line if it is still invalid. Returns whether it did. */
@@ -1213,7 +1276,7 @@ export class DataCache {
 
   /** Forget the ghost list (after a refill pass). */
   clearGhosts(): void {
-    this.ghosts.length = 0;
+    this.ghosts.clear();
   }
 
   // ---- snooping (coherent devices) ---------------------------------------------------------
@@ -1400,7 +1463,7 @@ export class DataCache {
     this.lru?.digestInto(h.word(1));
     if (ghosts) {
       h.word(this.ghosts.length);
-      for (const g of this.ghosts) {
+      for (const g of this.ghosts.list()) {
         h.word(g.space).num(g.key).num(g.pfn).num(g.va).word(g.line);
       }
     }

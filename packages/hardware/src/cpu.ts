@@ -92,6 +92,19 @@ export function cpuAccessPage(
   }
 }
 
+/** The mapping of kernel address `a`, or a BUG (a kernel paging-request oops). */
+function translateOrDie(m: Machine, a: number, agent: string): KernelMapping {
+  const t = kernelTranslate(m, a);
+  BUG_ON(
+    m.kernel,
+    t === null,
+    "arch/arm64/mm/fault.c:die_kernel_fault",
+    `Unable to handle kernel paging request at virtual address 0x${a.toString(16)}`,
+    { va: a, agent },
+  );
+  return t!;
+}
+
 function walk(
   m: Machine,
   va: number,
@@ -106,16 +119,9 @@ function walk(
   while (done < len) {
     const a = va + done;
     const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
-    const t = kernelTranslate(m, a);
-    BUG_ON(
-      m.kernel,
-      t === null,
-      "arch/arm64/mm/fault.c:die_kernel_fault",
-      `Unable to handle kernel paging request at virtual address 0x${a.toString(16)}`,
-      { va: a, agent },
-    );
-    const pa = t!.pfn * PAGE_SIZE + (a % PAGE_SIZE);
-    cpuAccessPage(m, a, pa, t!.prot, KERNEL_ASID, write, buf, done, n, agent, wid);
+    const t = translateOrDie(m, a, agent);
+    const pa = t.pfn * PAGE_SIZE + (a % PAGE_SIZE);
+    cpuAccessPage(m, a, pa, t.prot, KERNEL_ASID, write, buf, done, n, agent, wid);
     segs?.push({ pa, actual: pa, off: done, len: n });
     done += n;
   }
@@ -164,8 +170,35 @@ export function cpuWrite(
   m.kernel.trace(agent, "cpu", "write", { va, len: data.length });
 }
 
+/** Whole cacheable pages `[pfn, pfn + pages)` mapped contiguously from `va`, stored at once. */
+interface FillRun {
+  va: number;
+  pfn: number;
+  pages: number;
+}
+
 /**
- * Fill `len` bytes at `va` with `value` (a CPU `memset`).
+ * CPU stores of `value` over the whole cacheable pages of `run` (one extent of dirty lines on a cache
+ * that keeps runs): what a store of each page does, with one "write" event per page.
+ */
+function fillCached(
+  m: Machine,
+  run: FillRun,
+  value: number,
+  agent: string,
+  wid: number,
+  note?: string,
+): void {
+  const pa = run.pfn * PAGE_SIZE;
+  const len = run.pages * PAGE_SIZE;
+  m.checker.idealFill(pa, len, value, wid); // the ideal memory first, as cpuAccessPage does
+  m.cache.fillPages(run.pfn, run.pfn + run.pages, run.va, value, wid);
+  m.checker.record("write", agent, pa, len, note);
+}
+
+/**
+ * Fill `len` bytes at `va` with `value` (a CPU `memset`). Whole cacheable pages on a cache that keeps
+ * runs are stored as one extent, whatever their number; the rest page by page.
  *
  * **Kernel:** `memset()` through a kernel mapping.
  *
@@ -180,25 +213,70 @@ export function cpuMemset(
   len: number,
   agent: string = cpuAgent(m),
 ): void {
-  cpuWrite(m, va, new Uint8Array(len).fill(value), agent);
+  const wid = m.checker.writerId(agent);
+  const page = new Uint8Array(Math.min(len, PAGE_SIZE)).fill(value);
+  let run: FillRun | null = null;
+  const flush = (): void => {
+    if (run) {
+      fillCached(m, run, value, agent, wid);
+      run = null;
+    }
+  };
+  let done = 0;
+  while (done < len) {
+    const a = va + done;
+    const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
+    let t = kernelTranslate(m, a);
+    if (!t) {
+      flush(); // the stores before the faulting page happened
+      t = translateOrDie(m, a, agent);
+    }
+    if (n === PAGE_SIZE && t.prot === "cacheable" && m.cache.runsEnabled) {
+      const r = run as FillRun | null;
+      if (r && r.pfn + r.pages === t.pfn && r.va + r.pages * PAGE_SIZE === a) {
+        r.pages++;
+      } else {
+        flush();
+        run = { va: a, pfn: t.pfn, pages: 1 };
+      }
+    } else {
+      flush();
+      const pa = t.pfn * PAGE_SIZE + (a % PAGE_SIZE);
+      cpuAccessPage(m, a, pa, t.prot, KERNEL_ASID, true, page, 0, n, agent, wid);
+    }
+    done += n;
+  }
+  flush();
+  m.kernel.trace(agent, "cpu", "write", { va, len });
 }
 
-/** @internal `clear_page()` through the linear map (for `__GFP_ZERO`). */
-export function cpuZeroPage(m: Machine, pfn: number): void {
+/**
+ * @internal `clear_page()` of `count` pages from `pfn` through the linear map (for `__GFP_ZERO`):
+ * on a cache that keeps runs, one extent of dirty zero lines whatever the count.
+ */
+export function cpuZeroPages(m: Machine, pfn: number, count: number): void {
   const agent = cpuAgent(m);
-  const pa = pfn * PAGE_SIZE;
-  cpuAccessPage(
-    m,
-    PAGE_OFFSET + (pa - m.config.ramBase),
-    pa,
-    "cacheable",
-    KERNEL_ASID,
-    true,
-    ZERO_PAGE,
-    0,
-    PAGE_SIZE,
-    agent,
-    m.checker.writerId(agent),
-    "__GFP_ZERO clear_page",
-  );
+  const wid = m.checker.writerId(agent);
+  const va = PAGE_OFFSET + (pfn * PAGE_SIZE - m.config.ramBase);
+  if (m.cache.runsEnabled) {
+    fillCached(m, { va, pfn, pages: count }, 0, agent, wid, "__GFP_ZERO clear_page");
+    return;
+  }
+  for (let i = 0; i < count; i++) {
+    const pa = (pfn + i) * PAGE_SIZE;
+    cpuAccessPage(
+      m,
+      va + i * PAGE_SIZE,
+      pa,
+      "cacheable",
+      KERNEL_ASID,
+      true,
+      ZERO_PAGE,
+      0,
+      PAGE_SIZE,
+      agent,
+      wid,
+      "__GFP_ZERO clear_page",
+    );
+  }
 }

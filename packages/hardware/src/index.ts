@@ -35,11 +35,13 @@ export {
 } from "./checker";
 export {
   CachePage,
+  CacheRun,
   DataCache,
   KERNEL_ASID,
   LINE_CLEAN,
   LINE_DIRTY,
   LINE_INVALID,
+  type CacheEntry,
   type CacheOp,
 } from "./cache";
 export {

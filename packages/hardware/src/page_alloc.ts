@@ -28,7 +28,7 @@ import {
   mulberry32,
   type Kernel,
 } from "@dmasim/kernel";
-import { cpuZeroPage } from "./cpu";
+import { cpuZeroPages } from "./cpu";
 import {
   __GFP_DMA,
   __GFP_DMA32,
@@ -579,9 +579,7 @@ export function allocPages(m: Machine, order: number, gfp: GfpFlags): Page | nul
       const page = m.pageAlloc.page(pfn);
       page.order = order;
       if (gfp & __GFP_ZERO) {
-        for (let i = 0; i < 1 << order; i++) {
-          cpuZeroPage(m, pfn + i);
-        }
+        cpuZeroPages(m, pfn, 1 << order);
       }
       return page;
     }

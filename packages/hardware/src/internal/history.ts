@@ -66,62 +66,75 @@ function eventAt(r: HistRecord, at: number): LineEvent {
   return ev;
 }
 
-/** Per-line counts over line numbers, for pruning long records (sorted, disjoint segments). */
+/**
+ * Per-line counts over line numbers, for pruning: sorted, disjoint segments `[start, end)` with a
+ * count (lines in no segment count 0). Queries and updates cost a binary search plus the segments
+ * they overlap.
+ */
 class Coverage {
-  private readonly segs: { start: number; end: number; count: number }[] = [];
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private readonly counts: number[] = [];
 
-  /** The smallest count over `[l0, l1)` (0 where nothing counted yet). */
+  /** Index of the first segment whose end is above `l`. */
+  private first(l: number): number {
+    let lo = 0;
+    let hi = this.ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.ends[mid] as number) <= l) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+
+  /** The smallest count over `[l0, l1)`. */
   min(l0: number, l1: number): number {
     let at = l0;
     let min = Infinity;
-    for (const s of this.segs) {
-      if (s.end <= at) {
-        continue;
+    for (let i = this.first(l0); i < this.starts.length && at < l1; i++) {
+      if ((this.starts[i] as number) > at) {
+        return 0; // a gap
       }
-      if (s.start >= l1) {
-        break;
-      }
-      if (s.start > at) {
-        return 0;
-      }
-      min = Math.min(min, s.count);
-      at = s.end;
-      if (at >= l1) {
-        return min;
-      }
+      min = Math.min(min, this.counts[i] as number);
+      at = this.ends[i] as number;
     }
-    return 0;
+    return at < l1 ? 0 : min;
   }
 
   /** Count one more over `[l0, l1)`, capped at `cap`. */
   add(l0: number, l1: number, cap: number): void {
-    const out: { start: number; end: number; count: number }[] = [];
+    const i0 = this.first(l0);
+    let i1 = i0;
+    const s: number[] = [];
+    const e: number[] = [];
+    const c: number[] = [];
+    const push = (a: number, b: number, n: number): void => {
+      if (a < b) {
+        s.push(a);
+        e.push(b);
+        c.push(n);
+      }
+    };
     let at = l0;
-    for (const s of this.segs) {
-      if (s.end <= l0 || s.start >= l1) {
-        out.push(s);
-        continue;
-      }
-      if (s.start < l0) {
-        out.push({ start: s.start, end: l0, count: s.count });
-      }
-      if (s.start > at) {
-        out.push({ start: at, end: s.start, count: 1 });
-      }
-      const a = Math.max(s.start, l0);
-      const b = Math.min(s.end, l1);
-      out.push({ start: a, end: b, count: Math.min(cap, s.count + 1) });
-      if (s.end > l1) {
-        out.push({ start: l1, end: s.end, count: s.count });
-      }
-      at = b;
+    while (i1 < this.starts.length && (this.starts[i1] as number) < l1) {
+      const ss = this.starts[i1] as number;
+      const se = this.ends[i1] as number;
+      const sc = this.counts[i1] as number;
+      push(ss, Math.min(se, l0), sc); // the part before l0
+      push(at, Math.min(ss, l1), 1); // a gap
+      push(Math.max(ss, l0), Math.min(se, l1), Math.min(cap, sc + 1));
+      push(l1, se, sc); // the part after l1
+      at = Math.max(at, Math.min(se, l1));
+      i1++;
     }
-    if (at < l1) {
-      out.push({ start: at, end: l1, count: 1 });
-    }
-    out.sort((x, y) => x.start - y.start);
-    this.segs.length = 0;
-    this.segs.push(...out);
+    push(at, l1, 1);
+    this.starts.splice(i0, i1 - i0, ...s);
+    this.ends.splice(i0, i1 - i0, ...e);
+    this.counts.splice(i0, i1 - i0, ...c);
   }
 }
 
