@@ -728,6 +728,31 @@ export class DataCache {
     }
   }
 
+  /**
+   * A cacheable CPU read of `len` bytes at `pa` (within a page) through `va` in `asid` whose bytes
+   * all hold one value the cache knows without copying them: the value of a run (no fill), or of a
+   * whole absent page whose memory holds one value (filled as a clean run, recorded as
+   * {@link DataCache.read} records it). Returns -1, having done nothing, otherwise (then call
+   * {@link DataCache.read}).
+   */
+  readValue(va: number, pa: number, asid: number, len: number, agent: string): number {
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const space = this.spaceOf(va, asid);
+    const e = this.entryAt(space, this.keyOf(va, pfn));
+    if (e instanceof CacheRun) {
+      return e.value;
+    }
+    if (!e && this.runsEnabled && len === PAGE_SIZE) {
+      const value = this.memory.uniformByte(pfn);
+      if (value >= 0) {
+        this.fillRun(pfn, va, LINE_CLEAN, value, 0);
+        this.checker.record("fill", agent, pa, PAGE_SIZE, this.describeAlias(space, va));
+        return value;
+      }
+    }
+    return -1;
+  }
+
   /** A one-page run of `state` holding `value` at absent page `pfn`, brought in through `va`. */
   private fillRun(pfn: number, va: number, state: number, value: number, writer: number): void {
     const birth = this.births++;
@@ -829,6 +854,31 @@ export class DataCache {
     }
     const d = this.describe(p);
     this.checker.record("write", agent, pa, len, note && d ? `${note}; ${d}` : (note ?? d));
+  }
+
+  /**
+   * A cacheable CPU write of `len` bytes of `value` at `pa` (within a page): {@link DataCache.write}
+   * of those bytes, without building them for a whole page on a cache that keeps runs.
+   */
+  writeValue(
+    va: number,
+    pa: number,
+    asid: number,
+    value: number,
+    len: number,
+    agent: string,
+    wid: number,
+    note?: string,
+  ): void {
+    if (this.runsEnabled && len === PAGE_SIZE) {
+      const pfn = Math.floor(pa / PAGE_SIZE);
+      this.fillPages(pfn, pfn + 1, va, value, wid);
+      const d = this.describeAlias(this.spaceOf(va, asid), va);
+      this.checker.record("write", agent, pa, len, note && d ? `${note}; ${d}` : (note ?? d));
+      return;
+    }
+    const bytes = new Uint8Array(len).fill(value);
+    this.write(va, pa, asid, bytes, 0, len, agent, wid, note);
   }
 
   private copyIn(

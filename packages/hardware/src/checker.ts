@@ -80,6 +80,49 @@ export interface CheckSegment {
  */
 export type AliasSource = (pa: number) => number;
 
+/** Whether `n` bytes of `a` from `off` all equal `value`. */
+function allEqual(a: Uint8Array, off: number, n: number, value: number): boolean {
+  let i = off;
+  const end = off + n;
+  if (((a.byteOffset + i) & 3) === 0 && n >= 16) {
+    const w = (value * 0x01010101) >>> 0;
+    const words = new Uint32Array(a.buffer, a.byteOffset + i, n >> 2);
+    for (let j = 0; j < words.length; j++) {
+      if (words[j] !== w) {
+        return false;
+      }
+    }
+    i += words.length << 2;
+  }
+  for (; i < end; i++) {
+    if (a[i] !== value) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Whether `n` bytes of `a` from `aOff` equal those of `b` from `bOff` (word by word when aligned). */
+function bytesEqual(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, n: number): boolean {
+  let i = 0;
+  if (((a.byteOffset + aOff) & 3) === 0 && ((b.byteOffset + bOff) & 3) === 0 && n >= 16) {
+    const wa = new Uint32Array(a.buffer, a.byteOffset + aOff, n >> 2);
+    const wb = new Uint32Array(b.buffer, b.byteOffset + bOff, n >> 2);
+    for (let j = 0; j < wa.length; j++) {
+      if (wa[j] !== wb[j]) {
+        return false;
+      }
+    }
+    i = wa.length << 2;
+  }
+  for (; i < n; i++) {
+    if (a[aOff + i] !== b[bOff + i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** Hex dump of bytes (`"11 22 33"`). */
 function hex(bytes: ArrayLike<number>): string {
   let s = "";
@@ -340,9 +383,13 @@ export class Checker {
       while (done < seg.len) {
         const a = seg.pa + done;
         const n = Math.min(seg.len - done, PAGE_SIZE - (a % PAGE_SIZE));
+        const base = seg.off + done;
+        if (this.matchesIdeal(a, seen, base, n, ideal)) {
+          done += n;
+          continue;
+        }
         this.idealReadPage(a, ideal, 0, n);
         let lastLine = -1;
-        const base = seg.off + done;
         for (let i = 0; i < n; i++) {
           if (seen[base + i] !== ideal[i]) {
             bad++;
@@ -402,6 +449,19 @@ export class Checker {
   }
 
   /**
+   * Whether `n` bytes of `seen` from `off` equal the ideal bytes at `pa` (within a page), compared
+   * at the speed of a memory compare (`buf` is scratch space of at least `n` bytes).
+   */
+  private matchesIdeal(pa: number, seen: Uint8Array, off: number, n: number, buf: Uint8Array): boolean {
+    const value = this.ideal.uniformByte(Math.floor(pa / PAGE_SIZE));
+    if (value >= 0) {
+      return allEqual(seen, off, n, value);
+    }
+    this.idealReadPage(pa, buf, 0, n);
+    return bytesEqual(seen, off, buf, 0, n);
+  }
+
+  /**
    * Whether writing back `len` bytes of `data` at `pa` (within a page) would clobber newer data:
    * the test of {@link Checker.checkWriteBack}, without reporting.
    */
@@ -420,6 +480,23 @@ export class Checker {
       }
     }
     return false;
+  }
+
+  /**
+   * {@link Checker.clobbers} for `len` bytes all holding `value`: decided at once where the ideal
+   * memory and memory each hold one value over the page.
+   */
+  clobbersValue(pa: number, value: number, len: number, strict: boolean): boolean {
+    if (!this.enabled) {
+      return false;
+    }
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const iv = this.ideal.uniformByte(pfn);
+    const mv = this.memory.uniformByte(pfn);
+    if (iv >= 0 && mv >= 0) {
+      return value !== iv && (strict || value !== mv);
+    }
+    return this.clobbers(pa, this.scratch(len, 2).fill(value, 0, len), len, strict);
   }
 
   private readonly scratchBufs: Uint8Array[] = [];

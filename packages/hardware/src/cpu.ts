@@ -13,6 +13,7 @@ import { BUG_ON, PAGE_SIZE, type PageProt } from "@dmasim/kernel";
 import { KERNEL_ASID } from "./cache";
 import type { CheckSegment } from "./checker";
 import type { Machine } from "./machine";
+import { isUniform } from "./internal/bytestore";
 import { PAGE_OFFSET, virtAddrValid } from "./memory";
 
 /** A resolved kernel mapping of one page. */
@@ -105,24 +106,23 @@ function translateOrDie(m: Machine, a: number, agent: string): KernelMapping {
   return t!;
 }
 
-function walk(
+/** CPU loads of `len` bytes at `va` into `buf`, page piece by page piece, noting each piece in `segs`. */
+function loads(
   m: Machine,
   va: number,
   len: number,
-  write: boolean,
   buf: Uint8Array,
   agent: string,
-  segs: CheckSegment[] | null,
+  segs: CheckSegment[],
 ): void {
-  const wid = write ? m.checker.writerId(agent) : 0;
   let done = 0;
   while (done < len) {
     const a = va + done;
     const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
     const t = translateOrDie(m, a, agent);
     const pa = t.pfn * PAGE_SIZE + (a % PAGE_SIZE);
-    cpuAccessPage(m, a, pa, t.prot, KERNEL_ASID, write, buf, done, n, agent, wid);
-    segs?.push({ pa, actual: pa, off: done, len: n });
+    cpuAccessPage(m, a, pa, t.prot, KERNEL_ASID, false, buf, done, n, agent, 0);
+    segs.push({ pa, actual: pa, off: done, len: n });
     done += n;
   }
 }
@@ -145,7 +145,7 @@ export function cpuRead(
 ): Uint8Array {
   const out = new Uint8Array(len);
   const segs: CheckSegment[] = [];
-  walk(m, va, len, false, out, agent, segs);
+  loads(m, va, len, out, agent, segs);
   m.checker.checkRead(agent, out, segs, { address: va, space: "va" });
   m.kernel.trace(agent, "cpu", "read", { va, len });
   return out;
@@ -166,7 +166,11 @@ export function cpuWrite(
   data: Uint8Array,
   agent: string = cpuAgent(m),
 ): void {
-  walk(m, va, data.length, true, data, agent, null);
+  stores(m, va, data.length, agent, (done, n) => ({
+    buf: data,
+    off: done,
+    value: n === PAGE_SIZE && isUniform(data, done, n) ? (data[done] as number) : -1,
+  }));
   m.kernel.trace(agent, "cpu", "write", { va, len: data.length });
 }
 
@@ -196,6 +200,67 @@ function fillCached(
   m.checker.record("write", agent, pa, len, note);
 }
 
+/** Bytes a walk of CPU stores writes on one page piece: `buf[off..]`, and their one value or -1. */
+interface StoreSource {
+  readonly buf: Uint8Array;
+  readonly off: number;
+  readonly value: number;
+}
+
+/**
+ * CPU stores of `len` bytes at `va`, page piece by page piece (`source(done, n)` gives the bytes of
+ * each). Whole cacheable pages of one value, contiguous in virtual and physical space, are stored
+ * at once as one extent on a cache that keeps runs (one "write" event per page); the rest page by
+ * page. A fault BUGs after the stores before it, as the CPU would.
+ */
+function stores(
+  m: Machine,
+  va: number,
+  len: number,
+  agent: string,
+  source: (done: number, n: number) => StoreSource,
+): void {
+  const wid = m.checker.writerId(agent);
+  let run: (FillRun & { value: number }) | null = null;
+  const flush = (): void => {
+    if (run) {
+      fillCached(m, run, run.value, agent, wid);
+      run = null;
+    }
+  };
+  let done = 0;
+  while (done < len) {
+    const a = va + done;
+    const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
+    let t = kernelTranslate(m, a);
+    if (!t) {
+      flush(); // the stores before the faulting page happened
+      t = translateOrDie(m, a, agent);
+    }
+    const src = source(done, n);
+    if (n === PAGE_SIZE && src.value >= 0 && t.prot === "cacheable" && m.cache.runsEnabled) {
+      const r = run as (FillRun & { value: number }) | null;
+      if (
+        r &&
+        r.value === src.value &&
+        r.pfn + r.pages === t.pfn &&
+        r.va + r.pages * PAGE_SIZE === a
+      ) {
+        r.pages++;
+      } else {
+        flush();
+        run = { va: a, pfn: t.pfn, pages: 1, value: src.value };
+      }
+    } else {
+      flush();
+      const pa = t.pfn * PAGE_SIZE + (a % PAGE_SIZE);
+      cpuAccessPage(m, a, pa, t.prot, KERNEL_ASID, true, src.buf, src.off, n, agent, wid);
+    }
+    done += n;
+  }
+  flush();
+}
+
 /**
  * Fill `len` bytes at `va` with `value` (a CPU `memset`). Whole cacheable pages on a cache that keeps
  * runs are stored as one extent, whatever their number; the rest page by page.
@@ -213,40 +278,8 @@ export function cpuMemset(
   len: number,
   agent: string = cpuAgent(m),
 ): void {
-  const wid = m.checker.writerId(agent);
   const page = new Uint8Array(Math.min(len, PAGE_SIZE)).fill(value);
-  let run: FillRun | null = null;
-  const flush = (): void => {
-    if (run) {
-      fillCached(m, run, value, agent, wid);
-      run = null;
-    }
-  };
-  let done = 0;
-  while (done < len) {
-    const a = va + done;
-    const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
-    let t = kernelTranslate(m, a);
-    if (!t) {
-      flush(); // the stores before the faulting page happened
-      t = translateOrDie(m, a, agent);
-    }
-    if (n === PAGE_SIZE && t.prot === "cacheable" && m.cache.runsEnabled) {
-      const r = run as FillRun | null;
-      if (r && r.pfn + r.pages === t.pfn && r.va + r.pages * PAGE_SIZE === a) {
-        r.pages++;
-      } else {
-        flush();
-        run = { va: a, pfn: t.pfn, pages: 1 };
-      }
-    } else {
-      flush();
-      const pa = t.pfn * PAGE_SIZE + (a % PAGE_SIZE);
-      cpuAccessPage(m, a, pa, t.prot, KERNEL_ASID, true, page, 0, n, agent, wid);
-    }
-    done += n;
-  }
-  flush();
+  stores(m, va, len, agent, () => ({ buf: page, off: 0, value }));
   m.kernel.trace(agent, "cpu", "write", { va, len });
 }
 

@@ -383,6 +383,46 @@ function charge(m: Machine, pa: number): number {
 }
 
 /**
+ * The `dma-read` / `dma-write` events of consecutive pieces, recorded as one range when nothing else
+ * is recorded between them (one event per page piece, numbered as if recorded piece by piece).
+ */
+class PieceEvents {
+  private pa = -1;
+  private len = 0;
+  private addr = 0;
+
+  constructor(
+    private readonly m: Machine,
+    private readonly kind: "dma-read" | "dma-write",
+    private readonly agent: string,
+  ) {}
+
+  add(pa: number, len: number, addr: number): void {
+    if (this.pa >= 0 && this.pa + this.len === pa && this.addr + this.len === addr) {
+      this.len += len;
+      return;
+    }
+    this.flush();
+    this.pa = pa;
+    this.len = len;
+    this.addr = addr;
+  }
+
+  /** Record what is pending (before any other event). */
+  flush(): void {
+    if (this.pa >= 0) {
+      this.m.checker.record(this.kind, this.agent, this.pa, this.len, undefined, this.addr);
+      this.pa = -1;
+    }
+  }
+}
+
+/** Whether the CPU caches any line of physical page `pfn` (a snoop would then record events). */
+function cached(m: Machine, pa: number): boolean {
+  return m.cache.aliasEntries(Math.floor(pa / PAGE_SIZE)).length > 0;
+}
+
+/**
  * The device reads `len` bytes at DMA address `dma` (through its IOMMU domain when attached) and
  * returns what it saw: memory, with dirty CPU lines snooped when the device is coherent. Blocked
  * bytes (mask, range, IOMMU fault) read as 0xff. The checker compares the bytes with the ideal
@@ -405,15 +445,23 @@ export function deviceRead(dev: Device, dma: number, len: number): Uint8Array {
   }
   const agent = dev.agent;
   const segs: CheckSegment[] = [];
+  const events = new PieceEvents(m, "dma-read", agent);
   for (const p of pieces) {
     if (p.pa < 0) {
       continue;
     }
     m.memory.readPage(p.pa, out, p.off, p.len);
-    if (dev.coherent) {
+    if (dev.coherent && cached(m, p.pa)) {
+      events.flush();
       m.cache.snoopRead(p.pa, out, p.off, p.len, agent);
     }
     const c = charge(m, p.pa);
+    if (c === p.pa) {
+      events.add(p.pa, p.len, dma + p.off);
+      segs.push({ pa: c, actual: p.pa, off: p.off, len: p.len });
+      continue;
+    }
+    events.flush();
     m.checker.record(
       "dma-read",
       agent,
@@ -433,6 +481,7 @@ export function deviceRead(dev: Device, dma: number, len: number): Uint8Array {
     }
     segs.push({ pa: c, actual: p.pa, off: p.off, len: p.len });
   }
+  events.flush();
   m.checker.checkRead(agent, out, segs, { address: dma, space: `dma (${dev.name})` });
   m.kernel.trace(agent, "dma", "read", { dma, len });
   return out;
@@ -461,17 +510,25 @@ export function deviceWrite(dev: Device, dma: number, data: Uint8Array): number 
   }
   const agent = dev.agent;
   const wid = m.checker.writerId(agent);
+  const events = new PieceEvents(m, "dma-write", agent);
   let written = 0;
   for (const p of pieces) {
     if (p.pa < 0) {
       continue;
     }
-    if (dev.coherent) {
+    if (dev.coherent && cached(m, p.pa)) {
+      events.flush();
       m.cache.snoopWrite(p.pa, p.len, agent);
     }
     m.memory.writePage(p.pa, data, p.off, p.len);
     m.checker.idealWritePage(p.pa, data, p.off, p.len, wid);
     const c = charge(m, p.pa);
+    if (c === p.pa) {
+      events.add(p.pa, p.len, dma + p.off);
+      written += p.len;
+      continue;
+    }
+    events.flush();
     if (c !== p.pa) {
       for (let done = 0; done < p.len;) {
         const a = c + done;
@@ -491,6 +548,7 @@ export function deviceWrite(dev: Device, dma: number, data: Uint8Array): number 
     );
     written += p.len;
   }
+  events.flush();
   if (!dev.coherent) {
     speculationPoint(m, rs, "after-write", dev.agent);
   }

@@ -404,9 +404,7 @@ export class PageAllocator {
         zone.addFree(pfn + (1 << (h - 1)), h - 1);
       }
       this.state.set(pfn, HEAD0 + order);
-      for (let i = 1; i < 1 << order; i++) {
-        this.state.set(pfn + i, TAIL);
-      }
+      this.state.setRange(pfn + 1, pfn + (1 << order), TAIL);
       this.event(ALLOC_EVENT.take, zone.name, pfn, order);
       return pfn;
     }
@@ -416,9 +414,7 @@ export class PageAllocator {
   /** Give a block back, merging with free buddies. */
   freeBlock(zone: Zone, pfn: number, order: number): void {
     this.event(ALLOC_EVENT.free, zone.name, pfn, order);
-    for (let i = 0; i < 1 << order; i++) {
-      this.state.set(pfn + i, FREE);
-    }
+    this.state.setRange(pfn, pfn + (1 << order), FREE);
     while (order < MAX_PAGE_ORDER) {
       const buddy = pfn ^ (1 << order);
       if (
@@ -444,9 +440,7 @@ export class PageAllocator {
   /** @internal mark a head's pages as separate order-0 allocations (`split_page`). */
   split(pfn: number, order: number): void {
     this.event(ALLOC_EVENT.split, pfn, order);
-    for (let i = 0; i < 1 << order; i++) {
-      this.state.set(pfn + i, HEAD0);
-    }
+    this.state.setRange(pfn, pfn + (1 << order), HEAD0);
   }
 
   /** The free block `[head, head + 2^order)` that holds `pfn`, or undefined. */

@@ -283,10 +283,25 @@ export class PageStates {
     return (this.own.get(sec) ?? this.boot.get(sec))?.[pfn - sec * SECTION_PAGES] ?? 0;
   }
 
-  /** Set the state of every page of `[start, end)`. */
+  /** Set the state of every page of `[start, end)` (a fill per section). */
   setRange(start: number, end: number, v: number): void {
-    for (let pfn = start; pfn < end; pfn++) {
-      this.set(pfn, v);
+    let pfn = start;
+    while (pfn < end) {
+      const sec = Math.floor(pfn / SECTION_PAGES);
+      const i0 = pfn - sec * SECTION_PAGES;
+      const i1 = Math.min(SECTION_PAGES, end - sec * SECTION_PAGES);
+      let a = this.own.get(sec);
+      if (!a) {
+        const boot = this.boot.get(sec);
+        if (!boot && v === 0) {
+          pfn = sec * SECTION_PAGES + i1;
+          continue; // absent reads as 0 already
+        }
+        a = boot ? boot.slice() : new Uint8Array(SECTION_PAGES);
+        this.own.set(sec, a);
+      }
+      a.fill(v, i0, i1);
+      pfn = sec * SECTION_PAGES + i1;
     }
   }
 

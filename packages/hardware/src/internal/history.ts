@@ -158,21 +158,47 @@ export class HistoryStore {
         list = { recs: [], kept: 0 };
         this.byPage.set(pfn, list);
       }
-      this.push(list, r);
+      list.recs.push(r);
+      if (list.recs.length >= 2 * Math.max(this.depth, list.kept)) {
+        this.prunePage(list);
+      }
       return;
     }
-    this.push(this.long, r);
+    const long = this.long;
+    long.recs.push(r);
+    if (long.recs.length >= 2 * Math.max(this.depth, long.kept)) {
+      this.pruneLong(long);
+    }
   }
 
-  private push(list: PageList, r: HistRecord): void {
-    list.recs.push(r);
-    if (list.recs.length >= 2 * Math.max(this.depth, list.kept)) {
-      this.prune(list);
+  /** {@link HistoryStore.pruneLong} for the records of one page: a count per line of the page. */
+  private prunePage(list: PageList): void {
+    const counts = new Uint16Array(PAGE_SIZE / this.lineSize);
+    const keep: HistRecord[] = [];
+    for (let i = list.recs.length - 1; i >= 0; i--) {
+      const r = list.recs[i] as HistRecord;
+      const po = r.pa % PAGE_SIZE;
+      const l0 = Math.floor(po / this.lineSize);
+      const l1 = Math.floor((po + Math.max(1, r.len) - 1) / this.lineSize);
+      let shown = false;
+      for (let l = l0; l <= l1; l++) {
+        if ((counts[l] as number) < this.depth) {
+          shown = true;
+          counts[l] = (counts[l] as number) + 1;
+        }
+      }
+      if (shown) {
+        keep.push(r);
+      }
     }
+    keep.reverse();
+    list.recs.length = 0;
+    list.recs.push(...keep);
+    list.kept = keep.length;
   }
 
   /** Drop the records that no line would show any more (each line shows its newest `depth`). */
-  private prune(list: PageList): void {
+  private pruneLong(list: PageList): void {
     const cover = new Coverage();
     const keep: HistRecord[] = [];
     for (let i = list.recs.length - 1; i >= 0; i--) {

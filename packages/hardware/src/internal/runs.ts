@@ -5,9 +5,10 @@
  *
  * **Kernel:** none (host-side storage of the simulator).
  *
- * Runs are kept in an array sorted by `start`; lookups are binary searches and edits splice the
- * array, so every operation costs O(log n) plus the runs it touches (plus a memmove of the array,
- * which stays small: a run stands for any number of pages).
+ * Runs are kept in order in chunks of at most {@link CHUNK} runs (a sorted array of sorted arrays):
+ * a lookup is two binary searches, an edit splices one chunk, so every operation costs O(log n +
+ * CHUNK) plus the runs it touches, even with hundreds of thousands of runs (pages allocated one by
+ * one from scattered free pages).
  *
  * @module
  * @internal
@@ -19,50 +20,89 @@ export interface Run {
   end: number;
 }
 
+/** Runs per chunk at most (a chunk is split in two beyond it). */
+const CHUNK = 256;
+
+/** A position: chunk index, index in the chunk. */
+type Pos = [number, number];
+
 /** A sorted list of disjoint runs. @internal */
 export class RunList<R extends Run> {
-  private readonly runs: R[] = [];
+  private readonly chunks: R[][] = [];
+  private count = 0;
 
   /** @param clone - a copy of a run (with its own `start` and `end`), used to split one in two */
   constructor(private readonly clone: (r: R) => R) {}
 
   /** Number of runs. */
   get length(): number {
-    return this.runs.length;
+    return this.count;
   }
 
-  /** Every run, in order (a live view: do not edit the list while iterating it). */
-  all(): readonly R[] {
-    return this.runs;
+  /** Every run, in order (a copy). */
+  all(): R[] {
+    const out: R[] = [];
+    for (const c of this.chunks) {
+      for (const r of c) {
+        out.push(r);
+      }
+    }
+    return out;
   }
 
-  /** Index of the first run whose `end` is above `k` (the run holding `k`, or the next one). */
-  private lowerBound(k: number): number {
+  /** The position of the first run whose `end` is above `k` (the run holding `k`, or the next). */
+  private lowerBound(k: number): Pos {
+    const chunks = this.chunks;
     let lo = 0;
-    let hi = this.runs.length;
+    let hi = chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if ((this.runs[mid] as R).end <= k) {
+      const c = chunks[mid] as R[];
+      if ((c[c.length - 1] as R).end <= k) {
         lo = mid + 1;
       } else {
         hi = mid;
       }
     }
-    return lo;
+    if (lo === chunks.length) {
+      return [lo, 0];
+    }
+    const c = chunks[lo] as R[];
+    let a = 0;
+    let b = c.length;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if ((c[mid] as R).end <= k) {
+        a = mid + 1;
+      } else {
+        b = mid;
+      }
+    }
+    return [lo, a];
+  }
+
+  private at(p: Pos): R | undefined {
+    return this.chunks[p[0]]?.[p[1]];
+  }
+
+  /** The position after `p`. */
+  private next(p: Pos): Pos {
+    const c = this.chunks[p[0]] as R[];
+    return p[1] + 1 < c.length ? [p[0], p[1] + 1] : [p[0] + 1, 0];
   }
 
   /** The run holding `k`, if any. */
   find(k: number): R | undefined {
-    const r = this.runs[this.lowerBound(k)];
+    const r = this.at(this.lowerBound(k));
     return r && r.start <= k ? r : undefined;
   }
 
   /** The runs overlapping `[start, end)`, in order (a copy). */
   overlapping(start: number, end: number): R[] {
     const out: R[] = [];
-    for (let i = this.lowerBound(start); i < this.runs.length; i++) {
-      const r = this.runs[i] as R;
-      if (r.start >= end) {
+    for (let p = this.lowerBound(start); ; p = this.next(p)) {
+      const r = this.at(p);
+      if (!r || r.start >= end) {
         break;
       }
       out.push(r);
@@ -70,48 +110,108 @@ export class RunList<R extends Run> {
     return out;
   }
 
+  /** The first run that starts at or after `k` or holds it, if any. */
+  firstFrom(k: number): R | undefined {
+    return this.at(this.lowerBound(k));
+  }
+
   /** Whether any run overlaps `[start, end)`. */
   overlaps(start: number, end: number): boolean {
-    const r = this.runs[this.lowerBound(start)];
+    const r = this.at(this.lowerBound(start));
     return r !== undefined && r.start < end;
+  }
+
+  /** Insert `r` at position `p` (keeping the order), splitting a chunk that grows too large. */
+  private insertAt(p: Pos, r: R): void {
+    this.count++;
+    if (this.chunks.length === 0) {
+      this.chunks.push([r]);
+      return;
+    }
+    let [ci, i] = p;
+    if (ci === this.chunks.length) {
+      ci--;
+      i = (this.chunks[ci] as R[]).length;
+    }
+    const c = this.chunks[ci] as R[];
+    c.splice(i, 0, r);
+    if (c.length > 2 * CHUNK) {
+      this.chunks.splice(ci + 1, 0, c.splice(CHUNK));
+    }
+  }
+
+  /** Remove the run at `p`. */
+  private removeAt(p: Pos): void {
+    const c = this.chunks[p[0]] as R[];
+    c.splice(p[1], 1);
+    this.count--;
+    if (c.length === 0) {
+      this.chunks.splice(p[0], 1);
+    }
   }
 
   /** Make `k` a run boundary: a run holding `k` strictly inside is split in two there. */
   splitAt(k: number): void {
-    const i = this.lowerBound(k);
-    const r = this.runs[i];
+    const p = this.lowerBound(k);
+    const r = this.at(p);
     if (!r || r.start >= k) {
       return;
     }
     const right = this.clone(r);
     right.start = k;
     r.end = k;
-    this.runs.splice(i + 1, 0, right);
+    this.insertAt([p[0], p[1] + 1], right);
   }
 
   /** Remove and return the runs inside `[start, end)`, splitting the runs across its ends. */
   cut(start: number, end: number): R[] {
     this.splitAt(start);
     this.splitAt(end);
-    const i = this.lowerBound(start);
-    let j = i;
-    while (j < this.runs.length && (this.runs[j] as R).start < end) {
-      j++;
+    const out: R[] = [];
+    for (;;) {
+      const p = this.lowerBound(start);
+      const r = this.at(p);
+      if (!r || r.start >= end) {
+        break;
+      }
+      // remove the whole stretch of this chunk that lies inside
+      const c = this.chunks[p[0]] as R[];
+      let j = p[1];
+      while (j < c.length && (c[j] as R).start < end) {
+        j++;
+      }
+      out.push(...c.splice(p[1], j - p[1]));
+      this.count -= j - p[1];
+      if (c.length === 0) {
+        this.chunks.splice(p[0], 1);
+      }
     }
-    return this.runs.splice(i, j - i);
+    return out;
   }
 
   /** Insert a run over a range no run overlaps. */
   insert(r: R): void {
-    this.runs.splice(this.lowerBound(r.start), 0, r);
+    this.insertAt(this.lowerBound(r.start), r);
   }
 
   /** Remove a run of this list (by identity). */
   remove(r: R): void {
-    const i = this.lowerBound(r.start);
-    if (this.runs[i] === r) {
-      this.runs.splice(i, 1);
+    const p = this.lowerBound(r.start);
+    if (this.at(p) === r) {
+      this.removeAt(p);
     }
+  }
+
+  /** The run right before the run at `p`, with its position. */
+  private prevOf(p: Pos): [R, Pos] | undefined {
+    if (p[1] > 0) {
+      return [(this.chunks[p[0]] as R[])[p[1] - 1] as R, [p[0], p[1] - 1]];
+    }
+    if (p[0] > 0) {
+      const c = this.chunks[p[0] - 1] as R[];
+      return [c[c.length - 1] as R, [p[0] - 1, c.length - 1]];
+    }
+    return undefined;
   }
 
   /**
@@ -119,28 +219,30 @@ export class RunList<R extends Run> {
    * and they touch. Returns the run that now holds `r`'s range.
    */
   mergeAround(r: R, same: (a: R, b: R) => boolean): R {
-    let i = this.lowerBound(r.start);
-    if (this.runs[i] !== r) {
+    let p = this.lowerBound(r.start);
+    if (this.at(p) !== r) {
       return r;
     }
-    const prev = this.runs[i - 1];
     let cur = r;
-    if (prev && prev.end === cur.start && same(prev, cur)) {
-      prev.end = cur.end;
-      this.runs.splice(i, 1);
-      i--;
-      cur = prev;
+    const prev = this.prevOf(p);
+    if (prev && prev[0].end === cur.start && same(prev[0], cur)) {
+      prev[0].end = cur.end;
+      this.removeAt(p);
+      cur = prev[0];
+      p = prev[1];
     }
-    const next = this.runs[i + 1];
+    const np = this.next(p);
+    const next = this.at(np);
     if (next && cur.end === next.start && same(cur, next)) {
       cur.end = next.end;
-      this.runs.splice(i + 1, 1);
+      this.removeAt(np);
     }
     return cur;
   }
 
   /** Remove every run. */
   clear(): void {
-    this.runs.length = 0;
+    this.chunks.length = 0;
+    this.count = 0;
   }
 }
