@@ -461,7 +461,15 @@ export class DataCache {
   private pageToRun(p: CachePage, state: number, value: number, writer: number): void {
     this.unlink(p);
     this.addRun(
-      new CacheRun(p.pfn, p.pfn + 1, state, value, writer, p.birth - p.pfn, p.va - p.pfn * PAGE_SIZE),
+      new CacheRun(
+        p.pfn,
+        p.pfn + 1,
+        state,
+        value,
+        writer,
+        p.birth - p.pfn,
+        p.va - p.pfn * PAGE_SIZE,
+      ),
     );
   }
 
@@ -1456,15 +1464,37 @@ export class DataCache {
   digestInto(h: Hasher, ghosts: boolean): void {
     const lineWords = this.lineSize / 4;
     h.word(this.pages);
-    let seg: { space: number; key: number; pfn: number; va: number; st: number; v: number; n: number } | null =
-      null;
+    let seg: {
+      space: number;
+      key: number;
+      pfn: number;
+      va: number;
+      st: number;
+      v: number;
+      n: number;
+    } | null = null;
     const flush = (): void => {
       if (seg) {
-        h.word(0xfeed).word(seg.space).num(seg.key).num(seg.pfn).num(seg.va).word(seg.st).word(seg.v).num(seg.n);
+        h.word(0xfeed)
+          .word(seg.space)
+          .num(seg.key)
+          .num(seg.pfn)
+          .num(seg.va)
+          .word(seg.st)
+          .word(seg.v)
+          .num(seg.n);
         seg = null;
       }
     };
-    const uniform = (space: number, key: number, pfn: number, va: number, st: number, v: number, n: number): void => {
+    const uniform = (
+      space: number,
+      key: number,
+      pfn: number,
+      va: number,
+      st: number,
+      v: number,
+      n: number,
+    ): void => {
       if (
         seg &&
         seg.space === space &&

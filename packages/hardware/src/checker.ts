@@ -325,7 +325,12 @@ export class Checker {
    * throughout, a write-back of `value` is clobbering on every byte or on none, so a page that
    * passes for one byte passes for all; `check` is false where it passes.
    */
-  writeBackPieces(p0: number, p1: number, value: number, strict: boolean): [number, number, boolean][] {
+  writeBackPieces(
+    p0: number,
+    p1: number,
+    value: number,
+    strict: boolean,
+  ): [number, number, boolean][] {
     if (!this.enabled) {
       return [[p0, p1, false]];
     }
@@ -452,7 +457,13 @@ export class Checker {
    * Whether `n` bytes of `seen` from `off` equal the ideal bytes at `pa` (within a page), compared
    * at the speed of a memory compare (`buf` is scratch space of at least `n` bytes).
    */
-  private matchesIdeal(pa: number, seen: Uint8Array, off: number, n: number, buf: Uint8Array): boolean {
+  private matchesIdeal(
+    pa: number,
+    seen: Uint8Array,
+    off: number,
+    n: number,
+    buf: Uint8Array,
+  ): boolean {
     const value = this.ideal.uniformByte(Math.floor(pa / PAGE_SIZE));
     if (value >= 0) {
       return allEqual(seen, off, n, value);

@@ -93,6 +93,26 @@ export function cpuAccessPage(
   }
 }
 
+/**
+ * Bytes `[0, n)` of `len` at kernel address `va` up to and including the first unmapped page (a
+ * large access is checked page by page first, so that nothing is allocated for bytes it cannot
+ * reach); `len` when every page is mapped.
+ */
+function kernelMappedPrefix(m: Machine, va: number, len: number): number {
+  if (len <= 16 * PAGE_SIZE) {
+    return len;
+  }
+  for (let done = 0; done < len;) {
+    const a = va + done;
+    const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
+    if (!kernelTranslate(m, a)) {
+      return done + n;
+    }
+    done += n;
+  }
+  return len;
+}
+
 /** The mapping of kernel address `a`, or a BUG (a kernel paging-request oops). */
 function translateOrDie(m: Machine, a: number, agent: string): KernelMapping {
   const t = kernelTranslate(m, a);
@@ -143,7 +163,8 @@ export function cpuRead(
   len: number,
   agent: string = cpuAgent(m),
 ): Uint8Array {
-  const out = new Uint8Array(len);
+  // bytes past an unmapped page are never read (the access oopses there): never allocate them
+  const out = new Uint8Array(kernelMappedPrefix(m, va, len));
   const segs: CheckSegment[] = [];
   loads(m, va, len, out, agent, segs);
   m.checker.checkRead(agent, out, segs, { address: va, space: "va" });

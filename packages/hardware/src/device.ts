@@ -498,8 +498,32 @@ export function deviceRead(dev: Device, dma: number, len: number): Uint8Array {
  * **Locking:** any context.
  */
 export function deviceWrite(dev: Device, dma: number, data: Uint8Array): number {
+  return deviceStore(dev, dma, data.length, data, 0);
+}
+
+/**
+ * The device writes `len` bytes of `value` at DMA address `dma`: {@link deviceWrite} of those bytes,
+ * without building them (whole pages of one value cost one extent in memory and the ideal memory).
+ * A range error or IOMMU fault is found before anything is stored, whatever `len`.
+ *
+ * **Kernel:** none (hardware: a DMA write transaction, e.g. a DMA engine's fill).
+ *
+ * **Locking:** any context.
+ */
+export function deviceMemset(dev: Device, dma: number, value: number, len: number): number {
+  return deviceStore(dev, dma, len, null, value);
+}
+
+/** A device write of `data`, or of `len` bytes of `value` when `data` is null. */
+function deviceStore(
+  dev: Device,
+  dma: number,
+  len: number,
+  data: Uint8Array | null,
+  value: number,
+): number {
   const m = dev.machine;
-  const pieces = translate(dev, dma, data.length, true);
+  const pieces = translate(dev, dma, len, true);
   if (!pieces) {
     return 0;
   }
@@ -511,6 +535,20 @@ export function deviceWrite(dev: Device, dma: number, data: Uint8Array): number 
   const agent = dev.agent;
   const wid = m.checker.writerId(agent);
   const events = new PieceEvents(m, "dma-write", agent);
+  /** Store bytes `[off, off + n)` of the write at `pa` in memory (`ideal`: the ideal memory). */
+  const store = (pa: number, off: number, n: number, ideal: boolean): void => {
+    if (data) {
+      if (ideal) {
+        m.checker.idealWritePage(pa, data, off, n, wid);
+      } else {
+        m.memory.writePage(pa, data, off, n);
+      }
+    } else if (ideal) {
+      m.checker.idealFill(pa, n, value, wid);
+    } else {
+      m.memory.fill(pa, n, value);
+    }
+  };
   let written = 0;
   for (const p of pieces) {
     if (p.pa < 0) {
@@ -520,8 +558,8 @@ export function deviceWrite(dev: Device, dma: number, data: Uint8Array): number 
       events.flush();
       m.cache.snoopWrite(p.pa, p.len, agent);
     }
-    m.memory.writePage(p.pa, data, p.off, p.len);
-    m.checker.idealWritePage(p.pa, data, p.off, p.len, wid);
+    store(p.pa, p.off, p.len, false);
+    store(p.pa, p.off, p.len, true);
     const c = charge(m, p.pa);
     if (c === p.pa) {
       events.add(p.pa, p.len, dma + p.off);
@@ -529,29 +567,20 @@ export function deviceWrite(dev: Device, dma: number, data: Uint8Array): number 
       continue;
     }
     events.flush();
-    if (c !== p.pa) {
-      for (let done = 0; done < p.len;) {
-        const a = c + done;
-        const n = Math.min(p.len - done, PAGE_SIZE - (a % PAGE_SIZE));
-        m.checker.idealWritePage(a, data, p.off + done, n, wid);
-        m.checker.record("dma-write", agent, a, n, `through bounce slot ${hexAddr(p.pa + done)}`);
-        done += n;
-      }
+    for (let done = 0; done < p.len;) {
+      const a = c + done;
+      const n = Math.min(p.len - done, PAGE_SIZE - (a % PAGE_SIZE));
+      store(a, p.off + done, n, true);
+      m.checker.record("dma-write", agent, a, n, `through bounce slot ${hexAddr(p.pa + done)}`);
+      done += n;
     }
-    m.checker.record(
-      "dma-write",
-      agent,
-      p.pa,
-      p.len,
-      c !== p.pa ? `bounce slot for ${hexAddr(c)}` : undefined,
-      dma + p.off,
-    );
+    m.checker.record("dma-write", agent, p.pa, p.len, `bounce slot for ${hexAddr(c)}`, dma + p.off);
     written += p.len;
   }
   events.flush();
   if (!dev.coherent) {
     speculationPoint(m, rs, "after-write", dev.agent);
   }
-  m.kernel.trace(agent, "dma", "write", { dma, len: data.length, written });
+  m.kernel.trace(agent, "dma", "write", { dma, len, written });
   return written;
 }

@@ -97,6 +97,7 @@ export {
   pageToPhys,
   pfnToPage,
   physToPage,
+  totalramPages,
   type ZoneName,
 } from "./page_alloc";
 export {
@@ -127,7 +128,7 @@ export {
 } from "./cma";
 export { VmArea, findVmArea, vmallocToPfn, vmap, vunmap } from "./vmalloc";
 export { cpuAgent, cpuMemset, cpuRead, cpuWrite, kernelTranslate, type KernelMapping } from "./cpu";
-export { asidOf, userRead, userWrite } from "./uaccess";
+export { asidOf, userMemset, userRead, userWrite } from "./uaccess";
 export {
   archDmaCacheInv,
   archDmaCacheWback,
@@ -160,6 +161,7 @@ export {
   DMA_BIT_MASK,
   Device,
   addDevice,
+  deviceMemset,
   deviceRead,
   deviceWrite,
   dmaToPhys,

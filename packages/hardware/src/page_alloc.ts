@@ -529,6 +529,11 @@ export class PageAllocator {
   get freePages(): number {
     return this.zones.reduce((n, z) => n + z.freePages, 0);
   }
+
+  /** Pages the allocator manages (RAM minus what boot reserved). */
+  get managedPages(): number {
+    return this.zones.reduce((n, z) => n + z.managedPages, 0);
+  }
 }
 
 function warnAllocFailure(kernel: Kernel, order: number, gfp: GfpFlags): void {
@@ -680,6 +685,19 @@ export function freePagesExact(m: Machine, va: number, size: number): void {
   for (let i = 0; i < Math.ceil(size / PAGE_SIZE); i++) {
     freePages(m, m.pageAlloc.page(pfn + i), 0);
   }
+}
+
+/**
+ * The pages of RAM the page allocator manages (all of RAM but what boot reserved: the kernel image,
+ * the swiotlb pool, boot allocations). A request for more than this can never succeed, which is how
+ * the kernel's size checks (`dma_heap_buffer_alloc()`, `kvmalloc()`) refuse it at once.
+ *
+ * **Kernel:** `totalram_pages()`.
+ *
+ * **Locking:** none.
+ */
+export function totalramPages(m: Machine): number {
+  return m.pageAlloc.managedPages;
 }
 
 /**

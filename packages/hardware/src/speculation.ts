@@ -302,7 +302,9 @@ export function tickPoint(m: Machine): void {
       }
       const pages =
         e instanceof CacheRun
-          ? Array.from({ length: e.end - e.start }, (_, i) => cache.obtain(0, e.start + i, e.start + i, e.vaOf(e.start + i)))
+          ? Array.from({ length: e.end - e.start }, (_, i) =>
+              cache.obtain(0, e.start + i, e.start + i, e.vaOf(e.start + i)),
+            )
           : [e];
       for (const p of pages) {
         for (let l = 0; l < cache.linesPerPage && !p.dead; l++) {
