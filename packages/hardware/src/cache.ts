@@ -1340,10 +1340,56 @@ export class DataCache {
   // ---- snooping (coherent devices) ---------------------------------------------------------
 
   /**
-   * A coherent device read of `[pa, pa + len)` (within a page): dirty CPU lines supply their data
-   * over what memory holds. Returns whether any line was snooped.
+   * Whether a coherent device read of `[pa, pa + len)` (within a page) hits a clean CPU line whose
+   * bytes differ from memory (memory changed behind it): where `snoopClean` decides what it reads.
    */
-  snoopRead(pa: number, dst: Uint8Array, dstOff: number, len: number, agent: string): boolean {
+  cleanDiffers(pa: number, len: number): boolean {
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const po = pa - pfn * PAGE_SIZE;
+    const [l0, l1] = this.span(po, len);
+    for (const e of this.aliasEntries(pfn)) {
+      for (let l = l0; l <= l1; l++) {
+        if (this.cleanLineDiffers(e, pfn, l)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Whether line `l` of page `pfn` held by `e` is clean and differs from memory. */
+  private cleanLineDiffers(e: CacheEntry, pfn: number, l: number): boolean {
+    const ls = this.lineSize;
+    const mem = this.lineBuf;
+    this.memory.readPage(pfn * PAGE_SIZE + (l << this.lineShift), mem, 0, ls);
+    if (e instanceof CacheRun) {
+      return e.state === LINE_CLEAN && mem.some((b) => b !== e.value);
+    }
+    if (e.state[l] !== LINE_CLEAN) {
+      return false;
+    }
+    const off = e.base + (l << this.lineShift);
+    for (let i = 0; i < ls; i++) {
+      if (e.data[off + i] !== mem[i]) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A coherent device read of `[pa, pa + len)` (within a page): dirty CPU lines supply their data
+   * over what memory holds; with `clean`, so do clean lines whose bytes differ from memory (the
+   * interconnect returned a clean snoop hit: `snoopClean`). Returns whether any line was snooped.
+   */
+  snoopRead(
+    pa: number,
+    dst: Uint8Array,
+    dstOff: number,
+    len: number,
+    agent: string,
+    clean = false,
+  ): boolean {
     const pfn = Math.floor(pa / PAGE_SIZE);
     const list = this.aliasEntries(pfn);
     if (list.length === 0) {
@@ -1387,7 +1433,48 @@ export class DataCache {
         );
       }
     }
+    if (clean) {
+      this.snoopClean(pfn, list, l0, l1, po, len, dst, dstOff, agent, covered);
+    }
     return covered.size > 0;
+  }
+
+  /** The clean lines of a snooped read that supply their (differing) bytes, in alias order. */
+  private snoopClean(
+    pfn: number,
+    list: readonly CacheEntry[],
+    l0: number,
+    l1: number,
+    po: number,
+    len: number,
+    dst: Uint8Array,
+    dstOff: number,
+    agent: string,
+    covered: Set<number>,
+  ): void {
+    for (const e of list) {
+      for (let l = l0; l <= l1; l++) {
+        if (covered.has(l) || !this.cleanLineDiffers(e, pfn, l)) {
+          continue;
+        }
+        covered.add(l);
+        const a = Math.max(po, l << this.lineShift);
+        const b = Math.min(po + len, (l + 1) << this.lineShift);
+        if (e instanceof CacheRun) {
+          dst.fill(e.value, dstOff + (a - po), dstOff + (b - po));
+        } else {
+          this.copyOut(e, l, po, len, dst, dstOff);
+        }
+        const note = `read snooped a clean line (memory changed behind it)${e instanceof CacheRun ? "" : this.aliasNote(e)}`;
+        this.checker.record(
+          "snoop",
+          agent,
+          pfn * PAGE_SIZE + (l << this.lineShift),
+          this.lineSize,
+          note,
+        );
+      }
+    }
   }
 
   /**

@@ -417,6 +417,25 @@ class PieceEvents {
   }
 }
 
+/**
+ * Whether a coherent read of `pieces` takes its data from the clean CPU lines it hits (the
+ * platform's `snoopClean`; with `choice`, a choice point of kind `"snoop"` — option 0 memory, 1 the
+ * cache — offered when a clean line it hits differs from memory, the only case where it matters).
+ */
+function snoopsClean(m: Machine, pieces: readonly Piece[]): boolean {
+  switch (m.config.snoopClean) {
+    case "memory":
+      return false;
+    case "cache":
+      return true;
+    case "choice": {
+      m.kernel.sched.current.position++; // a site, whether or not it offers the choice
+      const hit = pieces.some((p) => p.pa >= 0 && m.cache.cleanDiffers(p.pa, p.len));
+      return hit && m.kernel.choice.choose("snoop", 2) === 1;
+    }
+  }
+}
+
 /** Whether the CPU caches any line of physical page `pfn` (a snoop would then record events). */
 function cached(m: Machine, pa: number): boolean {
   return m.cache.aliasEntries(Math.floor(pa / PAGE_SIZE)).length > 0;
@@ -443,6 +462,7 @@ export function deviceRead(dev: Device, dma: number, len: number): Uint8Array {
   if (!dev.coherent) {
     speculationPoint(m, ranges(pieces), "before-read", dev.agent);
   }
+  const clean = dev.coherent && snoopsClean(m, pieces);
   const agent = dev.agent;
   const segs: CheckSegment[] = [];
   const events = new PieceEvents(m, "dma-read", agent);
@@ -453,7 +473,7 @@ export function deviceRead(dev: Device, dma: number, len: number): Uint8Array {
     m.memory.readPage(p.pa, out, p.off, p.len);
     if (dev.coherent && cached(m, p.pa)) {
       events.flush();
-      m.cache.snoopRead(p.pa, out, p.off, p.len, agent);
+      m.cache.snoopRead(p.pa, out, p.off, p.len, agent, clean);
     }
     const c = charge(m, p.pa);
     if (c === p.pa) {

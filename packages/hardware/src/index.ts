@@ -8,6 +8,7 @@
  * @packageDocumentation
  */
 export {
+  PLATFORM_ALIASES,
   PLATFORM_PRESETS,
   listPlatforms,
   resolvePlatform,
@@ -16,6 +17,7 @@ export {
   type CachePolicy,
   type PlatformConfig,
   type PlatformName,
+  type SnoopClean,
 } from "./platform";
 export {
   HARDWARE_MODULE,

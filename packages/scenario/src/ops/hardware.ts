@@ -8,6 +8,7 @@
 import * as hw from "@dmasim/hardware";
 import {
   HARDWARE_MODULE,
+  PLATFORM_ALIASES,
   PLATFORM_PRESETS,
   addDevice,
   allocPages,
@@ -161,7 +162,10 @@ export const sizeSchema = z.union([
     }),
 ]);
 
-const presetName = z.enum(Object.keys(PLATFORM_PRESETS) as [string, ...string[]]);
+const presetName = z.enum([
+  ...Object.keys(PLATFORM_PRESETS),
+  ...Object.keys(PLATFORM_ALIASES),
+] as [string, ...string[]]);
 const cachePolicySchema = z.union([
   z.enum(["none", "explore", "random"]),
   z
@@ -183,6 +187,7 @@ const platformObject = z
     cache_ways: z.number().int().min(1).optional(),
     speculative_prefetch: z.boolean().optional(),
     devices_coherent: z.boolean().optional(),
+    snoop_clean: z.enum(["memory", "cache", "choice"]).optional(),
     zone_dma_limit: sizeSchema.optional(),
     swiotlb_size: sizeSchema.optional(),
     swiotlb_force: z.boolean().optional(),
@@ -207,6 +212,7 @@ const FIELD: Record<string, keyof PlatformConfig> = {
   cache_ways: "cacheWays",
   speculative_prefetch: "speculativePrefetch",
   devices_coherent: "devicesCoherent",
+  snoop_clean: "snoopClean",
   zone_dma_limit: "zoneDmaLimit",
   swiotlb_size: "swiotlbSize",
   swiotlb_force: "swiotlbForce",
