@@ -285,6 +285,37 @@ export class Checker {
   }
 
   /**
+   * {@link Checker.record} for an access through a mapping at `va`: each page piece's note is
+   * `notePrefix` then the virtual address of its first byte (`0x…`).
+   */
+  recordMapped(
+    kind: LineEventKind,
+    agent: string,
+    pa: number,
+    len: number,
+    notePrefix: string,
+    va: number,
+  ): void {
+    if (len <= 0) {
+      return;
+    }
+    const pieces = Math.floor((pa + len - 1) / PAGE_SIZE) - Math.floor(pa / PAGE_SIZE) + 1;
+    this.history.add({
+      seq0: this.kernel.takeSeq(pieces),
+      stride: 1,
+      unit: PAGE_SIZE,
+      step: this.kernel.step,
+      kind,
+      agent,
+      pa,
+      len,
+      note: notePrefix,
+      addr: undefined,
+      noteVa: va,
+    });
+  }
+
+  /**
    * Append an event to the history of every line of `[pa, pa + len)` (whole lines), the i-th line's
    * numbered `seq0 + i * stride` (numbers the caller took with {@link Checker.takeSeq}).
    */

@@ -242,12 +242,28 @@ function stores(
   source: (done: number, n: number) => StoreSource,
 ): void {
   const wid = m.checker.writerId(agent);
-  let run: (FillRun & { value: number }) | null = null;
+  let run: (FillRun & { value: number; prot?: string }) | null = null;
   const flush = (): void => {
-    if (run) {
-      fillCached(m, run, run.value, agent, wid);
-      run = null;
+    if (!run) {
+      return;
     }
+    if (run.prot) {
+      const pa = run.pfn * PAGE_SIZE;
+      const len = run.pages * PAGE_SIZE;
+      m.checker.idealFill(pa, len, run.value, wid);
+      m.memory.fill(pa, len, run.value);
+      m.checker.recordMapped(
+        "write-uncached",
+        agent,
+        pa,
+        len,
+        `${run.prot} mapping at va `,
+        run.va,
+      );
+    } else {
+      fillCached(m, run, run.value, agent, wid);
+    }
+    run = null;
   };
   let done = 0;
   while (done < len) {
@@ -259,10 +275,26 @@ function stores(
       t = translateOrDie(m, a, agent);
     }
     const src = source(done, n);
-    if (n === PAGE_SIZE && src.value >= 0 && t.prot === "cacheable" && m.cache.runsEnabled) {
-      const r = run as (FillRun & { value: number }) | null;
+    if (n === PAGE_SIZE && src.value >= 0 && t.prot !== "cacheable") {
+      // whole pages of one value through an uncached or write-combine mapping: memory at once
+      const r = run as (FillRun & { value: number; prot?: string }) | null;
       if (
         r &&
+        r.prot === t.prot &&
+        r.value === src.value &&
+        r.pfn + r.pages === t.pfn &&
+        r.va + r.pages * PAGE_SIZE === a
+      ) {
+        r.pages++;
+      } else {
+        flush();
+        run = { va: a, pfn: t.pfn, pages: 1, value: src.value, prot: t.prot };
+      }
+    } else if (n === PAGE_SIZE && src.value >= 0 && t.prot === "cacheable" && m.cache.runsEnabled) {
+      const r = run as (FillRun & { value: number; prot?: string }) | null;
+      if (
+        r &&
+        r.prot === undefined &&
         r.value === src.value &&
         r.pfn + r.pages === t.pfn &&
         r.va + r.pages * PAGE_SIZE === a

@@ -36,6 +36,7 @@ import {
   swiotlbAllocSlots,
   swiotlbBounce,
   swiotlbReleaseSlots,
+  vmap,
   type Device,
   type Machine,
   type PlatformConfig,
@@ -479,5 +480,29 @@ describe("line histories as ranges", () => {
       const got = m.checker.lineHistory(line).map((e) => [e.seq, e.pa, e.len]);
       expect(got).toEqual(want);
     }
+  });
+});
+
+describe("stores of one value through an uncached mapping", () => {
+  it("go to memory as one extent, one event per page naming its own address", () => {
+    const { m } = boot("arm64-soc", { cachePolicy: { name: "none" } });
+    const block = allocPages(m, 4, GFP_KERNEL)!; // 16 contiguous pages
+    const pfns = Array.from({ length: 16 }, (_, i) => block.pfn + i);
+    const va = vmap(m, pfns, "writecombine")!;
+    cpuMemset(m, va, 0x3c, 16 * PAGE_SIZE);
+    const pa = pageToPhys(block);
+    expect(m.memory.read(pa + 5 * PAGE_SIZE, 3)).toEqual(new Uint8Array(3).fill(0x3c));
+    expect(m.checker.idealRead(pa + 15 * PAGE_SIZE, 2)).toEqual(new Uint8Array(2).fill(0x3c));
+    expect(m.footprint().memory).toBe(0);
+    const first = m.checker.lineHistory(pa)[0]!;
+    const sixth = m.checker.lineHistory(pa + 5 * PAGE_SIZE + 64)[0]!;
+    expect(first.note).toBe(`writecombine mapping at va 0x${va.toString(16)}`);
+    expect(sixth).toMatchObject({
+      kind: "write-uncached",
+      pa: pa + 5 * PAGE_SIZE,
+      len: PAGE_SIZE,
+      seq: first.seq + 5,
+      note: `writecombine mapping at va 0x${(va + 5 * PAGE_SIZE).toString(16)}`,
+    });
   });
 });

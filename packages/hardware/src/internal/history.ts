@@ -35,6 +35,12 @@ export interface HistRecord {
   readonly note: string | undefined;
   /** The address the agent used for `pa` (a DMA address), if not `pa`. */
   readonly addr: number | undefined;
+  /**
+   * When set, each unit's note ends with the virtual address of its first byte: `note` then
+   * `0x…` of `noteVa + (first byte - pa)` (one record for the pages of a mapping, each event naming
+   * its own address as a per-page record did).
+   */
+  readonly noteVa?: number;
 }
 
 interface PageList {
@@ -58,7 +64,8 @@ function eventAt(r: HistRecord, at: number): LineEvent {
     len: to - from,
   };
   if (r.note !== undefined) {
-    ev.note = r.note;
+    ev.note =
+      r.noteVa === undefined ? r.note : `${r.note}0x${(r.noteVa + (from - r.pa)).toString(16)}`;
   }
   if (r.addr !== undefined) {
     ev.addr = r.addr + (from - r.pa);
