@@ -534,18 +534,26 @@ export class DataCache {
   }
 
   /**
-   * Every entry in the order a walk of the whole cache visits them: alias spaces in the order
-   * they arrived, and within one the pages in their order of arrival (a run stands for its pages,
-   * which arrived one after the other).
+   * Every entry (that `keep` keeps) in the order a walk of the whole cache visits them: alias
+   * spaces in the order they arrived, and within one the pages in their order of arrival (a run
+   * stands for its pages, which arrived one after the other).
    */
-  entries(): CacheEntry[] {
+  entries(keep?: (e: CacheEntry) => boolean): CacheEntry[] {
     const out: CacheEntry[] = [];
     for (const m of this.spaces.values()) {
-      out.push(...m.values());
+      for (const p of m.values()) {
+        if (!keep || keep(p)) {
+          out.push(p);
+        }
+      }
     }
     if (this.runsEnabled && (this.runPages > 0 || this.outOfOrder)) {
       // one alias space; pages that got lines of their own out of a run keep their place
-      out.push(...this.runs.all());
+      for (const r of this.runs.all()) {
+        if (!keep || keep(r)) {
+          out.push(r);
+        }
+      }
       out.sort((a, b) => a.birth - b.birth);
     }
     return out;

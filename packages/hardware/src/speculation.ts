@@ -285,9 +285,9 @@ export function tickPoint(m: Machine): void {
   }
   passSite(m);
   const cache = m.cache;
-  const dirty = cache
-    .entries()
-    .filter((e) => (e instanceof CacheRun ? e.state === LINE_DIRTY : e.dirty > 0));
+  const dirty = cache.entries((e) =>
+    e instanceof CacheRun ? e.state === LINE_DIRTY : e.dirty > 0,
+  );
   const ghosts = m.config.speculativePrefetch
     ? cache.recentGhosts().filter((g) => aliasMapped(m, g))
     : [];

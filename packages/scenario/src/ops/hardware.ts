@@ -162,10 +162,10 @@ export const sizeSchema = z.union([
     }),
 ]);
 
-const presetName = z.enum([
-  ...Object.keys(PLATFORM_PRESETS),
-  ...Object.keys(PLATFORM_ALIASES),
-] as [string, ...string[]]);
+const presetName = z.enum([...Object.keys(PLATFORM_PRESETS), ...Object.keys(PLATFORM_ALIASES)] as [
+  string,
+  ...string[],
+]);
 const cachePolicySchema = z.union([
   z.enum(["none", "explore", "random"]),
   z
