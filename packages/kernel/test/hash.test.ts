@@ -62,7 +62,9 @@ describe("the one hash and the one generator", () => {
     const again = mulberry32(42);
     expect([again(), again(), again()]).toEqual(first);
     const policy = randomPolicy(42);
-    const picks = [0, 1, 2].map((index) => policy.pick({ kind: "t", count: 10, index }));
+    const picks = [0, 1, 2].map((index) =>
+      policy.pick({ kind: "t", count: 10, index, weights: undefined, thread: 0 }),
+    );
     expect(picks).toEqual(first.map((v) => Math.floor(v * 10)));
   });
 
