@@ -179,7 +179,7 @@ describe("dmasim run / check / example", () => {
     expect(bad.stderr).toContain("--platform vax: unknown platform");
     const list = capture();
     expect(await main(["list", "platforms"], list)).toBe(0);
-    expect(list.stdout).toMatch(/armv7-vipt\s+arm\s+vipt\/4 colours/);
+    expect(list.stdout).toMatch(/armv6-vipt-aliasing\s+arm\s+vipt\/4 colours/);
   });
 
   it("lists the heaps a kernel has, and the example drivers with their bug options", async () => {

@@ -213,7 +213,7 @@ describe("shell completion", () => {
     const kernels = values((await cli(["complete", "--", "run", "x.yaml", "--kernel", ""])).stdout);
     expect(kernels).toEqual(expect.arrayContaining(["all", "4.14", "6.12", "latest"]));
     const platforms = values((await cli(["complete", "--", "run", "--platform", "arm"])).stdout);
-    expect(platforms).toEqual(["arm64-soc", "armv7-vipt"]);
+    expect(platforms).toEqual(["arm64-soc", "armv7", "armv6-vipt-aliasing"]);
     const strategies = values((await cli(["complete", "--", "explore", "--strategy", ""])).stdout);
     expect(strategies).toEqual(["dfs", "random", "pct"]);
   });

@@ -13,12 +13,12 @@ describe("dmasim run --kernel/--platform matrix", () => {
     const r = await cli(["run", "h3-dirty-writeback", "--kernel", "6.12", "--platform", "all"]);
     expect(r.code).toBe(1);
     const lines = r.stdout.split("\n");
-    expect(lines[1]).toMatch(/^KERNEL +x86-64 +arm64-soc +rpi4 +armv7-vipt +parisc-vivt$/);
+    expect(lines[1]).toMatch(/^KERNEL +x86-64 +arm64-soc +rpi4 +armv7 +armv6-vipt-aliasing +parisc-vivt$/);
     const row = lines[2]!.split(/ +/);
     expect(row[0]).toBe("6.12");
     expect(row[1]).toBe("pass");
     expect(row[2]).toBe("clobbered-write,stale-read");
-    expect(r.stdout).toMatch(/result: \d of 5 pass/);
+    expect(r.stdout).toMatch(/result: \d of 6 pass/);
   });
 
   it("--kernel all --platform a,b --json: every combination, with kernel, platform and outcome", async () => {

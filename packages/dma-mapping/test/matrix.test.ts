@@ -171,9 +171,9 @@ describe("the cache routines of each architecture (non-coherent, direct)", () =>
     ["arm64-soc", "5.15", DMA_TO_DEVICE, ["dcache_clean_poc"], []],
     ["arm64-soc", "5.15", DMA_BIDIRECTIONAL, ["dcache_clean_poc"], ["dcache_inval_poc"]],
     ["arm64-soc", "6.1", DMA_FROM_DEVICE, ["dcache_clean_poc"], ["dcache_inval_poc"]],
-    ["armv7-vipt", "latest", DMA_TO_DEVICE, ["v7_dma_clean_range"], []],
-    ["armv7-vipt", "latest", DMA_FROM_DEVICE, ["v7_dma_inv_range"], ["v7_dma_inv_range"]],
-    ["armv7-vipt", "latest", DMA_BIDIRECTIONAL, ["v7_dma_clean_range"], ["v7_dma_inv_range"]],
+    ["armv7", "latest", DMA_TO_DEVICE, ["v7_dma_clean_range"], []],
+    ["armv7", "latest", DMA_FROM_DEVICE, ["v7_dma_inv_range"], ["v7_dma_inv_range"]],
+    ["armv7", "latest", DMA_BIDIRECTIONAL, ["v7_dma_clean_range"], ["v7_dma_inv_range"]],
     [
       "parisc-vivt",
       "latest",
@@ -214,7 +214,7 @@ describe("the cache routines of each architecture (non-coherent, direct)", () =>
   });
 
   it("ARMv5-class cores (no speculation) do nothing for the CPU after DMA", () => {
-    const { k, m } = boot("armv7-vipt", { speculativePrefetch: false });
+    const { k, m } = boot("armv6-vipt-aliasing", { speculativePrefetch: false });
     const dev = addDevice(m, { name: "dev", coherent: false, dmaMask: 64 });
     const page = allocPages(m, 0, GFP_KERNEL)!;
     const dma = dmaMapPage(dev, page, 0, PAGE_SIZE, DMA_FROM_DEVICE);

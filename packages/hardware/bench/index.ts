@@ -5,8 +5,10 @@ import { runInNewContext } from "node:vm";
 import { Kernel, PAGE_SIZE } from "@dmasim/kernel";
 import {
   GFP_KERNEL,
+  __GFP_ZERO,
   addDevice,
   allocPages,
+  deviceMemset,
   cpuWrite,
   createMachine,
   dcacheCleanPoc,
@@ -42,17 +44,20 @@ function rate(bytes: number, ms: number): string {
   return `${((bytes / MiB) * (1000 / ms)).toFixed(0)} MiB/s`;
 }
 
-function sparse(touched: number): void {
+function sparse(touched: number, uniform: boolean): void {
   const before = process.memoryUsage();
   const k = new Kernel();
   const m = createMachine(k, "x86-64", { ramSize: 8 * 1024 * MiB, allocChoices: 1 });
   const created = process.memoryUsage();
   const va = pageAddress(m, m.pageAlloc.page((5 * 1024 * MiB) / PAGE_SIZE)); // CPU stores through the linear map
-  cpuWrite(m, va, new Uint8Array(touched).fill(1));
+  const data = uniform ? new Uint8Array(touched).fill(1) : src.subarray(0, touched);
+  cpuWrite(m, va, data);
   dcacheCleanPoc(m, va, va + touched);
   const after = process.memoryUsage();
   const fp = m.footprint();
-  console.log(`\n8 GiB of simulated RAM, ${touched / MiB} MiB touched (CPU write + clean):`);
+  console.log(
+    `\n8 GiB of simulated RAM, ${touched / MiB} MiB touched with ${uniform ? "one byte value" : "varied bytes"} (CPU write + clean):`,
+  );
   console.log(
     `  simulator stores: memory ${(fp.memory / MiB).toFixed(1)} MiB, ideal ${(fp.ideal / MiB).toFixed(1)} MiB, cache ${(fp.cache / MiB).toFixed(1)} MiB, total ${(fp.total / MiB).toFixed(1)} MiB; ${fp.touchedPages} pages touched`,
   );
@@ -61,14 +66,17 @@ function sparse(touched: number): void {
   );
 }
 
+// varied bytes: no page holds one value (so none is stored as a uniform extent)
 const src = new Uint8Array(SIZE);
-for (let i = 0; i < SIZE; i += 4096) {
-  src[i] = i & 0xff;
+for (let i = 0; i < SIZE; i += 256) {
+  src[i] = (i >> 8) & 0xff;
+  src[i + 1] = 1;
 }
 
 console.log(`@dmasim/hardware bench (node ${process.version})`);
-sparse(MiB);
-sparse(16 * MiB);
+sparse(MiB, false);
+sparse(16 * MiB, false);
+sparse(16 * MiB, true);
 
 // ---- baseline: a plain Buffer copy of the same size ------------------------------------------
 const cold = median(
@@ -92,13 +100,18 @@ function machineWithBlocks(platform: string): { m: Machine; blocks: number[] } {
   return { m, blocks };
 }
 
-/** 64 MiB of device writes: the first on fresh pages, or the median of 5 repeats on written pages. */
-function deviceRun(platform: string, coherent: boolean, written: boolean): number {
+/**
+ * 64 MiB of device writes (varied bytes, or one value with `deviceMemset`): the first on fresh
+ * pages, or the median of 5 repeats on written pages.
+ */
+function deviceRun(platform: string, coherent: boolean, written: boolean, fill = false): number {
   const { m, blocks } = machineWithBlocks(platform);
   const dev = addDevice(m, { name: "dma", coherent, dmaMask: 64 });
   const once = (): void => {
     blocks.forEach((pa, i) =>
-      deviceWrite(dev, physToDma(dev, pa), src.subarray(i * BLOCK, (i + 1) * BLOCK)),
+      fill
+        ? deviceMemset(dev, physToDma(dev, pa), 0x5a, BLOCK)
+        : deviceWrite(dev, physToDma(dev, pa), src.subarray(i * BLOCK, (i + 1) * BLOCK)),
     );
   };
   const ms = written ? (once(), median([0, 1, 2, 3, 4].map(() => time(once)))) : time(once);
@@ -141,6 +154,10 @@ const rows: [string, number][] = [
     deviceRun("arm64-soc", false, true),
   ],
   ["device writes, coherent (x86-64), pages written before", deviceRun("x86-64", true, true)],
+  [
+    "device fill of one value (deviceMemset), non-coherent (arm64-soc)",
+    runs(() => deviceRun("arm64-soc", false, false, true)),
+  ],
   ["CPU writes via linear map (arm64-soc), fresh lines", runs(() => cpuRun("arm64-soc", false))],
   ["CPU writes via linear map (arm64-soc), lines already dirty", cpuRun("arm64-soc", true)],
 ];
@@ -177,6 +194,37 @@ console.log(`\nclean + invalidate of a range holding 100 dirty lines (mean of 20
 console.log(
   `  1 MiB range: ${small.toFixed(1)} µs; 1 GiB range: ${big.toFixed(1)} µs; ratio ${(big / small).toFixed(2)}`,
 );
+
+// ---- a large zeroed buffer: what the cost follows (extents, not bytes) -----------------------------
+/** __GFP_ZERO of `bytes` in max-order blocks, then a clean and an invalidate of it (a DMA map/unmap). */
+function zeroedBuffer(bytes: number): { ms: number; total: number; entries: number } {
+  const k = new Kernel();
+  const m = createMachine(k, "arm64-soc", { allocChoices: 1, cachePolicy: { name: "none" } });
+  const t = performance.now();
+  const blocks: number[] = [];
+  for (let done = 0; done < bytes; done += BLOCK) {
+    const order = Math.min(10, Math.log2(Math.min(BLOCK, bytes) / PAGE_SIZE));
+    blocks.push(pageToPhys(allocPages(m, order, GFP_KERNEL | __GFP_ZERO)!));
+  }
+  const entries = m.cache.entries().length;
+  for (const pa of blocks) {
+    const va = pageAddress(m, m.pageAlloc.page(pa / PAGE_SIZE));
+    const len = Math.min(BLOCK, bytes);
+    dcacheCleanPoc(m, va, va + len);
+    dcacheInvalPoc(m, va, va + len);
+  }
+  return { ms: performance.now() - t, total: m.footprint().total, entries };
+}
+zeroedBuffer(MiB); // warm-up
+console.log(
+  "\n__GFP_ZERO of a buffer in max-order blocks, then clean + invalidate of each (checker on):",
+);
+for (const bytes of [MiB, 64 * MiB, 1024 * MiB]) {
+  const r = zeroedBuffer(bytes);
+  console.log(
+    `  ${bytes / MiB} MiB: ${r.ms.toFixed(1)} ms; ${r.entries} cache extent(s) after zeroing; simulator stores ${(r.total / MiB).toFixed(2)} MiB`,
+  );
+}
 
 // ---- state digest (what `dmasim explore` pays at every choice point) ---------------------------
 function digestMs(k: Kernel, reps: number): number {

@@ -15,16 +15,22 @@
  * @module
  */
 import { KernelError, PAGE_SIZE, type Mm, type Process } from "@dmasim/kernel";
-import { KERNEL_ASID, type CacheOp, type CachePage } from "./cache";
+import { CacheRun, KERNEL_ASID, type CacheEntry, type CacheOp } from "./cache";
 import { cpuAgent, kernelTranslate } from "./cpu";
 import type { Machine } from "./machine";
 import { PAGE_OFFSET, physToVirt } from "./memory";
 import { asidOf, userPteNoFault } from "./uaccess";
 import { cacheMaintenanceNs } from "./timing";
+import type { VmArea } from "./vmalloc";
 
-/** A piece of maintenance: page-relative bytes `[a, b)` of one cache page. */
+/**
+ * A piece of maintenance: what the cache holds for pages `[pfn0, pfn1)` of one alias (a cache page,
+ * `pfn1 = pfn0 + 1`, or a run), bytes `[a, ...)` of the first page and `[..., b)` of the last.
+ */
 interface Hit {
-  readonly p: CachePage;
+  readonly e: CacheEntry;
+  readonly pfn0: number;
+  readonly pfn1: number;
   readonly a: number;
   readonly b: number;
 }
@@ -33,70 +39,114 @@ function clip(pageVa: number, start: number, end: number): [number, number] {
   return [Math.max(start, pageVa) - pageVa, Math.min(end, pageVa + PAGE_SIZE) - pageVa];
 }
 
-/** Collect the cache pages a kernel VA range indexes. */
-function kernelHits(m: Machine, start: number, end: number): Hit[] {
+/** The hit of entry `e` on the one page at `pageVa` (pfn `pfn`) of `[start, end)`. */
+function pageHit(e: CacheEntry, pfn: number, pageVa: number, start: number, end: number): Hit {
+  const [a, b] = clip(pageVa, start, end);
+  return { e, pfn0: pfn, pfn1: pfn + 1, a, b };
+}
+
+/** The hit of run `r` on the linear-map range `[start, end)` (its pages `[p0, p1)` overlap it). */
+function runHit(m: Machine, r: CacheRun, start: number, end: number): Hit {
+  const firstPfn = Math.floor(virtToPhysRaw(m, Math.max(start, PAGE_OFFSET)) / PAGE_SIZE);
+  const lastPfn = Math.floor(virtToPhysRaw(m, end - 1) / PAGE_SIZE);
+  const pfn0 = Math.max(r.start, firstPfn);
+  const pfn1 = Math.min(r.end, lastPfn + 1);
+  const [a] = clip(physToVirt(m, pfn0 * PAGE_SIZE), start, end);
+  const [, b] = clip(physToVirt(m, (pfn1 - 1) * PAGE_SIZE), start, end);
+  return { e: r, pfn0, pfn1, a, b };
+}
+
+/** The physical address of a linear-map address, without the debug check (inside this module). */
+function virtToPhysRaw(m: Machine, va: number): number {
+  return va - PAGE_OFFSET + m.config.ramBase;
+}
+
+/** Collect what the linear-map part `[ls, le)` of a kernel VA range indexes. */
+function linearHits(m: Machine, start: number, end: number, ls: number, le: number): Hit[] {
   const hits: Hit[] = [];
   const cache = m.cache;
-  if (end <= start || cache.pages === 0) {
+  const first = ls - (ls % PAGE_SIZE);
+  const npages = Math.ceil((le - first) / PAGE_SIZE);
+  const toPfn = (va: number): number => Math.floor(virtToPhysRaw(m, va) / PAGE_SIZE);
+  if (npages <= cache.pages) {
+    // in address order
+    if (cache.runsEnabled) {
+      for (const e of cache.entriesInPfnRange(toPfn(first), toPfn(le - 1) + 1)) {
+        hits.push(
+          e instanceof CacheRun
+            ? runHit(m, e, start, end)
+            : pageHit(e, e.pfn, physToVirt(m, e.pfn * PAGE_SIZE), start, end),
+        );
+      }
+      return hits;
+    }
+    for (let va = first; va < le; va += PAGE_SIZE) {
+      const pfn = toPfn(va);
+      const e = cache.entryAt(cache.spaceOf(va, KERNEL_ASID), cache.keyOf(va, pfn));
+      if (e) {
+        hits.push(pageHit(e, pfn, va, start, end));
+      }
+    }
     return hits;
   }
-  const visit = (pageVa: number, pfn: number): void => {
-    const p = cache.lookup(cache.spaceOf(pageVa, KERNEL_ASID), cache.keyOf(pageVa, pfn));
-    if (p) {
-      const [a, b] = clip(pageVa, start, end);
-      hits.push({ p, a, b });
+  // in the order the cache walks its pages
+  const p0 = toPfn(first);
+  const p1 = toPfn(le - 1) + 1;
+  for (const e of cache.entries()) {
+    if (e instanceof CacheRun) {
+      if (e.start < p1 && e.end > p0) {
+        hits.push(runHit(m, e, start, end));
+      }
+      continue;
     }
-  };
-  // the linear map
-  const ls = Math.max(start, PAGE_OFFSET);
-  const le = Math.min(end, PAGE_OFFSET + m.config.ramSize);
-  if (ls < le) {
-    const first = ls - (ls % PAGE_SIZE);
-    const npages = Math.ceil((le - first) / PAGE_SIZE);
-    const toPfn = (va: number): number =>
-      Math.floor((va - PAGE_OFFSET + m.config.ramBase) / PAGE_SIZE);
-    if (npages <= cache.pages) {
-      for (let va = first; va < le; va += PAGE_SIZE) {
-        visit(va, toPfn(va));
-      }
-    } else {
-      for (const p of cache.allPages()) {
-        const va = physToVirt(m, p.pfn * PAGE_SIZE);
-        if (
-          va + PAGE_SIZE > ls &&
-          va < le &&
-          cache.spaceOf(va, KERNEL_ASID) === p.space &&
-          cache.keyOf(va, p.pfn) === p.key
-        ) {
-          const [a, b] = clip(va, start, end);
-          hits.push({ p, a, b });
-        }
-      }
+    const va = physToVirt(m, e.pfn * PAGE_SIZE);
+    if (
+      va + PAGE_SIZE > ls &&
+      va < le &&
+      cache.spaceOf(va, KERNEL_ASID) === e.space &&
+      cache.keyOf(va, e.pfn) === e.key
+    ) {
+      hits.push(pageHit(e, e.pfn, va, start, end));
     }
   }
-  // vmap areas
-  for (const area of m.vmalloc.overlapping(start, end)) {
-    const s = Math.max(start, area.start);
-    const e = Math.min(end, area.end);
-    const i0 = Math.floor((s - area.start) / PAGE_SIZE);
-    const i1 = Math.ceil((e - area.start) / PAGE_SIZE);
-    if (i1 - i0 <= cache.pages) {
-      for (let i = i0; i < i1; i++) {
-        visit(area.start + i * PAGE_SIZE, area.pfns[i]!);
+  return hits;
+}
+
+/** Collect what a vmap area's part of a kernel VA range indexes. */
+function vmapHits(m: Machine, area: VmArea, start: number, end: number): Hit[] {
+  const hits: Hit[] = [];
+  const cache = m.cache;
+  const s = Math.max(start, area.start);
+  const e = Math.min(end, area.end);
+  const i0 = Math.floor((s - area.start) / PAGE_SIZE);
+  const i1 = Math.ceil((e - area.start) / PAGE_SIZE);
+  if (i1 - i0 <= cache.pages) {
+    for (let i = i0; i < i1; i++) {
+      const va = area.start + i * PAGE_SIZE;
+      const pfn = area.pfns[i]!;
+      const entry = cache.entryAt(cache.spaceOf(va, KERNEL_ASID), cache.keyOf(va, pfn));
+      if (entry) {
+        hits.push(pageHit(entry, pfn, va, start, end));
       }
-    } else {
-      for (const p of cache.allPages()) {
-        for (const i of area.reverse.get(p.pfn) ?? []) {
-          const va = area.start + i * PAGE_SIZE;
-          if (
-            i >= i0 &&
-            i < i1 &&
-            cache.spaceOf(va, KERNEL_ASID) === p.space &&
-            cache.keyOf(va, p.pfn) === p.key
-          ) {
-            const [a, b] = clip(va, start, end);
-            hits.push({ p, a, b });
-          }
+    }
+    return hits;
+  }
+  for (const entry of cache.entries()) {
+    const pages =
+      entry instanceof CacheRun
+        ? Array.from({ length: entry.end - entry.start }, (_, j) => entry.start + j)
+        : [entry.pfn];
+    for (const pfn of pages) {
+      for (const i of area.reverse.get(pfn) ?? []) {
+        const va = area.start + i * PAGE_SIZE;
+        if (
+          i >= i0 &&
+          i < i1 &&
+          (entry instanceof CacheRun ||
+            (cache.spaceOf(va, KERNEL_ASID) === entry.space &&
+              cache.keyOf(va, entry.pfn) === entry.key))
+        ) {
+          hits.push(pageHit(entry, pfn, va, start, end));
         }
       }
     }
@@ -104,7 +154,24 @@ function kernelHits(m: Machine, start: number, end: number): Hit[] {
   return hits;
 }
 
-/** Collect the cache pages a user VA range of `mm` indexes (present PTEs only). */
+/** Collect the cache entries a kernel VA range indexes. */
+function kernelHits(m: Machine, start: number, end: number): Hit[] {
+  const hits: Hit[] = [];
+  if (end <= start || m.cache.pages === 0) {
+    return hits;
+  }
+  const ls = Math.max(start, PAGE_OFFSET);
+  const le = Math.min(end, PAGE_OFFSET + m.config.ramSize);
+  if (ls < le) {
+    hits.push(...linearHits(m, start, end, ls, le));
+  }
+  for (const area of m.vmalloc.overlapping(start, end)) {
+    hits.push(...vmapHits(m, area, start, end));
+  }
+  return hits;
+}
+
+/** Collect the cache entries a user VA range of `mm` indexes (present PTEs only). */
 function userHits(m: Machine, mm: Mm, start: number, end: number): Hit[] {
   const hits: Hit[] = [];
   const cache = m.cache;
@@ -118,10 +185,9 @@ function userHits(m: Machine, mm: Mm, start: number, end: number): Hit[] {
       if (va + PAGE_SIZE <= start || va >= end) {
         continue;
       }
-      const p = cache.lookup(cache.spaceOf(va, asid), cache.keyOf(va, pte.pfn));
-      if (p) {
-        const [a, b] = clip(va, start, end);
-        hits.push({ p, a, b });
+      const e = cache.entryAt(cache.spaceOf(va, asid), cache.keyOf(va, pte.pfn));
+      if (e) {
+        hits.push(pageHit(e, pte.pfn, va, start, end));
       }
     }
   }
@@ -137,7 +203,7 @@ function apply(
 ): void {
   const agent = op === "evict" ? "cache" : cpuAgent(m);
   for (const h of hits) {
-    m.cache.maintain(h.p, h.a, h.b, op, cause, agent, edges);
+    m.cache.maintainEntry(h.e, h.pfn0, h.pfn1, h.a, h.b, op, cause, agent, edges);
   }
 }
 
@@ -368,8 +434,9 @@ export function invalidateKernelVmapRange(m: Machine, va: number, size: number):
  */
 export function flushCacheAll(m: Machine): void {
   const agent = cpuAgent(m);
-  for (const p of m.cache.allPages()) {
-    m.cache.maintain(p, 0, PAGE_SIZE, "flush", "flush_cache_all", agent);
+  for (const e of m.cache.entries()) {
+    const [pfn0, pfn1] = e instanceof CacheRun ? [e.start, e.end] : [e.pfn, e.pfn + 1];
+    m.cache.maintainEntry(e, pfn0, pfn1, 0, PAGE_SIZE, "flush", "flush_cache_all", agent);
   }
 }
 
@@ -540,12 +607,16 @@ export function cachePrefetch(m: Machine, va: number, size: number, proc?: Proce
       }
     }
     if (pfn >= 0) {
-      const p = cache.obtain(cache.spaceOf(pageVa, asid), cache.keyOf(pageVa, pfn), pfn, pageVa);
       const po = a - pageVa;
-      cache.prefetch(p, po, po + n, "forced prefetch");
-      if (p.valid === 0) {
-        cache.discardIfEmpty(p);
-      }
+      cache.prefetchAlias(
+        cache.spaceOf(pageVa, asid),
+        cache.keyOf(pageVa, pfn),
+        pfn,
+        pageVa,
+        po,
+        po + n,
+        "forced prefetch",
+      );
     }
     done += n;
   }

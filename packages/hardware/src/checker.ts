@@ -7,15 +7,20 @@
  *
  * **Kernel:** none (hardware: an oracle the real machine does not have; KCSAN/KASAN-like in spirit).
  *
- * Cost: the ideal memory is sparse like {@link PhysMemory}; writer ids are one number per page while
- * a page has a single writer, and a page-sized `Uint32Array` slot only once two writers share it.
+ * Cost: the ideal memory is stored as extents like {@link PhysMemory} (runs of whole pages of one byte
+ * value, a slot per page only once a page holds different bytes); writer ids likewise (runs of whole
+ * pages with one writer, one number per page, and a page-sized `Uint32Array` only once two writers
+ * share a page); line histories as ranges (one record for an event on every line or page piece of a
+ * range, numbered as if recorded one by one).
  *
  * @module
  */
 import { PAGE_SIZE, type ClobberedWriteDetails, type Kernel } from "@dmasim/kernel";
 import { clobberHint, staleReadHint } from "./hints";
-import { PageHashes, type Hasher } from "./internal/hash";
-import { PageStore, WordStore } from "./internal/pagestore";
+import { ByteStore } from "./internal/bytestore";
+import type { Hasher } from "./internal/hash";
+import { HistoryStore } from "./internal/history";
+import { WriterStore } from "./internal/writers";
 import type { PhysMemory } from "./physmem";
 
 /** What happened to a line. */
@@ -66,13 +71,6 @@ export interface ByteWriter {
   readonly step: number;
 }
 
-interface IdealPage {
-  slot: number;
-  /** The single writer of every byte, or -1 when `wslot` holds one per byte. */
-  writer: number;
-  wslot: number;
-}
-
 /** One piece of an access to check: `len` bytes at `seenOff` of the data, charged to `pa`. */
 export interface CheckSegment {
   /** Physical address the ideal memory is consulted at (the original address for a bounce slot). */
@@ -81,6 +79,55 @@ export interface CheckSegment {
   readonly actual: number;
   readonly off: number;
   readonly len: number;
+}
+
+/**
+ * Where the checker learns that a physical address stands for another: the original address a
+ * byte of a bounce slot stands for, or a negative number when `pa` stands only for itself.
+ */
+export type AliasSource = (pa: number) => number;
+
+/** Whether `n` bytes of `a` from `off` all equal `value`. */
+function allEqual(a: Uint8Array, off: number, n: number, value: number): boolean {
+  let i = off;
+  const end = off + n;
+  if (((a.byteOffset + i) & 3) === 0 && n >= 16) {
+    const w = (value * 0x01010101) >>> 0;
+    const words = new Uint32Array(a.buffer, a.byteOffset + i, n >> 2);
+    for (let j = 0; j < words.length; j++) {
+      if (words[j] !== w) {
+        return false;
+      }
+    }
+    i += words.length << 2;
+  }
+  for (; i < end; i++) {
+    if (a[i] !== value) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Whether `n` bytes of `a` from `aOff` equal those of `b` from `bOff` (word by word when aligned). */
+function bytesEqual(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, n: number): boolean {
+  let i = 0;
+  if (((a.byteOffset + aOff) & 3) === 0 && ((b.byteOffset + bOff) & 3) === 0 && n >= 16) {
+    const wa = new Uint32Array(a.buffer, a.byteOffset + aOff, n >> 2);
+    const wb = new Uint32Array(b.buffer, b.byteOffset + bOff, n >> 2);
+    for (let j = 0; j < wa.length; j++) {
+      if (wa[j] !== wb[j]) {
+        return false;
+      }
+    }
+    i = wa.length << 2;
+  }
+  for (; i < n; i++) {
+    if (a[aOff + i] !== b[bOff + i]) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** Hex dump of bytes (`"11 22 33"`). */
@@ -113,25 +160,46 @@ export function hexAddr(a: number): string {
 export class Checker {
   /** Whether reads and write-backs are checked (the ideal memory is kept only while enabled). */
   enabled: boolean;
-  private readonly store = new PageStore();
-  private readonly words = new WordStore();
-  private readonly pages = new Map<number, IdealPage>();
+  /** The ideal memory's bytes. */
+  private readonly ideal = new ByteStore();
+  /** The writer id of every byte of the ideal memory. */
+  private readonly byteWriters = new WriterStore();
   private readonly writers: ByteWriter[] = [{ agent: "boot", step: 0 }];
   private readonly writerIds = new Map<string, number>();
-  private readonly history = new Map<number, LineEvent[]>();
-  private readonly hashes = new PageHashes(PAGE_SIZE / 4, (pfn) => {
-    const p = this.pages.get(pfn);
-    return p ? { words: this.store.words(p.slot), from: this.store.wordOffset(p.slot) } : null;
-  });
+  private readonly history: HistoryStore;
+
+  /** What stands for what (the swiotlb pool registers its slots), consulted in order. */
+  private readonly aliasSources: AliasSource[] = [];
 
   constructor(
     private readonly kernel: Kernel,
     private readonly memory: PhysMemory,
     private readonly lineSize: number,
-    private readonly historyDepth: number,
+    historyDepth: number,
     enabled: boolean,
   ) {
     this.enabled = enabled;
+    this.history = new HistoryStore(lineSize, historyDepth);
+  }
+
+  /**
+   * Learn where addresses stand for others: `source(pa)` returns the original address a byte of a
+   * bounce slot stands for, or a negative number. The swiotlb pool registers itself at boot, so the
+   * device model needs no knowledge of the pool.
+   */
+  learnAliases(source: AliasSource): void {
+    this.aliasSources.push(source);
+  }
+
+  /** The address an access at `pa` is charged to: the original of a bounce slot, else `pa`. */
+  chargedAddress(pa: number): number {
+    for (const source of this.aliasSources) {
+      const o = source(pa);
+      if (o >= 0) {
+        return o;
+      }
+    }
+    return pa;
   }
 
   /** The writer id of `agent` at the current step. */
@@ -152,85 +220,51 @@ export class Checker {
     return this.writers[id] ?? { agent: "boot", step: 0 };
   }
 
-  private page(pfn: number): IdealPage {
-    let p = this.pages.get(pfn);
-    if (!p) {
-      p = { slot: this.store.alloc(true), writer: 0, wslot: -1 };
-      this.pages.set(pfn, p);
-    }
-    return p;
-  }
-
   /** Record a write of `len` bytes at `pa` (within a page) into the ideal memory. */
   idealWritePage(pa: number, src: Uint8Array, srcOff: number, len: number, wid: number): void {
     if (!this.enabled) {
       return;
     }
-    const pfn = Math.floor(pa / PAGE_SIZE);
-    const po = pa - pfn * PAGE_SIZE;
-    this.hashes.touch(pfn, po, len);
-    const p = this.page(pfn);
-    const off = this.store.offset(p.slot);
-    this.store.array(p.slot).set(src.subarray(srcOff, srcOff + len), off + po);
-    if (len === PAGE_SIZE) {
-      p.writer = wid;
+    this.ideal.writePage(pa, src, srcOff, len);
+    this.byteWriters.set(pa, len, wid);
+  }
+
+  /** Record a write of `len` bytes of `value` at `pa` (any range) into the ideal memory. */
+  idealFill(pa: number, len: number, value: number, wid: number): void {
+    if (!this.enabled) {
       return;
     }
-    if (p.writer === wid) {
-      return;
-    }
-    if (p.wslot < 0) {
-      p.wslot = this.words.alloc();
-    }
-    const w = this.words.array(p.wslot);
-    const wo = this.words.offset(p.wslot);
-    if (p.writer >= 0) {
-      w.fill(p.writer, wo, wo + PAGE_SIZE);
-      p.writer = -1;
-    }
-    w.fill(wid, wo + po, wo + po + len);
+    this.ideal.fill(pa, len, value);
+    this.byteWriters.set(pa, len, wid);
   }
 
   /** Read the ideal bytes at `pa` (within a page). */
   idealReadPage(pa: number, dst: Uint8Array, dstOff: number, len: number): void {
-    const pfn = Math.floor(pa / PAGE_SIZE);
-    const p = this.pages.get(pfn);
-    if (!p) {
-      dst.fill(0, dstOff, dstOff + len);
-      return;
-    }
-    const off = this.store.offset(p.slot) + (pa - pfn * PAGE_SIZE);
-    dst.set(this.store.array(p.slot).subarray(off, off + len), dstOff);
+    this.ideal.readPage(pa, dst, dstOff, len);
   }
 
   /** The ideal contents of any range. */
   idealRead(pa: number, len: number): Uint8Array {
-    const out = new Uint8Array(len);
-    let done = 0;
-    while (done < len) {
-      const a = pa + done;
-      const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
-      this.idealReadPage(a, out, done, n);
-      done += n;
-    }
-    return out;
+    return this.ideal.read(pa, len);
   }
 
   /** The last writer of the byte at `pa`. */
   lastWriter(pa: number): ByteWriter {
-    const pfn = Math.floor(pa / PAGE_SIZE);
-    const p = this.pages.get(pfn);
-    if (!p) {
-      return this.writer(0);
-    }
-    if (p.writer >= 0) {
-      return this.writer(p.writer);
-    }
-    const w = this.words.array(p.wslot)[this.words.offset(p.wslot) + (pa - pfn * PAGE_SIZE)];
-    return this.writer(w ?? 0);
+    return this.writer(this.byteWriters.get(pa));
   }
 
-  /** Append an event to the history of the lines covering `[pa, pa + len)`. */
+  /**
+   * Take `n` consecutive event sequence numbers (for {@link Checker.recordLines}), numbered as
+   * `n` events recorded one by one.
+   */
+  takeSeq(n: number): number {
+    return this.kernel.takeSeq(n);
+  }
+
+  /**
+   * Append an event to the history of every page piece of `[pa, pa + len)` (any range): one event
+   * per page piece, numbered in order, as a loop over the pieces would record them.
+   */
   record(
     kind: LineEventKind,
     agent: string,
@@ -239,45 +273,131 @@ export class Checker {
     note?: string,
     addr?: number,
   ): void {
-    let done = 0;
-    while (done < len) {
-      const a = pa + done;
-      const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
-      const pfn = Math.floor(a / PAGE_SIZE);
-      let list = this.history.get(pfn);
-      if (!list) {
-        list = [];
-        this.history.set(pfn, list);
-      }
-      const ev: { -readonly [K in keyof LineEvent]: LineEvent[K] } = {
-        seq: this.kernel.nextSeq(),
-        step: this.kernel.step,
-        kind,
-        agent,
-        pa: a,
-        len: n,
-      };
-      if (note !== undefined) {
-        ev.note = note;
-      }
-      if (addr !== undefined) {
-        ev.addr = addr + done;
-      }
-      list.push(ev);
-      if (list.length >= 2 * this.historyDepth) {
-        list.splice(0, list.length - this.historyDepth); // amortised: drop the oldest in bulk
-      }
-      done += n;
+    if (len <= 0) {
+      return;
     }
+    const pieces = Math.floor((pa + len - 1) / PAGE_SIZE) - Math.floor(pa / PAGE_SIZE) + 1;
+    this.history.add({
+      seq0: this.kernel.takeSeq(pieces),
+      stride: 1,
+      unit: PAGE_SIZE,
+      step: this.kernel.step,
+      kind,
+      agent,
+      pa,
+      len,
+      note,
+      addr,
+    });
   }
 
-  /** The history of the line containing `pa`, oldest first. */
+  /**
+   * {@link Checker.record} for an access through a mapping at `va`: each page piece's note is
+   * `notePrefix` then the virtual address of its first byte (`0x…`).
+   */
+  recordMapped(
+    kind: LineEventKind,
+    agent: string,
+    pa: number,
+    len: number,
+    notePrefix: string,
+    va: number,
+  ): void {
+    if (len <= 0) {
+      return;
+    }
+    const pieces = Math.floor((pa + len - 1) / PAGE_SIZE) - Math.floor(pa / PAGE_SIZE) + 1;
+    this.history.add({
+      seq0: this.kernel.takeSeq(pieces),
+      stride: 1,
+      unit: PAGE_SIZE,
+      step: this.kernel.step,
+      kind,
+      agent,
+      pa,
+      len,
+      note: notePrefix,
+      addr: undefined,
+      noteVa: va,
+    });
+  }
+
+  /**
+   * Append an event to the history of every line of `[pa, pa + len)` (whole lines), the i-th line's
+   * numbered `seq0 + i * stride` (numbers the caller took with {@link Checker.takeSeq}).
+   */
+  recordLines(
+    kind: LineEventKind,
+    agent: string,
+    pa: number,
+    len: number,
+    note: string | undefined,
+    seq0: number,
+    stride: number,
+  ): void {
+    if (len <= 0) {
+      return;
+    }
+    this.history.add({
+      seq0,
+      stride,
+      unit: this.lineSize,
+      step: this.kernel.step,
+      kind,
+      agent,
+      pa,
+      len,
+      note,
+      addr: undefined,
+    });
+  }
+
+  /** The history of the line containing `pa`: its newest events (the platform's `historyDepth`), oldest first. */
   lineHistory(pa: number): LineEvent[] {
-    const line = pa - (pa % this.lineSize);
-    const list = this.history.get(Math.floor(pa / PAGE_SIZE)) ?? [];
-    return list
-      .slice(-this.historyDepth)
-      .filter((e) => e.pa < line + this.lineSize && e.pa + e.len > line);
+    return this.history.lineHistory(pa);
+  }
+
+  /**
+   * The pages of `[p0, p1)` split by whether a write-back of `value` over each needs a byte-by-byte
+   * check (`[start, end, check]`): where the ideal memory and memory each hold one byte value
+   * throughout, a write-back of `value` is clobbering on every byte or on none, so a page that
+   * passes for one byte passes for all; `check` is false where it passes.
+   */
+  writeBackPieces(
+    p0: number,
+    p1: number,
+    value: number,
+    strict: boolean,
+  ): [number, number, boolean][] {
+    if (!this.enabled) {
+      return [[p0, p1, false]];
+    }
+    const out: [number, number, boolean][] = [];
+    const ideal = this.ideal.pieces(p0, p1);
+    const mem = this.memory.pieces(p0, p1);
+    let i = 0;
+    let j = 0;
+    let p = p0;
+    while (p < p1) {
+      const a = ideal[i] as [number, number, number];
+      const b = mem[j] as [number, number, number];
+      const end = Math.min(a[1], b[1]);
+      const check = a[2] < 0 || b[2] < 0 || (value !== a[2] && (strict || value !== b[2]));
+      const last = out[out.length - 1];
+      if (last && last[2] === check && last[1] === p) {
+        last[1] = end;
+      } else {
+        out.push([p, end, check]);
+      }
+      p = end;
+      if (a[1] === end) {
+        i++;
+      }
+      if (b[1] === end) {
+        j++;
+      }
+    }
+    return out;
   }
 
   /**
@@ -306,9 +426,13 @@ export class Checker {
       while (done < seg.len) {
         const a = seg.pa + done;
         const n = Math.min(seg.len - done, PAGE_SIZE - (a % PAGE_SIZE));
+        const base = seg.off + done;
+        if (this.matchesIdeal(a, seen, base, n, ideal)) {
+          done += n;
+          continue;
+        }
         this.idealReadPage(a, ideal, 0, n);
         let lastLine = -1;
-        const base = seg.off + done;
         for (let i = 0; i < n; i++) {
           if (seen[base + i] !== ideal[i]) {
             bad++;
@@ -366,6 +490,75 @@ export class Checker {
       },
     });
     return false;
+  }
+
+  /**
+   * Whether `n` bytes of `seen` from `off` equal the ideal bytes at `pa` (within a page), compared
+   * at the speed of a memory compare (`buf` is scratch space of at least `n` bytes).
+   */
+  private matchesIdeal(
+    pa: number,
+    seen: Uint8Array,
+    off: number,
+    n: number,
+    buf: Uint8Array,
+  ): boolean {
+    const value = this.ideal.uniformByte(Math.floor(pa / PAGE_SIZE));
+    if (value >= 0) {
+      return allEqual(seen, off, n, value);
+    }
+    this.idealReadPage(pa, buf, 0, n);
+    return bytesEqual(seen, off, buf, 0, n);
+  }
+
+  /**
+   * Whether writing back `len` bytes of `data` at `pa` (within a page) would clobber newer data:
+   * the test of {@link Checker.checkWriteBack}, without reporting.
+   */
+  clobbers(pa: number, data: Uint8Array, len: number, strict: boolean): boolean {
+    if (!this.enabled) {
+      return false;
+    }
+    const ideal = this.scratch(len, 0);
+    const mem = this.scratch(len, 1);
+    this.idealReadPage(pa, ideal, 0, len);
+    this.memory.readPage(pa, mem, 0, len);
+    for (let i = 0; i < len; i++) {
+      const d = data[i];
+      if (d !== ideal[i] && (strict || d !== mem[i])) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * {@link Checker.clobbers} for `len` bytes all holding `value`: decided at once where the ideal
+   * memory and memory each hold one value over the page.
+   */
+  clobbersValue(pa: number, value: number, len: number, strict: boolean): boolean {
+    if (!this.enabled) {
+      return false;
+    }
+    const pfn = Math.floor(pa / PAGE_SIZE);
+    const iv = this.ideal.uniformByte(pfn);
+    const mv = this.memory.uniformByte(pfn);
+    if (iv >= 0 && mv >= 0) {
+      return value !== iv && (strict || value !== mv);
+    }
+    return this.clobbers(pa, this.scratch(len, 2).fill(value, 0, len), len, strict);
+  }
+
+  private readonly scratchBufs: Uint8Array[] = [];
+
+  /** A reusable buffer of at least `len` bytes (`which` tells two apart). */
+  private scratch(len: number, which: number): Uint8Array {
+    let b = this.scratchBufs[which];
+    if (!b || b.length < len) {
+      b = new Uint8Array(Math.max(len, 64));
+      this.scratchBufs[which] = b;
+    }
+    return b;
   }
 
   /**
@@ -441,7 +634,7 @@ export class Checker {
    * @internal
    */
   digestInto(h: Hasher): void {
-    h.word(this.enabled ? 1 : 0).pair(this.hashes.digest());
+    h.word(this.enabled ? 1 : 0).pair(this.ideal.contentHash());
   }
 
   /** How a state digest names this part of the machine when another layer holds it (never walked). */
@@ -451,6 +644,6 @@ export class Checker {
 
   /** Host bytes held by the ideal memory and writer ids. */
   get hostBytes(): number {
-    return this.store.hostBytes + this.words.hostBytes;
+    return this.ideal.hostBytes + this.byteWriters.hostBytes;
   }
 }

@@ -13,6 +13,7 @@ import { BUG_ON, PAGE_SIZE, type PageProt } from "@dmasim/kernel";
 import { KERNEL_ASID } from "./cache";
 import type { CheckSegment } from "./checker";
 import type { Machine } from "./machine";
+import { isUniform } from "./internal/bytestore";
 import { PAGE_OFFSET, virtAddrValid } from "./memory";
 
 /** A resolved kernel mapping of one page. */
@@ -92,31 +93,56 @@ export function cpuAccessPage(
   }
 }
 
-function walk(
+/**
+ * Bytes `[0, n)` of `len` at kernel address `va` up to and including the first unmapped page (a
+ * large access is checked page by page first, so that nothing is allocated for bytes it cannot
+ * reach); `len` when every page is mapped.
+ */
+function kernelMappedPrefix(m: Machine, va: number, len: number): number {
+  if (len <= 16 * PAGE_SIZE) {
+    return len;
+  }
+  for (let done = 0; done < len;) {
+    const a = va + done;
+    const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
+    if (!kernelTranslate(m, a)) {
+      return done + n;
+    }
+    done += n;
+  }
+  return len;
+}
+
+/** The mapping of kernel address `a`, or a BUG (a kernel paging-request oops). */
+function translateOrDie(m: Machine, a: number, agent: string): KernelMapping {
+  const t = kernelTranslate(m, a);
+  BUG_ON(
+    m.kernel,
+    t === null,
+    "arch/arm64/mm/fault.c:die_kernel_fault",
+    `Unable to handle kernel paging request at virtual address 0x${a.toString(16)}`,
+    { va: a, agent },
+  );
+  return t!;
+}
+
+/** CPU loads of `len` bytes at `va` into `buf`, page piece by page piece, noting each piece in `segs`. */
+function loads(
   m: Machine,
   va: number,
   len: number,
-  write: boolean,
   buf: Uint8Array,
   agent: string,
-  segs: CheckSegment[] | null,
+  segs: CheckSegment[],
 ): void {
-  const wid = write ? m.checker.writerId(agent) : 0;
   let done = 0;
   while (done < len) {
     const a = va + done;
     const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
-    const t = kernelTranslate(m, a);
-    BUG_ON(
-      m.kernel,
-      t === null,
-      "arch/arm64/mm/fault.c:die_kernel_fault",
-      `Unable to handle kernel paging request at virtual address 0x${a.toString(16)}`,
-      { va: a, agent },
-    );
-    const pa = t!.pfn * PAGE_SIZE + (a % PAGE_SIZE);
-    cpuAccessPage(m, a, pa, t!.prot, KERNEL_ASID, write, buf, done, n, agent, wid);
-    segs?.push({ pa, actual: pa, off: done, len: n });
+    const t = translateOrDie(m, a, agent);
+    const pa = t.pfn * PAGE_SIZE + (a % PAGE_SIZE);
+    cpuAccessPage(m, a, pa, t.prot, KERNEL_ASID, false, buf, done, n, agent, 0);
+    segs.push({ pa, actual: pa, off: done, len: n });
     done += n;
   }
 }
@@ -137,9 +163,10 @@ export function cpuRead(
   len: number,
   agent: string = cpuAgent(m),
 ): Uint8Array {
-  const out = new Uint8Array(len);
+  // bytes past an unmapped page are never read (the access oopses there): never allocate them
+  const out = new Uint8Array(kernelMappedPrefix(m, va, len));
   const segs: CheckSegment[] = [];
-  walk(m, va, len, false, out, agent, segs);
+  loads(m, va, len, out, agent, segs);
   m.checker.checkRead(agent, out, segs, { address: va, space: "va" });
   m.kernel.trace(agent, "cpu", "read", { va, len });
   return out;
@@ -160,12 +187,136 @@ export function cpuWrite(
   data: Uint8Array,
   agent: string = cpuAgent(m),
 ): void {
-  walk(m, va, data.length, true, data, agent, null);
+  stores(m, va, data.length, agent, (done, n) => ({
+    buf: data,
+    off: done,
+    value: n === PAGE_SIZE && isUniform(data, done, n) ? (data[done] as number) : -1,
+  }));
   m.kernel.trace(agent, "cpu", "write", { va, len: data.length });
 }
 
+/** Whole cacheable pages `[pfn, pfn + pages)` mapped contiguously from `va`, stored at once. */
+interface FillRun {
+  va: number;
+  pfn: number;
+  pages: number;
+}
+
 /**
- * Fill `len` bytes at `va` with `value` (a CPU `memset`).
+ * CPU stores of `value` over the whole cacheable pages of `run` (one extent of dirty lines on a cache
+ * that keeps runs): what a store of each page does, with one "write" event per page.
+ */
+function fillCached(
+  m: Machine,
+  run: FillRun,
+  value: number,
+  agent: string,
+  wid: number,
+  note?: string,
+): void {
+  const pa = run.pfn * PAGE_SIZE;
+  const len = run.pages * PAGE_SIZE;
+  m.checker.idealFill(pa, len, value, wid); // the ideal memory first, as cpuAccessPage does
+  m.cache.fillPages(run.pfn, run.pfn + run.pages, run.va, value, wid);
+  m.checker.record("write", agent, pa, len, note);
+}
+
+/** Bytes a walk of CPU stores writes on one page piece: `buf[off..]`, and their one value or -1. */
+interface StoreSource {
+  readonly buf: Uint8Array;
+  readonly off: number;
+  readonly value: number;
+}
+
+/**
+ * CPU stores of `len` bytes at `va`, page piece by page piece (`source(done, n)` gives the bytes of
+ * each). Whole cacheable pages of one value, contiguous in virtual and physical space, are stored
+ * at once as one extent on a cache that keeps runs (one "write" event per page); the rest page by
+ * page. A fault BUGs after the stores before it, as the CPU would.
+ */
+function stores(
+  m: Machine,
+  va: number,
+  len: number,
+  agent: string,
+  source: (done: number, n: number) => StoreSource,
+): void {
+  const wid = m.checker.writerId(agent);
+  let run: (FillRun & { value: number; prot?: string }) | null = null;
+  const flush = (): void => {
+    if (!run) {
+      return;
+    }
+    if (run.prot) {
+      const pa = run.pfn * PAGE_SIZE;
+      const len = run.pages * PAGE_SIZE;
+      m.checker.idealFill(pa, len, run.value, wid);
+      m.memory.fill(pa, len, run.value);
+      m.checker.recordMapped(
+        "write-uncached",
+        agent,
+        pa,
+        len,
+        `${run.prot} mapping at va `,
+        run.va,
+      );
+    } else {
+      fillCached(m, run, run.value, agent, wid);
+    }
+    run = null;
+  };
+  let done = 0;
+  while (done < len) {
+    const a = va + done;
+    const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
+    let t = kernelTranslate(m, a);
+    if (!t) {
+      flush(); // the stores before the faulting page happened
+      t = translateOrDie(m, a, agent);
+    }
+    const src = source(done, n);
+    if (n === PAGE_SIZE && src.value >= 0 && t.prot !== "cacheable") {
+      // whole pages of one value through an uncached or write-combine mapping: memory at once
+      const r = run as (FillRun & { value: number; prot?: string }) | null;
+      if (
+        r &&
+        r.prot === t.prot &&
+        r.value === src.value &&
+        r.pfn + r.pages === t.pfn &&
+        r.va + r.pages * PAGE_SIZE === a
+      ) {
+        r.pages++;
+      } else {
+        flush();
+        run = { va: a, pfn: t.pfn, pages: 1, value: src.value, prot: t.prot };
+      }
+    } else if (n === PAGE_SIZE && src.value >= 0 && t.prot === "cacheable" && m.cache.runsEnabled) {
+      const r = run as (FillRun & { value: number; prot?: string }) | null;
+      if (
+        r &&
+        r.prot === undefined &&
+        r.value === src.value &&
+        r.pfn + r.pages === t.pfn &&
+        r.va + r.pages * PAGE_SIZE === a
+      ) {
+        r.pages++;
+      } else {
+        flush();
+        run = { va: a, pfn: t.pfn, pages: 1, value: src.value };
+      }
+    } else {
+      flush();
+      const pa = t.pfn * PAGE_SIZE + (a % PAGE_SIZE);
+      cpuAccessPage(m, a, pa, t.prot, KERNEL_ASID, true, src.buf, src.off, n, agent, wid);
+    }
+    done += n;
+  }
+  flush();
+}
+
+/**
+ * Fill `len` bytes at `va` with `value` (a CPU `memset`). Whole cacheable pages on a cache that keeps
+ * runs are stored as one extent, whatever their number; the rest page by page.
  *
  * **Kernel:** `memset()` through a kernel mapping.
  *
@@ -180,25 +331,38 @@ export function cpuMemset(
   len: number,
   agent: string = cpuAgent(m),
 ): void {
-  cpuWrite(m, va, new Uint8Array(len).fill(value), agent);
+  const page = new Uint8Array(Math.min(len, PAGE_SIZE)).fill(value);
+  stores(m, va, len, agent, () => ({ buf: page, off: 0, value }));
+  m.kernel.trace(agent, "cpu", "write", { va, len });
 }
 
-/** @internal `clear_page()` through the linear map (for `__GFP_ZERO`). */
-export function cpuZeroPage(m: Machine, pfn: number): void {
+/**
+ * @internal `clear_page()` of `count` pages from `pfn` through the linear map (for `__GFP_ZERO`):
+ * on a cache that keeps runs, one extent of dirty zero lines whatever the count.
+ */
+export function cpuZeroPages(m: Machine, pfn: number, count: number): void {
   const agent = cpuAgent(m);
-  const pa = pfn * PAGE_SIZE;
-  cpuAccessPage(
-    m,
-    PAGE_OFFSET + (pa - m.config.ramBase),
-    pa,
-    "cacheable",
-    KERNEL_ASID,
-    true,
-    ZERO_PAGE,
-    0,
-    PAGE_SIZE,
-    agent,
-    m.checker.writerId(agent),
-    "__GFP_ZERO clear_page",
-  );
+  const wid = m.checker.writerId(agent);
+  const va = PAGE_OFFSET + (pfn * PAGE_SIZE - m.config.ramBase);
+  if (m.cache.runsEnabled) {
+    fillCached(m, { va, pfn, pages: count }, 0, agent, wid, "__GFP_ZERO clear_page");
+    return;
+  }
+  for (let i = 0; i < count; i++) {
+    const pa = (pfn + i) * PAGE_SIZE;
+    cpuAccessPage(
+      m,
+      va + i * PAGE_SIZE,
+      pa,
+      "cacheable",
+      KERNEL_ASID,
+      true,
+      ZERO_PAGE,
+      0,
+      PAGE_SIZE,
+      agent,
+      wid,
+      "__GFP_ZERO clear_page",
+    );
+  }
 }

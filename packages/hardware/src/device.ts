@@ -34,7 +34,6 @@ import {
 } from "./iommu";
 import type { Machine } from "./machine";
 import { speculationPoint, type PhysRange } from "./speculation";
-import { INVALID_PHYS_ADDR, swiotlbOrigAddr } from "./swiotlb";
 import { dmaTransferNs } from "./timing";
 
 /**
@@ -405,11 +404,66 @@ function ranges(pieces: readonly Piece[]): PhysRange[] {
 
 /** The address the checker charges a device access to (the original for a bounce slot). */
 function charge(m: Machine, pa: number): number {
-  if (!m.swiotlb || pa < m.swiotlb.start || pa >= m.swiotlb.end) {
-    return pa;
+  return m.checker.chargedAddress(pa);
+}
+
+/**
+ * The `dma-read` / `dma-write` events of consecutive pieces, recorded as one range when nothing else
+ * is recorded between them (one event per page piece, numbered as if recorded piece by piece).
+ */
+class PieceEvents {
+  private pa = -1;
+  private len = 0;
+  private addr = 0;
+
+  constructor(
+    private readonly m: Machine,
+    private readonly kind: "dma-read" | "dma-write",
+    private readonly agent: string,
+  ) {}
+
+  add(pa: number, len: number, addr: number): void {
+    if (this.pa >= 0 && this.pa + this.len === pa && this.addr + this.len === addr) {
+      this.len += len;
+      return;
+    }
+    this.flush();
+    this.pa = pa;
+    this.len = len;
+    this.addr = addr;
   }
-  const o = swiotlbOrigAddr(m, pa);
-  return o === INVALID_PHYS_ADDR ? pa : o;
+
+  /** Record what is pending (before any other event). */
+  flush(): void {
+    if (this.pa >= 0) {
+      this.m.checker.record(this.kind, this.agent, this.pa, this.len, undefined, this.addr);
+      this.pa = -1;
+    }
+  }
+}
+
+/**
+ * Whether a coherent read of `pieces` takes its data from the clean CPU lines it hits (the
+ * platform's `snoopClean`; with `choice`, a choice point of kind `"snoop"` — option 0 memory, 1 the
+ * cache — offered when a clean line it hits differs from memory, the only case where it matters).
+ */
+function snoopsClean(m: Machine, pieces: readonly Piece[]): boolean {
+  switch (m.config.snoopClean) {
+    case "memory":
+      return false;
+    case "cache":
+      return true;
+    case "choice": {
+      m.kernel.sched.current.position++; // a site, whether or not it offers the choice
+      const hit = pieces.some((p) => p.pa >= 0 && m.cache.cleanDiffers(p.pa, p.len));
+      return hit && m.kernel.choice.choose("snoop", 2) === 1;
+    }
+  }
+}
+
+/** Whether the CPU caches any line of physical page `pfn` (a snoop would then record events). */
+function cached(m: Machine, pa: number): boolean {
+  return m.cache.aliasEntries(Math.floor(pa / PAGE_SIZE)).length > 0;
 }
 
 /**
@@ -433,17 +487,26 @@ export function deviceRead(dev: Device, dma: number, len: number): Uint8Array {
   if (!dev.coherent) {
     speculationPoint(m, ranges(pieces), "before-read", dev.agent);
   }
+  const clean = dev.coherent && snoopsClean(m, pieces);
   const agent = dev.agent;
   const segs: CheckSegment[] = [];
+  const events = new PieceEvents(m, "dma-read", agent);
   for (const p of pieces) {
     if (p.pa < 0) {
       continue;
     }
     m.memory.readPage(p.pa, out, p.off, p.len);
-    if (dev.coherent) {
-      m.cache.snoopRead(p.pa, out, p.off, p.len, agent);
+    if (dev.coherent && cached(m, p.pa)) {
+      events.flush();
+      m.cache.snoopRead(p.pa, out, p.off, p.len, agent, clean);
     }
     const c = charge(m, p.pa);
+    if (c === p.pa) {
+      events.add(p.pa, p.len, dma + p.off);
+      segs.push({ pa: c, actual: p.pa, off: p.off, len: p.len });
+      continue;
+    }
+    events.flush();
     m.checker.record(
       "dma-read",
       agent,
@@ -463,6 +526,7 @@ export function deviceRead(dev: Device, dma: number, len: number): Uint8Array {
     }
     segs.push({ pa: c, actual: p.pa, off: p.off, len: p.len });
   }
+  events.flush();
   m.checker.checkRead(agent, out, segs, { address: dma, space: `dma (${dev.name})` });
   m.kernel.traceSpan(agent, "dma", "read", dmaTransferNs(len), { dma, len });
   return out;
@@ -479,8 +543,32 @@ export function deviceRead(dev: Device, dma: number, len: number): Uint8Array {
  * **Locking:** any context.
  */
 export function deviceWrite(dev: Device, dma: number, data: Uint8Array): number {
+  return deviceStore(dev, dma, data.length, data, 0);
+}
+
+/**
+ * The device writes `len` bytes of `value` at DMA address `dma`: {@link deviceWrite} of those bytes,
+ * without building them (whole pages of one value cost one extent in memory and the ideal memory).
+ * A range error or IOMMU fault is found before anything is stored, whatever `len`.
+ *
+ * **Kernel:** none (hardware: a DMA write transaction, e.g. a DMA engine's fill).
+ *
+ * **Locking:** any context.
+ */
+export function deviceMemset(dev: Device, dma: number, value: number, len: number): number {
+  return deviceStore(dev, dma, len, null, value);
+}
+
+/** A device write of `data`, or of `len` bytes of `value` when `data` is null. */
+function deviceStore(
+  dev: Device,
+  dma: number,
+  len: number,
+  data: Uint8Array | null,
+  value: number,
+): number {
   const m = dev.machine;
-  const pieces = translate(dev, dma, data.length, true);
+  const pieces = translate(dev, dma, len, true);
   if (!pieces) {
     return 0;
   }
@@ -491,43 +579,53 @@ export function deviceWrite(dev: Device, dma: number, data: Uint8Array): number 
   }
   const agent = dev.agent;
   const wid = m.checker.writerId(agent);
+  const events = new PieceEvents(m, "dma-write", agent);
+  /** Store bytes `[off, off + n)` of the write at `pa` in memory (`ideal`: the ideal memory). */
+  const store = (pa: number, off: number, n: number, ideal: boolean): void => {
+    if (data) {
+      if (ideal) {
+        m.checker.idealWritePage(pa, data, off, n, wid);
+      } else {
+        m.memory.writePage(pa, data, off, n);
+      }
+    } else if (ideal) {
+      m.checker.idealFill(pa, n, value, wid);
+    } else {
+      m.memory.fill(pa, n, value);
+    }
+  };
   let written = 0;
   for (const p of pieces) {
     if (p.pa < 0) {
       continue;
     }
-    if (dev.coherent) {
+    if (dev.coherent && cached(m, p.pa)) {
+      events.flush();
       m.cache.snoopWrite(p.pa, p.len, agent);
     }
-    m.memory.writePage(p.pa, data, p.off, p.len);
-    m.checker.idealWritePage(p.pa, data, p.off, p.len, wid);
+    store(p.pa, p.off, p.len, false);
+    store(p.pa, p.off, p.len, true);
     const c = charge(m, p.pa);
-    if (c !== p.pa) {
-      for (let done = 0; done < p.len;) {
-        const a = c + done;
-        const n = Math.min(p.len - done, PAGE_SIZE - (a % PAGE_SIZE));
-        m.checker.idealWritePage(a, data, p.off + done, n, wid);
-        m.checker.record("dma-write", agent, a, n, `through bounce slot ${hexAddr(p.pa + done)}`);
-        done += n;
-      }
+    if (c === p.pa) {
+      events.add(p.pa, p.len, dma + p.off);
+      written += p.len;
+      continue;
     }
-    m.checker.record(
-      "dma-write",
-      agent,
-      p.pa,
-      p.len,
-      c !== p.pa ? `bounce slot for ${hexAddr(c)}` : undefined,
-      dma + p.off,
-    );
+    events.flush();
+    for (let done = 0; done < p.len;) {
+      const a = c + done;
+      const n = Math.min(p.len - done, PAGE_SIZE - (a % PAGE_SIZE));
+      store(a, p.off + done, n, true);
+      m.checker.record("dma-write", agent, a, n, `through bounce slot ${hexAddr(p.pa + done)}`);
+      done += n;
+    }
+    m.checker.record("dma-write", agent, p.pa, p.len, `bounce slot for ${hexAddr(c)}`, dma + p.off);
     written += p.len;
   }
+  events.flush();
   if (!dev.coherent) {
     speculationPoint(m, rs, "after-write", dev.agent);
   }
-  m.kernel.traceSpan(agent, "dma", "write", dmaTransferNs(data.length), {
-    dma,
-    len: data.length,
-    written,
-  });
+  m.kernel.traceSpan(agent, "dma", "write", dmaTransferNs(len), { dma, len, written });
   return written;
 }

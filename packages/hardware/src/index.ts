@@ -8,6 +8,7 @@
  * @packageDocumentation
  */
 export {
+  PLATFORM_ALIASES,
   PLATFORM_PRESETS,
   listPlatforms,
   resolvePlatform,
@@ -16,6 +17,7 @@ export {
   type CachePolicy,
   type PlatformConfig,
   type PlatformName,
+  type SnoopClean,
 } from "./platform";
 export {
   HARDWARE_MODULE,
@@ -35,11 +37,13 @@ export {
 } from "./checker";
 export {
   CachePage,
+  CacheRun,
   DataCache,
   KERNEL_ASID,
   LINE_CLEAN,
   LINE_DIRTY,
   LINE_INVALID,
+  type CacheEntry,
   type CacheOp,
 } from "./cache";
 export {
@@ -97,6 +101,7 @@ export {
   pageToPhys,
   pfnToPage,
   physToPage,
+  totalramPages,
   type ZoneName,
 } from "./page_alloc";
 export {
@@ -127,7 +132,7 @@ export {
 } from "./cma";
 export { VmArea, findVmArea, vmallocToPfn, vmap, vunmap } from "./vmalloc";
 export { cpuAgent, cpuMemset, cpuRead, cpuWrite, kernelTranslate, type KernelMapping } from "./cpu";
-export { asidOf, userRead, userWrite } from "./uaccess";
+export { asidOf, userMemset, userRead, userWrite } from "./uaccess";
 export {
   archDmaCacheInv,
   archDmaCacheWback,
@@ -160,6 +165,7 @@ export {
   DMA_BIT_MASK,
   Device,
   addDevice,
+  deviceMemset,
   deviceRead,
   deviceWrite,
   dmaToPhys,

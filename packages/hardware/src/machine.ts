@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  KERN_WARNING,
   KernelError,
   PAGE_SIZE,
   defineSubsys,
@@ -25,7 +26,7 @@ import { Hasher } from "./internal/hash";
 import type { IommuDomain } from "./iommu";
 import { PageAllocator } from "./page_alloc";
 import { PhysMemory } from "./physmem";
-import { resolvePlatform, type PlatformConfig } from "./platform";
+import { PLATFORM_ALIASES, resolvePlatform, type PlatformConfig } from "./platform";
 import { tickPoint } from "./speculation";
 import { IO_TLB_SIZE, IoTlbPool } from "./swiotlb";
 import { VmallocSpace } from "./vmalloc";
@@ -98,6 +99,10 @@ export class Machine {
     );
     this.cache = new DataCache(this.memory, this.checker, config);
     this.swiotlb = this.placeSwiotlb();
+    const pool = this.swiotlb;
+    if (pool) {
+      this.checker.learnAliases((pa) => pool.origAddr(pa));
+    }
     const reserved = this.swiotlb ? [{ start: this.swiotlb.start, end: this.swiotlb.end }] : [];
     this.pageAlloc = new PageAllocator(kernel, config, reserved);
     this.configHash = hashText(digestValue(config));
@@ -229,6 +234,13 @@ export function createMachine(
   }
   const m = new Machine(kernel, resolvePlatform(platform, overrides));
   state.machine = m;
+  const renamed = typeof platform === "string" ? PLATFORM_ALIASES[platform] : undefined;
+  if (renamed) {
+    kernel.printk(
+      KERN_WARNING,
+      `dmasim: platform "${platform as string}" is now "${renamed}" (it models an aliasing VIPT data cache, which is ARMv6; use "armv7" for ARMv7, whose data cache behaves as PIPT)`,
+    );
+  }
   return m;
 }
 

@@ -25,9 +25,10 @@ import {
   WARN_ON,
   WARN_ON_ONCE,
   might_sleep,
+  mulberry32,
   type Kernel,
 } from "@dmasim/kernel";
-import { cpuZeroPage } from "./cpu";
+import { cpuZeroPages } from "./cpu";
 import {
   __GFP_DMA,
   __GFP_DMA32,
@@ -37,7 +38,17 @@ import {
   gfpString,
   type GfpFlags,
 } from "./gfp";
-import { HashSum, Hasher, type HashPair } from "./internal/hash";
+import { ALLOC_EVENT, AllocatorHash } from "./internal/alloc_hash";
+import {
+  FreeArea,
+  FreeOrders,
+  PageStates,
+  bootImage,
+  bootKey,
+  type BootImage,
+  type ZoneImage,
+} from "./internal/boot_image";
+import type { HashPair } from "./internal/hash";
 import type { Machine } from "./machine";
 import { physToVirt, virtToPhys } from "./memory";
 import type { PlatformConfig } from "./platform";
@@ -59,17 +70,15 @@ export type ZoneName = "DMA" | "DMA32" | "Normal";
  */
 export class Page {
   private ord = 0;
-  /** The allocator's sum of page orders (for its state digest), once tracked. */
-  private orders: HashSum | null = null;
+  /** The allocator's digest part, which counts page orders, once tracked. */
+  private orders: AllocatorHash | null = null;
 
   constructor(readonly pfn: number) {}
 
-  /** @internal keep `orders` current with this page's order from now on */
-  trackOrder(orders: HashSum): void {
+  /** @internal keep the allocator's digest part current with this page's order from now on */
+  trackOrder(orders: AllocatorHash): void {
     this.orders = orders;
-    if (this.ord !== 0) {
-      orders.add(pageOrderHash(this.pfn, this.ord));
-    }
+    orders.pageOrder(this.pfn, 0, this.ord);
   }
 
   /** The order of the allocation this page heads (0 for a single or split page). */
@@ -79,12 +88,7 @@ export class Page {
 
   set order(order: number) {
     if (this.orders && order !== this.ord) {
-      if (this.ord !== 0) {
-        this.orders.remove(pageOrderHash(this.pfn, this.ord));
-      }
-      if (order !== 0) {
-        this.orders.add(pageOrderHash(this.pfn, order));
-      }
+      this.orders.pageOrder(this.pfn, this.ord, order);
     }
     this.ord = order;
   }
@@ -95,182 +99,12 @@ export class Page {
   }
 }
 
-function pageOrderHash(pfn: number, order: number): HashPair {
-  return new Hasher().num(pfn).num(order).done();
-}
-
 const FREE = 0;
 const TAIL = 1;
 const HEAD0 = 2; // HEAD0 + order
 const RESERVED = 255;
 /** A free page of a CMA area: in the buddy allocator as MIGRATE_CMA, handed out only by cma_alloc. */
 const CMA_FREE = 254;
-const SECTION_SHIFT = 9;
-const SECTION_PAGES = 1 << SECTION_SHIFT;
-
-/**
- * One free list of a zone, as the boot image left it plus what happened since. The boot part is a
- * window `[lo, hi)` of the image's list, shared by every machine booted from that image and never
- * written (blocks taken out of the middle are remembered in `gone`); blocks freed since boot sit in
- * a linked list of their own, ahead of every boot block (a free pushes at the head). The order of
- * the whole list is exactly that of one linked list with the same history.
- */
-class FreeArea {
-  private lo = 0;
-  private hi: number;
-  /** Boot blocks taken from inside the window (skipped lazily). */
-  private gone: Set<number> | null = null;
-  private baseLive: number;
-  private topHead = -1;
-  private topTail = -1;
-  private topCount = 0;
-  private readonly next = new Map<number, number>();
-  private readonly prev = new Map<number, number>();
-
-  constructor(private readonly base: Int32Array = EMPTY) {
-    this.hi = base.length;
-    this.baseLive = base.length;
-  }
-
-  get count(): number {
-    return this.topCount + this.baseLive;
-  }
-
-  get head(): number {
-    if (this.topCount > 0) {
-      return this.topHead;
-    }
-    this.trim();
-    return this.baseLive > 0 ? this.base[this.lo]! : -1;
-  }
-
-  get tail(): number {
-    if (this.baseLive > 0) {
-      this.trim();
-      return this.base[this.hi - 1]!;
-    }
-    return this.topTail;
-  }
-
-  /** Every block, head first. */
-  *blocks(): Generator<number> {
-    for (let b = this.topHead; b >= 0; b = this.next.get(b) ?? -1) {
-      yield b;
-    }
-    for (let i = this.lo; i < this.hi; i++) {
-      const b = this.base[i]!;
-      if (!this.gone?.has(b)) {
-        yield b;
-      }
-    }
-  }
-
-  /** Skip taken boot blocks at both ends of the window. */
-  private trim(): void {
-    const gone = this.gone;
-    if (!gone || gone.size === 0) {
-      return;
-    }
-    while (this.lo < this.hi && gone.delete(this.base[this.lo]!)) {
-      this.lo++;
-    }
-    while (this.lo < this.hi && gone.delete(this.base[this.hi - 1]!)) {
-      this.hi--;
-    }
-  }
-
-  pushHead(pfn: number): void {
-    this.prev.set(pfn, -1);
-    this.next.set(pfn, this.topHead);
-    if (this.topHead >= 0) {
-      this.prev.set(this.topHead, pfn);
-    } else {
-      this.topTail = pfn;
-    }
-    this.topHead = pfn;
-    this.topCount++;
-  }
-
-  remove(pfn: number): void {
-    if (this.next.has(pfn)) {
-      this.removeTop(pfn);
-      return;
-    }
-    this.baseLive--;
-    this.trim();
-    if (this.lo < this.hi && this.base[this.lo] === pfn) {
-      this.lo++;
-    } else if (this.lo < this.hi && this.base[this.hi - 1] === pfn) {
-      this.hi--;
-    } else {
-      (this.gone ??= new Set()).add(pfn);
-    }
-  }
-
-  private removeTop(pfn: number): void {
-    const p = this.prev.get(pfn) ?? -1;
-    const n = this.next.get(pfn) ?? -1;
-    if (p >= 0) {
-      this.next.set(p, n);
-    } else {
-      this.topHead = n;
-    }
-    if (n >= 0) {
-      this.prev.set(n, p);
-    } else {
-      this.topTail = p;
-    }
-    this.prev.delete(pfn);
-    this.next.delete(pfn);
-    this.topCount--;
-  }
-}
-
-const EMPTY = new Int32Array(0);
-
-/**
- * The order of every free block of a zone by its first pfn: the boot image's (shared, read only)
- * with this machine's changes over it.
- */
-class FreeOrders {
-  private readonly own = new Map<number, number>();
-
-  constructor(private readonly base: ReadonlyMap<number, number> = new Map()) {}
-
-  get(pfn: number): number | undefined {
-    const o = this.own.get(pfn);
-    if (o !== undefined) {
-      return o < 0 ? undefined : o;
-    }
-    return this.base.get(pfn);
-  }
-
-  set(pfn: number, order: number): void {
-    this.own.set(pfn, order);
-  }
-
-  delete(pfn: number): void {
-    if (this.base.has(pfn)) {
-      this.own.set(pfn, -1);
-    } else {
-      this.own.delete(pfn);
-    }
-  }
-
-  /** Every entry (for taking a boot image). */
-  *entries(): Generator<[number, number]> {
-    for (const [pfn, o] of this.base) {
-      if (!this.own.has(pfn)) {
-        yield [pfn, o];
-      }
-    }
-    for (const [pfn, o] of this.own) {
-      if (o >= 0) {
-        yield [pfn, o];
-      }
-    }
-  }
-}
 
 /**
  * One memory zone with its buddy free lists.
@@ -321,69 +155,6 @@ export class Zone {
   }
 }
 
-/** mulberry32: the boot-time fragmentation pattern (deterministic, not a choice). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A zone as boot left it. Shared by every machine booted from the same image; never written. */
-interface ZoneImage {
-  readonly name: ZoneName;
-  readonly startPfn: number;
-  readonly endPfn: number;
-  /** Each order's free list, head first. */
-  readonly lists: readonly Int32Array[];
-  readonly freeOrder: ReadonlyMap<number, number>;
-  readonly freePages: number;
-  readonly managedPages: number;
-}
-
-/**
- * The page allocator right after boot: what the zones, the boot-time fragmentation and the reserved
- * ranges make of a platform. It is a pure function of the fields named by {@link bootKey}, and costs
- * milliseconds to compute (thousands of scattered pages are freed one by one), so it is computed
- * once per distinct key and shared, read only, by every machine booted with that key: machines keep
- * their own changes over it (see {@link FreeArea}, {@link FreeOrders} and `PageAllocator.setState`),
- * so two machines never share anything mutable. Its objects are frozen; its typed arrays and maps
- * are reachable only through private fields of the classes above, which never write them.
- */
-interface BootImage {
-  readonly zones: readonly ZoneImage[];
-  /** Per-page state by section. */
-  readonly state: ReadonlyMap<number, Uint8Array>;
-}
-
-/**
- * Boot images by {@link bootKey}, at most {@link BOOT_IMAGES_MAX} (the oldest is dropped). The one
- * module-level cache of the hardware layer: its values are immutable (see {@link BootImage}), so it
- * changes nothing a machine sees, only how fast a machine boots.
- */
-const BOOT_IMAGES = new Map<string, BootImage>();
-const BOOT_IMAGES_MAX = 16;
-
-/** Everything a boot image depends on. */
-function bootKey(
-  config: PlatformConfig,
-  reserved: readonly { start: number; end: number }[],
-): string {
-  return JSON.stringify([
-    config.ramBase,
-    config.ramSize,
-    config.zoneDmaLimit,
-    config.zoneDma32,
-    config.fragmentation,
-    config.seed,
-    reserved.map((r) => [r.start, r.end]),
-  ]);
-}
-
 /**
  * The zones and their buddy allocators, and per-page allocation state.
  *
@@ -394,16 +165,12 @@ function bootKey(
 export class PageAllocator {
   /** Zones from low to high addresses. */
   readonly zones: Zone[] = [];
-  /** Per-page state sections this machine wrote (copies of the boot image's, or new). */
-  private readonly state = new Map<number, Uint8Array>();
-  /** The boot image's sections (read only). */
-  private readonly bootState: ReadonlyMap<number, Uint8Array>;
+  /** Per-page allocation state (free, head of order n, tail, reserved, free CMA). */
+  private readonly state: PageStates;
   private readonly pageObjs = new Map<number, Page>();
-  /** A running hash of the allocation events since boot (for the state digest). */
-  private events: HashPair = [0, 0];
+  /** The allocator's part of the state digest (events since boot, page orders). */
+  private readonly hash = new AllocatorHash();
   private booted = false;
-  /** The orders of the page objects whose order is not 0. */
-  private readonly orders = new HashSum();
 
   /**
    * @param fromScratch - @internal boot without the shared boot image (to make one)
@@ -415,23 +182,17 @@ export class PageAllocator {
     fromScratch = false,
   ) {
     if (fromScratch) {
-      this.bootState = new Map();
+      this.state = new PageStates();
       this.boot(reserved);
       return;
     }
-    const key = bootKey(config, reserved);
-    let image = BOOT_IMAGES.get(key);
-    if (!image) {
-      image = new PageAllocator(kernel, config, reserved, true).image();
-      if (BOOT_IMAGES.size >= BOOT_IMAGES_MAX) {
-        BOOT_IMAGES.delete(BOOT_IMAGES.keys().next().value as string);
-      }
-      BOOT_IMAGES.set(key, image);
-    }
+    const image = bootImage(bootKey(config, reserved), () =>
+      new PageAllocator(kernel, config, reserved, true).image(),
+    );
     for (const z of image.zones) {
       this.zones.push(new Zone(z.name, z.startPfn, z.endPfn, z));
     }
-    this.bootState = image.state;
+    this.state = new PageStates(image.state);
     this.booted = true;
   }
 
@@ -457,9 +218,9 @@ export class PageAllocator {
       }
     }
     for (const r of reserved) {
-      this.markRange(r.start / PAGE_SIZE, r.end / PAGE_SIZE, RESERVED);
+      this.state.setRange(r.start / PAGE_SIZE, r.end / PAGE_SIZE, RESERVED);
     }
-    const rand = prng(config.seed);
+    const rand = mulberry32(config.seed); // the boot-time fragmentation pattern (not a choice)
     for (const zone of this.zones) {
       this.initZone(zone, reserved);
       this.fragment(zone, rand);
@@ -479,21 +240,14 @@ export class PageAllocator {
         managedPages: z.managedPages,
       }),
     );
-    return Object.freeze({ zones: Object.freeze(zones), state: new Map(this.state) });
+    return Object.freeze({ zones: Object.freeze(zones), state: this.state.sections() });
   }
 
-  /** Chain one event (`op`: 1 take, 2 free, 3 split) into the running hash. */
-  private event(op: number, zone: Zone, pfn: number, order: number): void {
-    if (!this.booted) {
-      return;
+  /** Chain one event into the running hash (not while booting: boot follows from the config). */
+  private event(op: number, ...args: (number | string)[]): void {
+    if (this.booted) {
+      this.hash.chain(op, ...args);
     }
-    this.events = new Hasher()
-      .pair(this.events)
-      .word(op)
-      .str(zone.name)
-      .num(pfn)
-      .word(order)
-      .done();
   }
 
   /**
@@ -506,7 +260,7 @@ export class PageAllocator {
    * @internal
    */
   get eventHash(): HashPair {
-    return new Hasher().pair(this.events).pair(this.orders.value).done();
+    return this.hash.value;
   }
 
   private initZone(zone: Zone, reserved: readonly { start: number; end: number }[]): void {
@@ -565,40 +319,11 @@ export class PageAllocator {
     }
     for (const pfn of pages) {
       if (rand() < this.config.fragmentation) {
-        this.setState(pfn, RESERVED);
+        this.state.set(pfn, RESERVED);
         zone.managedPages--;
       } else {
         this.freeBlock(zone, pfn, 0);
       }
-    }
-  }
-
-  // ---- per-page state ----------------------------------------------------------------------
-
-  /** Set a page's state; the first write to a section of the boot image copies that section. */
-  private setState(pfn: number, v: number): void {
-    const sec = Math.floor(pfn / SECTION_PAGES);
-    const i = pfn - sec * SECTION_PAGES;
-    let a = this.state.get(sec);
-    if (!a) {
-      const boot = this.bootState.get(sec);
-      if ((boot?.[i] ?? FREE) === v) {
-        return;
-      }
-      a = boot ? boot.slice() : new Uint8Array(SECTION_PAGES);
-      this.state.set(sec, a);
-    }
-    a[i] = v;
-  }
-
-  private getState(pfn: number): number {
-    const sec = Math.floor(pfn / SECTION_PAGES);
-    return (this.state.get(sec) ?? this.bootState.get(sec))?.[pfn - sec * SECTION_PAGES] ?? FREE;
-  }
-
-  private markRange(start: number, end: number, v: number): void {
-    for (let pfn = start; pfn < end; pfn++) {
-      this.setState(pfn, v);
     }
   }
 
@@ -607,18 +332,18 @@ export class PageAllocator {
    * free: the kernel keeps it in the buddy allocator as a MIGRATE_CMA page.
    */
   isFree(pfn: number): boolean {
-    const s = this.getState(pfn);
+    const s = this.state.get(pfn);
     return this.zoneOf(pfn) !== undefined && (s === FREE || s === CMA_FREE);
   }
 
   /** Whether `pfn` belongs to a CMA area and is not allocated from it. */
   isCmaFree(pfn: number): boolean {
-    return this.getState(pfn) === CMA_FREE;
+    return this.state.get(pfn) === CMA_FREE;
   }
 
   /** Whether `pfn` was reserved at boot (boot allocations, the swiotlb pool). */
   isReserved(pfn: number): boolean {
-    return this.getState(pfn) === RESERVED;
+    return this.state.get(pfn) === RESERVED;
   }
 
   /** The zone holding `pfn`. */
@@ -631,7 +356,7 @@ export class PageAllocator {
     let p = this.pageObjs.get(pfn);
     if (!p) {
       p = new Page(pfn);
-      p.trackOrder(this.orders);
+      p.trackOrder(this.hash);
       this.pageObjs.set(pfn, p);
     }
     return p;
@@ -678,11 +403,9 @@ export class PageAllocator {
       for (let h = o; h > order; h--) {
         zone.addFree(pfn + (1 << (h - 1)), h - 1);
       }
-      this.setState(pfn, HEAD0 + order);
-      for (let i = 1; i < 1 << order; i++) {
-        this.setState(pfn + i, TAIL);
-      }
-      this.event(1, zone, pfn, order);
+      this.state.set(pfn, HEAD0 + order);
+      this.state.setRange(pfn + 1, pfn + (1 << order), TAIL);
+      this.event(ALLOC_EVENT.take, zone.name, pfn, order);
       return pfn;
     }
     return -1;
@@ -690,10 +413,8 @@ export class PageAllocator {
 
   /** Give a block back, merging with free buddies. */
   freeBlock(zone: Zone, pfn: number, order: number): void {
-    this.event(2, zone, pfn, order);
-    for (let i = 0; i < 1 << order; i++) {
-      this.setState(pfn + i, FREE);
-    }
+    this.event(ALLOC_EVENT.free, zone.name, pfn, order);
+    this.state.setRange(pfn, pfn + (1 << order), FREE);
     while (order < MAX_PAGE_ORDER) {
       const buddy = pfn ^ (1 << order);
       if (
@@ -712,16 +433,14 @@ export class PageAllocator {
 
   /** The order of the allocated block headed by `pfn`, or -1 (free, tail, reserved). */
   allocatedOrder(pfn: number): number {
-    const s = this.getState(pfn);
+    const s = this.state.get(pfn);
     return s >= HEAD0 && s < RESERVED ? s - HEAD0 : -1;
   }
 
   /** @internal mark a head's pages as separate order-0 allocations (`split_page`). */
   split(pfn: number, order: number): void {
-    this.events = new Hasher().pair(this.events).word(3).num(pfn).word(order).done();
-    for (let i = 0; i < 1 << order; i++) {
-      this.setState(pfn + i, HEAD0);
-    }
+    this.event(ALLOC_EVENT.split, pfn, order);
+    this.state.setRange(pfn, pfn + (1 << order), HEAD0);
   }
 
   /** The free block `[head, head + 2^order)` that holds `pfn`, or undefined. */
@@ -773,8 +492,8 @@ export class PageAllocator {
       this.giveBack(zone, end, blockEnd);
       pfn = blockEnd;
     }
-    this.markRange(start, end, CMA_FREE);
-    this.events = new Hasher().pair(this.events).word(4).num(start).num(end).done();
+    this.state.setRange(start, end, CMA_FREE);
+    this.event(ALLOC_EVENT.cmaReserve, start, end);
   }
 
   /** Return `[from, to)` (the part of a split block outside a CMA range) to the free lists. */
@@ -797,13 +516,8 @@ export class PageAllocator {
    * @internal for mm/cma.c
    */
   setCmaRange(start: number, end: number, allocated: boolean): void {
-    this.markRange(start, end, allocated ? HEAD0 : CMA_FREE);
-    this.events = new Hasher()
-      .pair(this.events)
-      .word(allocated ? 5 : 6)
-      .num(start)
-      .num(end)
-      .done();
+    this.state.setRange(start, end, allocated ? HEAD0 : CMA_FREE);
+    this.event(allocated ? ALLOC_EVENT.cmaAlloc : ALLOC_EVENT.cmaFree, start, end);
   }
 
   /** How a state digest names the allocator when another layer holds it (never walked). */
@@ -814,6 +528,11 @@ export class PageAllocator {
   /** Free pages over all zones. */
   get freePages(): number {
     return this.zones.reduce((n, z) => n + z.freePages, 0);
+  }
+
+  /** Pages the allocator manages (RAM minus what boot reserved). */
+  get managedPages(): number {
+    return this.zones.reduce((n, z) => n + z.managedPages, 0);
   }
 }
 
@@ -859,9 +578,7 @@ export function allocPages(m: Machine, order: number, gfp: GfpFlags): Page | nul
       const page = m.pageAlloc.page(pfn);
       page.order = order;
       if (gfp & __GFP_ZERO) {
-        for (let i = 0; i < 1 << order; i++) {
-          cpuZeroPage(m, pfn + i);
-        }
+        cpuZeroPages(m, pfn, 1 << order);
       }
       return page;
     }
@@ -968,6 +685,19 @@ export function freePagesExact(m: Machine, va: number, size: number): void {
   for (let i = 0; i < Math.ceil(size / PAGE_SIZE); i++) {
     freePages(m, m.pageAlloc.page(pfn + i), 0);
   }
+}
+
+/**
+ * The pages of RAM the page allocator manages (all of RAM but what boot reserved: the kernel image,
+ * the swiotlb pool, boot allocations). A request for more than this can never succeed, which is how
+ * the kernel's size checks (`dma_heap_buffer_alloc()`, `kvmalloc()`) refuse it at once.
+ *
+ * **Kernel:** `totalram_pages()`.
+ *
+ * **Locking:** none.
+ */
+export function totalramPages(m: Machine): number {
+  return m.pageAlloc.managedPages;
 }
 
 /**

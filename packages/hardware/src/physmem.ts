@@ -1,14 +1,14 @@
 /**
- * Physical memory (DRAM): one bank of RAM, stored sparsely. A page costs host memory only once it
- * is written; unwritten pages read as zeroes.
+ * Physical memory (DRAM): one bank of RAM, stored as extents. A run of whole pages that hold one
+ * byte value (zeroes, a fill) costs one run whatever its size; a page costs host memory (a slot)
+ * only once it holds different bytes; unwritten pages read as zeroes.
  *
  * **Kernel:** none (hardware: DRAM behind the point of coherency; what a non-coherent device sees).
  *
  * @module
  */
-import { PAGE_SIZE } from "@dmasim/kernel";
-import { PageHashes, type HashPair } from "./internal/hash";
-import { PageStore } from "./internal/pagestore";
+import type { HashPair } from "@dmasim/kernel";
+import { ByteStore } from "./internal/bytestore";
 
 /**
  * The machine's RAM as devices and write-backs see it ("memory" in DESIGN.md, the PoC view).
@@ -18,14 +18,7 @@ import { PageStore } from "./internal/pagestore";
  * **Locking:** none (hardware; callers serialise through the simulator's single thread).
  */
 export class PhysMemory {
-  private readonly store = new PageStore();
-  private readonly pages = new Map<number, number>();
-  private readonly hashes = new PageHashes(PAGE_SIZE / 4, (pfn) => {
-    const slot = this.pages.get(pfn);
-    return slot === undefined
-      ? null
-      : { words: this.store.words(slot), from: this.store.wordOffset(slot) };
-  });
+  private readonly bytes = new ByteStore();
 
   constructor(
     /** First physical address of RAM. */
@@ -46,60 +39,50 @@ export class PhysMemory {
 
   /** Read `len` bytes at `pa` (within one page) into `dst[dstOff..]`. */
   readPage(pa: number, dst: Uint8Array, dstOff: number, len: number): void {
-    const pfn = Math.floor(pa / PAGE_SIZE);
-    const slot = this.pages.get(pfn);
-    if (slot === undefined) {
-      dst.fill(0, dstOff, dstOff + len);
-      return;
-    }
-    const off = this.store.offset(slot) + (pa - pfn * PAGE_SIZE);
-    dst.set(this.store.array(slot).subarray(off, off + len), dstOff);
+    this.bytes.readPage(pa, dst, dstOff, len);
   }
 
   /** Write `len` bytes of `src[srcOff..]` at `pa` (within one page). */
   writePage(pa: number, src: Uint8Array, srcOff: number, len: number): void {
-    const pfn = Math.floor(pa / PAGE_SIZE);
-    this.hashes.touch(pfn, pa - pfn * PAGE_SIZE, len);
-    let slot = this.pages.get(pfn);
-    if (slot === undefined) {
-      slot = this.store.alloc(false);
-      this.pages.set(pfn, slot);
-    }
-    const off = this.store.offset(slot) + (pa - pfn * PAGE_SIZE);
-    this.store.array(slot).set(src.subarray(srcOff, srcOff + len), off);
+    this.bytes.writePage(pa, src, srcOff, len);
+  }
+
+  /** Fill `len` bytes at `pa` (any range) with `value`: whole pages become one run, no storage. */
+  fill(pa: number, len: number, value: number): void {
+    this.bytes.fill(pa, len, value);
   }
 
   /** Read any range (may cross pages). */
   read(pa: number, len: number): Uint8Array {
-    const out = new Uint8Array(len);
-    let done = 0;
-    while (done < len) {
-      const a = pa + done;
-      const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
-      this.readPage(a, out, done, n);
-      done += n;
-    }
-    return out;
+    return this.bytes.read(pa, len);
   }
 
   /** Write any range (may cross pages). */
   write(pa: number, data: Uint8Array): void {
-    let done = 0;
-    while (done < data.length) {
-      const a = pa + done;
-      const n = Math.min(data.length - done, PAGE_SIZE - (a % PAGE_SIZE));
-      this.writePage(a, data, done, n);
-      done += n;
-    }
+    this.bytes.write(pa, data);
+  }
+
+  /** The byte every byte of page `pfn` holds, or -1 when the page holds different bytes. */
+  uniformByte(pfn: number): number {
+    return this.bytes.uniformByte(pfn);
   }
 
   /**
-   * A hash of the contents of RAM, independent of the order pages were first written; a page of
-   * zeroes counts as untouched. Costs the pages written since the last call.
+   * The pages `[p0, p1)` as pieces `[start, end, value]`: `value` is the byte the whole piece holds,
+   * or -1 for a single page of different bytes. Costs the extents in the range.
+   * @internal
+   */
+  pieces(p0: number, p1: number): [number, number, number][] {
+    return this.bytes.pieces(p0, p1);
+  }
+
+  /**
+   * A hash of the contents of RAM, independent of the order and the granularity in which they were
+   * written; costs the pages written since the last call.
    * @internal
    */
   contentHash(): HashPair {
-    return this.hashes.digest();
+    return this.bytes.contentHash();
   }
 
   /** How a state digest names this part of the machine when another layer holds it (never walked). */
@@ -107,13 +90,13 @@ export class PhysMemory {
     return "ram";
   }
 
-  /** Pages that hold host memory. */
+  /** Pages that hold host memory of their own (not part of a uniform run). */
   get touchedPages(): number {
-    return this.pages.size;
+    return this.bytes.slotPages;
   }
 
-  /** Host bytes held by the page store. */
+  /** Host bytes held by page slots. */
   get hostBytes(): number {
-    return this.store.hostBytes;
+    return this.bytes.hostBytes;
   }
 }

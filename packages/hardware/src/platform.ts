@@ -40,6 +40,18 @@ export type CachePolicy =
   | { readonly name: "explore"; readonly evict?: number; readonly prefetch?: number }
   | { readonly name: "random"; readonly evict: number; readonly prefetch: number };
 
+/**
+ * What a coherent device's read that hits a CLEAN CPU line returns (kernel-notes §7.5). The line
+ * normally holds what memory holds; the two differ only when memory changed behind the line (a
+ * non-coherent device wrote it and nobody invalidated the line).
+ *
+ * - `memory`: the interconnect reads memory (only dirty lines are snooped for data);
+ * - `cache`: the snooped CPU cache supplies the line, clean or dirty;
+ * - `choice`: implementation-defined: a choice point (kind `"snoop"`, option 0 memory, 1 the cache)
+ *   that `explore` covers, offered for a read that hits a clean line whose bytes differ from memory.
+ */
+export type SnoopClean = "memory" | "cache" | "choice";
+
 /** Everything that describes one simulated machine. Every field can be overridden. */
 export interface PlatformConfig {
   /** Preset name (or a user's own). */
@@ -64,6 +76,11 @@ export interface PlatformConfig {
   readonly speculativePrefetch: boolean;
   /** Default coherency of devices added without saying (x86: snooped; arm SoCs: not). */
   readonly devicesCoherent: boolean;
+  /**
+   * Where a coherent device's read that hits a clean CPU line gets its data: see
+   * {@link SnoopClean}.
+   */
+  readonly snoopClean: SnoopClean;
   /** End address of ZONE_DMA (0: no ZONE_DMA). x86: 16 MiB; Raspberry Pi 4: 1 GiB (`zone_dma_bits` = 30). */
   readonly zoneDmaLimit: number;
   /** Whether ZONE_DMA32 (memory below 4 GiB not in ZONE_DMA) exists. */
@@ -112,7 +129,20 @@ const COMMON = {
 } as const satisfies Partial<PlatformConfig>;
 
 /**
- * The named platforms. **Kernel:** none (hardware presets).
+ * The named platforms, each named after what it models. **Kernel:** none (hardware presets; the
+ * cache types are what arch/arm/kernel/setup.c `cacheid_init()` reports for each architecture).
+ *
+ * `snoopClean` per preset (what a coherent device's read that hits a clean CPU line returns):
+ * - `x86-64`: `cache`: Intel Data Direct I/O (Xeon E5 and later) makes the CPU cache the source of
+ *   device reads that hit it;
+ * - `arm64-soc`, `rpi4`: `choice`: ACE and CHI let a snoop that hits a clean line return its data or
+ *   not, and implementations differ: Cortex-A53/A57/A72 clusters answer snoop hits with data (TRM,
+ *   "Snoop channel properties"), CCI-400/500/550 and CMN interconnects forward it, some system caches
+ *   make it configurable (e.g. AMD/Xilinx system cache `C_SNOOP_PASS_READ_ONCE`);
+ * - `armv7`: `cache`: the Cortex-A9 MPCore ACP reads coherent data "directly from the relevant
+ *   processor" when a CPU holds the line (Cortex-A9 MPCore TRM, 2.4.1 "ACP requests");
+ * - `armv6-vipt-aliasing`, `parisc-vivt`: `memory` (no coherent master port models a clean-line
+ *   forward there; devices are non-coherent).
  */
 export const PLATFORM_PRESETS: Readonly<Record<string, PlatformConfig>> = {
   "x86-64": {
@@ -128,6 +158,7 @@ export const PLATFORM_PRESETS: Readonly<Record<string, PlatformConfig>> = {
     lineSize: 64,
     speculativePrefetch: true,
     devicesCoherent: true,
+    snoopClean: "cache",
     zoneDmaLimit: 16 * MiB,
     zoneDma32: true,
     swiotlbSize: 64 * MiB,
@@ -146,6 +177,7 @@ export const PLATFORM_PRESETS: Readonly<Record<string, PlatformConfig>> = {
     lineSize: 64,
     speculativePrefetch: true,
     devicesCoherent: false,
+    snoopClean: "choice",
     zoneDmaLimit: 4 * GiB,
     zoneDma32: false,
     swiotlbSize: 64 * MiB,
@@ -164,16 +196,36 @@ export const PLATFORM_PRESETS: Readonly<Record<string, PlatformConfig>> = {
     lineSize: 64,
     speculativePrefetch: true,
     devicesCoherent: false,
+    snoopClean: "choice",
     zoneDmaLimit: 1 * GiB,
     zoneDma32: true,
     swiotlbSize: 64 * MiB,
     iommuStrict: true,
   },
-  "armv7-vipt": {
+  armv7: {
     ...COMMON,
-    name: "armv7-vipt",
+    name: "armv7",
     description:
-      "32-bit ARM with an aliasing VIPT data cache (4 colours, 32-byte lines), 1 GiB RAM at 0x60000000, non-coherent devices, no swiotlb",
+      "32-bit ARMv7 (Cortex-A9 class): data cache behaving as PIPT, 32-byte lines, 1 GiB RAM at 0x60000000, non-coherent devices (a coherent one reads clean lines from the cache, as the A9 ACP), speculative prefetch, no swiotlb",
+    arch: "arm",
+    ramBase: 0x6000_0000,
+    ramSize: 1 * GiB,
+    cacheIndexing: "pipt",
+    cacheColours: 1,
+    lineSize: 32,
+    speculativePrefetch: true,
+    devicesCoherent: false,
+    snoopClean: "cache",
+    zoneDmaLimit: 0,
+    zoneDma32: false,
+    swiotlbSize: 0,
+    iommuStrict: true,
+  },
+  "armv6-vipt-aliasing": {
+    ...COMMON,
+    name: "armv6-vipt-aliasing",
+    description:
+      "32-bit ARMv6 (ARM1136/1176) with an aliasing VIPT data cache (4 colours, 32-byte lines), 1 GiB RAM at 0x60000000, non-coherent devices, no swiotlb",
     arch: "arm",
     ramBase: 0x6000_0000,
     ramSize: 1 * GiB,
@@ -182,6 +234,7 @@ export const PLATFORM_PRESETS: Readonly<Record<string, PlatformConfig>> = {
     lineSize: 32,
     speculativePrefetch: true,
     devicesCoherent: false,
+    snoopClean: "memory",
     zoneDmaLimit: 0,
     zoneDma32: false,
     swiotlbSize: 0,
@@ -200,6 +253,7 @@ export const PLATFORM_PRESETS: Readonly<Record<string, PlatformConfig>> = {
     lineSize: 64,
     speculativePrefetch: false,
     devicesCoherent: false,
+    snoopClean: "memory",
     zoneDmaLimit: 0,
     zoneDma32: false,
     swiotlbSize: 0,
@@ -208,7 +262,21 @@ export const PLATFORM_PRESETS: Readonly<Record<string, PlatformConfig>> = {
 };
 
 /** The name of a preset. */
-export type PlatformName = "x86-64" | "arm64-soc" | "rpi4" | "armv7-vipt" | "parisc-vivt";
+export type PlatformName =
+  "x86-64" | "arm64-soc" | "rpi4" | "armv7" | "armv6-vipt-aliasing" | "parisc-vivt";
+
+/**
+ * Old preset names still accepted, and the preset each now names. `armv7-vipt` modelled an aliasing
+ * VIPT data cache, which is ARMv6 (ARM1136/1176): ARMv7 data caches behave as PIPT (the kernel's
+ * `cacheid_init()` reports ARMv7 data caches as "PIPT / VIPT nonaliasing"); the preset is now
+ * `armv6-vipt-aliasing`, and `armv7` models ARMv7. Using an old name warns once (at machine
+ * creation).
+ *
+ * **Kernel:** none (hardware presets).
+ */
+export const PLATFORM_ALIASES: Readonly<Record<string, PlatformName>> = {
+  "armv7-vipt": "armv6-vipt-aliasing",
+};
 
 /**
  * The presets with a one-line description each, for `dmasim list platforms`.
@@ -242,7 +310,7 @@ export function resolvePlatform(
 ): PlatformConfig {
   let preset: PlatformConfig | undefined;
   if (typeof base === "string") {
-    preset = PLATFORM_PRESETS[base];
+    preset = PLATFORM_PRESETS[PLATFORM_ALIASES[base] ?? base];
     if (!preset) {
       throw new KernelError(
         "EINVAL",
@@ -299,6 +367,9 @@ export function resolvePlatform(
   }
   if (!Number.isInteger(c.historyDepth) || c.historyDepth < 1) {
     bad("historyDepth must be a positive integer");
+  }
+  if (!["memory", "cache", "choice"].includes(c.snoopClean)) {
+    bad(`snoopClean "${String(c.snoopClean)}" must be memory, cache or choice`);
   }
   const p = c.cachePolicy;
   const probs = p.name === "none" ? [] : [p.evict ?? 0, p.prefetch ?? 0];

@@ -17,7 +17,14 @@
  * @module
  */
 import { PAGE_SIZE } from "@dmasim/kernel";
-import { KERNEL_ASID, LINE_DIRTY, LINE_INVALID, type CachePage } from "./cache";
+import {
+  CachePage,
+  CacheRun,
+  KERNEL_ASID,
+  LINE_DIRTY,
+  LINE_INVALID,
+  type CacheEntry,
+} from "./cache";
 import { kernelTranslate } from "./cpu";
 import type { Machine } from "./machine";
 import { physToVirt } from "./memory";
@@ -32,7 +39,9 @@ export interface PhysRange {
 export type SpeculationPhase = "before-read" | "before-write" | "after-write";
 
 interface Cand {
-  readonly p: CachePage;
+  /** What holds the lines: a cache page, or a run holding page `pfn`. */
+  readonly e: CacheEntry;
+  readonly pfn: number;
   readonly a: number;
   readonly b: number;
 }
@@ -47,15 +56,21 @@ function evictCands(m: Machine, ranges: readonly PhysRange[], dirtyOnly: boolean
   for (const r of ranges) {
     const pfn = Math.floor(r.pa / PAGE_SIZE);
     const a = r.pa - pfn * PAGE_SIZE;
-    for (const p of m.cache.aliasesOf(pfn)) {
-      if (dirtyOnly ? p.dirty === 0 : p.valid === 0) {
+    for (const e of m.cache.aliasEntries(pfn)) {
+      if (e instanceof CacheRun) {
+        if (!dirtyOnly || e.state === LINE_DIRTY) {
+          out.push({ e, pfn, a, b: a + r.len });
+        }
+        continue;
+      }
+      if (dirtyOnly ? e.dirty === 0 : e.valid === 0) {
         continue;
       }
       const [l0, l1] = lineSpan(m, a, a + r.len);
       for (let l = l0; l <= l1; l++) {
-        const st = p.state[l];
+        const st = e.state[l];
         if (dirtyOnly ? st === LINE_DIRTY : st !== LINE_INVALID) {
-          out.push({ p, a, b: a + r.len });
+          out.push({ e, pfn, a, b: a + r.len });
           break;
         }
       }
@@ -69,14 +84,17 @@ function hasPrefetchCand(m: Machine, ranges: readonly PhysRange[]): boolean {
   for (const r of ranges) {
     const pfn = Math.floor(r.pa / PAGE_SIZE);
     const va = physToVirt(m, pfn * PAGE_SIZE);
-    const lin = cache.lookup(cache.spaceOf(va, KERNEL_ASID), cache.keyOf(va, pfn));
+    const lin = cache.entryAt(cache.spaceOf(va, KERNEL_ASID), cache.keyOf(va, pfn));
     const a = r.pa - pfn * PAGE_SIZE;
     const [l0, l1] = lineSpan(m, a, a + r.len);
-    const pages = lin ? [lin, ...cache.aliasesOf(pfn)] : null;
+    const pages = lin ? [lin, ...cache.aliasEntries(pfn)] : null;
     if (!pages) {
       return true;
     }
     for (const p of pages) {
+      if (p instanceof CacheRun) {
+        continue; // every line of a run is valid
+      }
       for (let l = l0; l <= l1; l++) {
         if (p.state[l] === LINE_INVALID) {
           return true;
@@ -95,16 +113,22 @@ function doEvict(
   each?: () => boolean,
 ): void {
   for (const c of cands) {
+    if (c.e instanceof CacheRun && !each) {
+      // every line of the run is a candidate: evict them at once
+      m.cache.maintainEntry(c.e, c.pfn, c.pfn + 1, c.a, c.b, "evict", cause, "cache");
+      continue;
+    }
+    const p = c.e instanceof CachePage ? c.e : m.cache.obtain(0, c.pfn, c.pfn, c.e.vaOf(c.pfn));
     const [l0, l1] = lineSpan(m, c.a, c.b);
-    for (let l = l0; l <= l1 && !c.p.dead; l++) {
-      const st = c.p.state[l];
+    for (let l = l0; l <= l1 && !p.dead; l++) {
+      const st = p.state[l];
       if (st === LINE_INVALID || (dirtyOnly && st !== LINE_DIRTY)) {
         continue;
       }
       if (each && !each()) {
         continue;
       }
-      m.cache.evictLine(c.p, l, cause);
+      m.cache.evictLine(p, l, cause);
     }
   }
 }
@@ -120,8 +144,15 @@ function doPrefetch(
     const pfn = Math.floor(r.pa / PAGE_SIZE);
     const va = physToVirt(m, pfn * PAGE_SIZE);
     const a = r.pa - pfn * PAGE_SIZE;
+    const space = cache.spaceOf(va, KERNEL_ASID);
+    const key = cache.keyOf(va, pfn);
+    if (!each && cache.runsEnabled) {
+      // one alias: the linear map's (a run has no invalid line)
+      cache.prefetchAlias(space, key, pfn, va, a, a + r.len, cause);
+      continue;
+    }
     const targets = new Set<CachePage>(cache.aliasesOf(pfn));
-    targets.add(cache.obtain(cache.spaceOf(va, KERNEL_ASID), cache.keyOf(va, pfn), pfn, va));
+    targets.add(cache.obtain(space, key, pfn, va));
     for (const p of targets) {
       if (each) {
         const [l0, l1] = lineSpan(m, a, a + r.len);
@@ -237,6 +268,8 @@ function aliasMapped(m: Machine, g: { space: number; pfn: number; va: number }):
   }
 }
 
+const TICK_EVICTION = "spontaneous eviction (tick)";
+
 /**
  * The speculation point between operations: evict every dirty line, or refill the lines that were
  * invalidated recently (the prefetcher follows recent accesses).
@@ -252,7 +285,9 @@ export function tickPoint(m: Machine): void {
   }
   passSite(m);
   const cache = m.cache;
-  const dirty = cache.allPages().filter((p) => p.dirty > 0);
+  const dirty = cache.entries((e) =>
+    e instanceof CacheRun ? e.state === LINE_DIRTY : e.dirty > 0,
+  );
   const ghosts = m.config.speculativePrefetch
     ? cache.recentGhosts().filter((g) => aliasMapped(m, g))
     : [];
@@ -260,10 +295,22 @@ export function tickPoint(m: Machine): void {
   const pe = policy.evict ?? 0;
   const pp = policy.prefetch ?? 0;
   const evictAll = (each?: () => boolean): void => {
-    for (const p of dirty) {
-      for (let l = 0; l < cache.linesPerPage && !p.dead; l++) {
-        if (p.state[l] === LINE_DIRTY && (!each || each())) {
-          cache.evictLine(p, l, "spontaneous eviction (tick)");
+    for (const e of dirty) {
+      if (e instanceof CacheRun && !each) {
+        cache.maintainEntry(e, e.start, e.end, 0, PAGE_SIZE, "evict", TICK_EVICTION, "cache");
+        continue;
+      }
+      const pages =
+        e instanceof CacheRun
+          ? Array.from({ length: e.end - e.start }, (_, i) =>
+              cache.obtain(0, e.start + i, e.start + i, e.vaOf(e.start + i)),
+            )
+          : [e];
+      for (const p of pages) {
+        for (let l = 0; l < cache.linesPerPage && !p.dead; l++) {
+          if (p.state[l] === LINE_DIRTY && (!each || each())) {
+            cache.evictLine(p, l, TICK_EVICTION);
+          }
         }
       }
     }

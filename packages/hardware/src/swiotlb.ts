@@ -126,6 +126,28 @@ export class IoTlbPool {
   digestTag(): string {
     return "swiotlb";
   }
+
+  private scratchBuf: Uint8Array | null = null;
+
+  /** @internal a buffer of at least `size` bytes for one bounce copy (reused) */
+  scratch(size: number): Uint8Array {
+    if (!this.scratchBuf || this.scratchBuf.length < size) {
+      this.scratchBuf = new Uint8Array(Math.max(size, PAGE_SIZE));
+    }
+    return this.scratchBuf;
+  }
+
+  /**
+   * The original address the bounce byte at `pa` stands for, or {@link INVALID_PHYS_ADDR} (not in
+   * the pool, or in a free slot).
+   */
+  origAddr(pa: number): number {
+    if (pa < this.start || pa >= this.end || !this.slots) {
+      return INVALID_PHYS_ADDR;
+    }
+    const o = this.slots.orig[Math.floor((pa - this.start) / IO_TLB_SIZE)] ?? INVALID_PHYS_ADDR;
+    return o === INVALID_PHYS_ADDR ? o : o + ((pa - this.start) % IO_TLB_SIZE);
+  }
 }
 
 function slotHash(
@@ -187,13 +209,7 @@ export function isSwiotlbBuffer(m: Machine, pa: number): boolean {
  * **Locking:** none.
  */
 export function swiotlbOrigAddr(m: Machine, pa: number): number {
-  const p = pool(m);
-  if (!p || pa < p.start || pa >= p.end) {
-    return INVALID_PHYS_ADDR;
-  }
-  const index = Math.floor((pa - p.start) / IO_TLB_SIZE);
-  const o = p.orig[index] ?? INVALID_PHYS_ADDR;
-  return o === INVALID_PHYS_ADDR ? o : o + ((pa - p.start) % IO_TLB_SIZE);
+  return pool(m)?.origAddr(pa) ?? INVALID_PHYS_ADDR;
 }
 
 /**
@@ -461,7 +477,11 @@ export function swiotlbBounce(
   });
 }
 
-/** The memcpy of a bounce: read `src` and write `dst` through the cacheable linear map. */
+/**
+ * The memcpy of a bounce: read `src` and write `dst` through the cacheable linear map. Pages the
+ * cache holds as one value (a zeroed buffer) are copied as that value, without building their bytes
+ * one by one.
+ */
 function copyThroughLinearMap(
   m: Machine,
   src: number,
@@ -472,14 +492,25 @@ function copyThroughLinearMap(
 ): void {
   const agent = "swiotlb";
   const wid = m.checker.writerId(agent);
-  const buf = new Uint8Array(size);
+  const pool = m.swiotlb as IoTlbPool;
+  const buf = pool.scratch(size);
   const kind = toDevice ? "bounce-in" : "bounce-out";
   const what = toDevice ? "swiotlb_bounce to device" : "swiotlb_bounce from device";
-  // read the source through the cache
+  // read the source through the cache; note the pieces that hold one value
+  const values: number[] = [];
+  const ends: number[] = [];
   for (let done = 0; done < size;) {
     const a = src + done;
     const n = Math.min(size - done, PAGE_SIZE - (a % PAGE_SIZE));
-    m.cache.read(physToVirt(m, a), a, KERNEL_ASID, buf, done, n, agent);
+    const va = physToVirt(m, a);
+    const v = m.cache.readValue(va, a, KERNEL_ASID, n, agent);
+    if (v >= 0) {
+      buf.fill(v, done, done + n);
+    } else {
+      m.cache.read(va, a, KERNEL_ASID, buf, done, n, agent);
+    }
+    values.push(v);
+    ends.push(done + n);
     m.checker.record(
       kind,
       agent,
@@ -489,11 +520,26 @@ function copyThroughLinearMap(
     );
     done += n;
   }
+  /** The one value of the copied bytes `[from, to)`, or -1. */
+  const valueOf = (from: number, to: number): number => {
+    let i = 0;
+    while ((ends[i] as number) <= from) {
+      i++;
+    }
+    const v = values[i] as number;
+    for (; i < ends.length && (ends[i - 1] ?? 0) < to; i++) {
+      if (values[i] !== v) {
+        return -1;
+      }
+    }
+    return v;
+  };
   let reported = false;
   for (let done = 0; done < size;) {
     const a = dst + done;
     const n = Math.min(size - done, PAGE_SIZE - (a % PAGE_SIZE));
-    if (!toDevice && !reported) {
+    const v = valueOf(done, done + n);
+    if (!toDevice && !reported && (v < 0 || m.checker.clobbersValue(a, v, n, true))) {
       reported = !m.checker.checkWriteBack(
         agent,
         a,
@@ -506,20 +552,18 @@ function copyThroughLinearMap(
         true,
       );
     }
-    if (toDevice) {
-      m.checker.idealWritePage(a, buf, done, n, wid);
+    const note = `${what} (${dev.name}) from ${hexAddr(src + done)}`;
+    if (v >= 0) {
+      if (toDevice) {
+        m.checker.idealFill(a, n, v, wid);
+      }
+      m.cache.writeValue(physToVirt(m, a), a, KERNEL_ASID, v, n, agent, wid, note);
+    } else {
+      if (toDevice) {
+        m.checker.idealWritePage(a, buf, done, n, wid);
+      }
+      m.cache.write(physToVirt(m, a), a, KERNEL_ASID, buf, done, n, agent, wid, note);
     }
-    m.cache.write(
-      physToVirt(m, a),
-      a,
-      KERNEL_ASID,
-      buf,
-      done,
-      n,
-      agent,
-      wid,
-      `${what} (${dev.name}) from ${hexAddr(src + done)}`,
-    );
     m.checker.record(kind, agent, a, n, `${what} (${dev.name}); copy from ${hexAddr(src + done)}`);
     done += n;
   }

@@ -42,13 +42,29 @@ export function userPteNoFault(mm: Mm, va: number): Pte | undefined {
   return vma?.ptes.get(Math.floor((va - vma.start) / PAGE_SIZE));
 }
 
+/**
+ * Bytes `[0, n)` of `len` at user address `va` that lie in the VMAs of `mm` (one after the other,
+ * without a hole): what an access can touch before it faults for good. No fault is taken.
+ */
+function userMappedPrefix(mm: Mm, va: number, len: number): number {
+  let at = va;
+  while (at < va + len) {
+    const vma = mm.findVma(at);
+    if (!vma) {
+      break;
+    }
+    at = vma.end;
+  }
+  return Math.min(len, at - va);
+}
+
 async function userWalk(
   m: Machine,
   proc: Process,
   va: number,
   len: number,
   write: boolean,
-  buf: Uint8Array,
+  source: (done: number) => [Uint8Array, number],
   agent: string,
   segs: CheckSegment[] | null,
 ): Promise<void> {
@@ -72,7 +88,8 @@ async function userWalk(
         `SIGBUS: 0x${a.toString(16)} maps pfn 0x${pte.pfn.toString(16)}, which is not RAM`,
       );
     }
-    cpuAccessPage(m, a, pa, pte.prot, asid, write, buf, done, n, agent, wid);
+    const [buf, off] = source(done);
+    cpuAccessPage(m, a, pa, pte.prot, asid, write, buf, off, n, agent, wid);
     segs?.push({ pa, actual: pa, off: done, len: n });
     done += n;
   }
@@ -94,9 +111,10 @@ export async function userRead(
   len: number,
   agent: string = cpuAgent(m),
 ): Promise<Uint8Array> {
-  const out = new Uint8Array(len);
+  // bytes past the mappings fault for good: never allocate for them
+  const out = new Uint8Array(Math.min(len, userMappedPrefix(proc.mm, va, len) + PAGE_SIZE));
   const segs: CheckSegment[] = [];
-  await userWalk(m, proc, va, len, false, out, agent, segs);
+  await userWalk(m, proc, va, len, false, (done) => [out, done], agent, segs);
   m.checker.checkRead(agent, out, segs, { address: va, space: `user va (${proc.comm})` });
   m.kernel.trace(agent, "cpu", "user-read", { va, len, pid: proc.pid });
   return out;
@@ -118,6 +136,31 @@ export async function userWrite(
   data: Uint8Array,
   agent: string = cpuAgent(m),
 ): Promise<void> {
-  await userWalk(m, proc, va, data.length, true, data, agent, null);
+  await userWalk(m, proc, va, data.length, true, (done) => [data, done], agent, null);
   m.kernel.trace(agent, "cpu", "user-write", { va, len: data.length, pid: proc.pid });
+}
+
+/**
+ * Fill `len` bytes at user address `va` of `proc` with `value` (faulting pages in as needed),
+ * without building the bytes: host memory follows the pages touched, and a fill past the mappings
+ * fails with `EFAULT` at the first page it cannot map.
+ *
+ * **Kernel:** none (hardware: user stores, a `memset` in user space); faults call
+ * `handle_mm_fault()`.
+ *
+ * **Locking:** may sleep (a fault handler may); user context.
+ *
+ * @throws {@link KernelError} `EFAULT` for SIGSEGV/SIGBUS (no mapping, read-only, refused fault)
+ */
+export async function userMemset(
+  m: Machine,
+  proc: Process,
+  va: number,
+  value: number,
+  len: number,
+  agent: string = cpuAgent(m),
+): Promise<void> {
+  const page = new Uint8Array(Math.min(len, PAGE_SIZE)).fill(value);
+  await userWalk(m, proc, va, len, true, () => [page, 0], agent, null);
+  m.kernel.trace(agent, "cpu", "user-write", { va, len, pid: proc.pid });
 }

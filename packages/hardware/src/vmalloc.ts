@@ -10,7 +10,7 @@
  */
 import { KernelError, PAGE_SIZE, WARN_ON, might_sleep, type PageProt } from "@dmasim/kernel";
 import { flushCacheVmap, flushCacheVunmap } from "./cacheflush";
-import type { Hasher } from "./internal/hash";
+import { Hasher, type HashPair } from "./internal/hash";
 import type { Machine } from "./machine";
 import { VMALLOC_END, VMALLOC_START } from "./memory";
 import type { Page } from "./page_alloc";
@@ -23,22 +23,43 @@ import type { Page } from "./page_alloc";
  * **Locking:** none (immutable once mapped).
  */
 export class VmArea {
-  /** Indexes of each pfn in `pfns` (a page may be mapped more than once). */
-  readonly reverse = new Map<number, number[]>();
+  private rev: Map<number, number[]> | null = null;
 
   constructor(
     readonly start: number,
     readonly pfns: readonly number[],
     readonly prot: PageProt,
-  ) {
-    pfns.forEach((pfn, i) => {
-      const list = this.reverse.get(pfn);
-      if (list) {
-        list.push(i);
-      } else {
-        this.reverse.set(pfn, [i]);
+  ) {}
+
+  /** Indexes of each pfn in `pfns` (a page may be mapped more than once), built on first use. */
+  get reverse(): ReadonlyMap<number, readonly number[]> {
+    if (!this.rev) {
+      const rev = new Map<number, number[]>();
+      this.pfns.forEach((pfn, i) => {
+        const list = rev.get(pfn);
+        if (list) {
+          list.push(i);
+        } else {
+          rev.set(pfn, [i]);
+        }
+      });
+      this.rev = rev;
+    }
+    return this.rev;
+  }
+
+  private hash: HashPair | null = null;
+
+  /** @internal a hash of the area (start, memory type, pages), computed once */
+  get contentHash(): HashPair {
+    if (!this.hash) {
+      const h = new Hasher().num(this.start).str(this.prot).word(this.pfns.length);
+      for (const pfn of this.pfns) {
+        h.num(pfn);
       }
-    });
+      this.hash = h.done();
+    }
+    return this.hash;
   }
 
   /** Mapped size in bytes. */
@@ -82,14 +103,14 @@ export class VmallocSpace {
     return undefined;
   }
 
-  /** Feed the live areas (start, memory type, pages) and the next free address to a digest. */
+  /**
+   * Feed the live areas (start, memory type, pages) and the next free address to a digest. An
+   * area never changes, so its hash is computed once: a digest costs the number of areas.
+   */
   digestInto(h: Hasher): void {
     h.num(this.next).word(this.areas.length);
     for (const a of this.areas) {
-      h.num(a.start).str(a.prot).word(a.pfns.length);
-      for (const pfn of a.pfns) {
-        h.num(pfn);
-      }
+      h.pair(a.contentHash);
     }
   }
 

@@ -186,7 +186,7 @@ describe("write-back data cache", () => {
   });
 
   it("flush_cache_all cleans and drops everything", () => {
-    const { m } = boot("armv7-vipt", { cachePolicy: { name: "none" } });
+    const { m } = boot("armv6-vipt-aliasing", { cachePolicy: { name: "none" } });
     const { va, pa } = onePage(m);
     cpuWrite(m, va, new Uint8Array([5]));
     flushCacheAll(m);
@@ -218,7 +218,7 @@ describe("indexing and aliases", () => {
   });
 
   it("VIPT: aliases of the same colour share a line, of different colours do not", () => {
-    const { m } = boot("armv7-vipt", { cachePolicy: { name: "none" } });
+    const { m } = boot("armv6-vipt-aliasing", { cachePolicy: { name: "none" } });
     const p = allocPages(m, 0, GFP_KERNEL)!;
     const lin = pageAddress(m, p);
     const colour = m.cache.colour(lin);
@@ -240,7 +240,7 @@ describe("indexing and aliases", () => {
   });
 
   it("arm VIVT/aliasing VIPT: vmap and vunmap flush the whole cache (flush_cache_vmap)", () => {
-    const { m } = boot("armv7-vipt", { cachePolicy: { name: "none" } });
+    const { m } = boot("armv6-vipt-aliasing", { cachePolicy: { name: "none" } });
     const { va, pa } = onePage(m);
     cpuWrite(m, va, new Uint8Array([6]));
     const q = allocPages(m, 0, GFP_KERNEL)!;

@@ -58,7 +58,7 @@ describe("CMA areas (mm/cma.c)", () => {
   });
 
   it("the buddy allocator never hands out the area's pages, even when memory runs out", () => {
-    const { k, m } = boot("armv7-vipt", { fragmentation: 0 });
+    const { k, m } = boot("armv6-vipt-aliasing", { fragmentation: 0 });
     const cma = cmaDeclareContiguous(m, { size: 8 * MiB });
     const lo = cma.basePfn;
     const hi = cma.basePfn + cma.count;

@@ -261,7 +261,7 @@ describe("H7: vmap alias on aliasing caches", () => {
     return k.findings;
   }
 
-  for (const platform of ["parisc-vivt", "armv7-vipt"]) {
+  for (const platform of ["parisc-vivt", "armv6-vipt-aliasing"]) {
     it(`${platform}: the device misses data written through the vmap alias`, () => {
       const f = toDevice(platform, false);
       expect(kinds(f)).toEqual(["stale-read"]);

@@ -101,7 +101,7 @@ describe("zones and the page allocator", () => {
   });
 
   it("failure returns null with the kernel's warning; __GFP_NOWARN silences it", () => {
-    const { k, m } = boot("armv7-vipt", { ramSize: 8 * MiB, fragmentation: 0 });
+    const { k, m } = boot("armv6-vipt-aliasing", { ramSize: 8 * MiB, fragmentation: 0 });
     expect(allocPages(m, MAX_PAGE_ORDER, GFP_KERNEL)).not.toBeNull();
     expect(allocPages(m, MAX_PAGE_ORDER, GFP_KERNEL)).not.toBeNull();
     expect(allocPages(m, MAX_PAGE_ORDER, GFP_KERNEL)).toBeNull();
@@ -225,7 +225,7 @@ describe("the boot image shared by machines of one platform", () => {
     return log;
   };
 
-  for (const preset of ["arm64-soc", "x86-64", "armv7-vipt"]) {
+  for (const preset of ["arm64-soc", "x86-64", "armv6-vipt-aliasing"]) {
     it(`${preset}: a machine booted from the image allocates exactly as one booted page by page`, () => {
       const { k, m } = boot(preset);
       const reserved = m.swiotlb ? [{ start: m.swiotlb.start, end: m.swiotlb.end }] : [];

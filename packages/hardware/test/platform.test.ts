@@ -9,13 +9,14 @@ import {
 } from "../src/index";
 
 describe("platforms", () => {
-  it("lists the five presets with a description each", () => {
+  it("lists the six presets with a description each", () => {
     const list = listPlatforms();
     expect(list.map((p) => p.name)).toEqual([
       "x86-64",
       "arm64-soc",
       "rpi4",
-      "armv7-vipt",
+      "armv7",
+      "armv6-vipt-aliasing",
       "parisc-vivt",
     ]);
     for (const p of list) {
@@ -34,12 +35,37 @@ describe("platforms", () => {
       arch: "arm64",
     });
     expect(PLATFORM_PRESETS["rpi4"]).toMatchObject({ arch: "arm64", zoneDmaLimit: 1024 ** 3 });
-    expect(PLATFORM_PRESETS["armv7-vipt"]).toMatchObject({ cacheIndexing: "vipt", arch: "arm" });
-    expect(PLATFORM_PRESETS["armv7-vipt"]!.cacheColours).toBeGreaterThan(1);
+    expect(PLATFORM_PRESETS["armv6-vipt-aliasing"]).toMatchObject({
+      cacheIndexing: "vipt",
+      arch: "arm",
+    });
+    expect(PLATFORM_PRESETS["armv6-vipt-aliasing"]!.cacheColours).toBeGreaterThan(1);
+    // ARMv7 data caches behave as PIPT (arch/arm/kernel/setup.c cacheid_init(): "PIPT / VIPT
+    // nonaliasing" for the ARMv7 cache type register format; aliasing VIPT only on ARMv6)
+    expect(PLATFORM_PRESETS["armv7"]).toMatchObject({
+      cacheIndexing: "pipt",
+      cacheColours: 1,
+      arch: "arm",
+      speculativePrefetch: true,
+      lineSize: 32,
+    });
     expect(PLATFORM_PRESETS["parisc-vivt"]).toMatchObject({
       cacheIndexing: "vivt",
       arch: "parisc",
     });
+  });
+
+  it("the old name armv7-vipt still works, as the ARMv6 preset it modelled, and warns once", () => {
+    expect(resolvePlatform("armv7-vipt")).toEqual(PLATFORM_PRESETS["armv6-vipt-aliasing"]);
+    const k = new Kernel();
+    const m = createMachine(k, "armv7-vipt");
+    expect(m.config.name).toBe("armv6-vipt-aliasing");
+    const warnings = k.dmesg.records.filter((r) => r.text.includes("armv7-vipt"));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.text).toMatch(/is now "armv6-vipt-aliasing"/);
+    const k2 = new Kernel();
+    createMachine(k2, "armv6-vipt-aliasing");
+    expect(k2.dmesg.records.filter((r) => r.text.includes("armv7"))).toEqual([]);
   });
 
   it("overrides field by field", () => {

@@ -43,7 +43,7 @@ describe("swiotlb pool", () => {
     expect(isSwiotlbForceBounce(m)).toBe(false);
     const { m: rpi } = boot("rpi4");
     expect(rpi.swiotlb!.end).toBeLessThanOrEqual(1024 * MiB);
-    const { m: v7 } = boot("armv7-vipt");
+    const { m: v7 } = boot("armv6-vipt-aliasing");
     expect(isSwiotlbActive(v7)).toBe(false);
     expect(boot("x86-64", { swiotlbForce: true }).m.swiotlb!.force).toBe(true);
   });
@@ -114,7 +114,7 @@ describe("swiotlb pool", () => {
   });
 
   it("no pool: allocation fails with the kernel's message", () => {
-    const { k, m } = boot("armv7-vipt");
+    const { k, m } = boot("armv6-vipt-aliasing");
     const dev = addDevice(m, { name: "d" });
     expect(swiotlbAllocSlots(m, dev, 0x6000_0000, 64)).toBeNull();
     expect(k.dmesg.format()).toMatch(/Can not allocate SWIOTLB buffer/);

@@ -147,8 +147,8 @@ describe("H7: the heap helpers' vmap alias on VIVT / aliasing VIPT caches", () =
   });
 
   it("aliasing VIPT: the same hazard and fix", async () => {
-    expect(await run("armv7-vipt", false)).toEqual(["stale-read/stale-read"]);
-    expect(await run("armv7-vipt", true)).toEqual([]);
+    expect(await run("armv6-vipt-aliasing", false)).toEqual(["stale-read/stale-read"]);
+    expect(await run("armv6-vipt-aliasing", true)).toEqual([]);
   });
 
   it("PIPT: no difference", async () => {

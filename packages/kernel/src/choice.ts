@@ -14,6 +14,7 @@
  */
 import { REPLAY_DIVERGED_BRAND, hasBrand } from "./brand";
 import { KernelError } from "./errno";
+import { mulberry32 } from "./prng";
 
 /** One decision to make. Kept small: the explorer makes millions of them. */
 export interface ChoicePoint {
@@ -56,21 +57,14 @@ export function firstPolicy(): ChoicePolicy {
 }
 
 /**
- * A seeded pseudo-random policy (mulberry32). Honours weights when the point has them.
+ * A seeded pseudo-random policy ({@link mulberry32}). Honours weights when the point has them.
  *
  * **Kernel:** none (like `prandom` seeded by a test).
  *
  * **Locking:** none.
  */
 export function randomPolicy(seed: number): ChoicePolicy {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     name: `random(${seed >>> 0})`,
     pick(point) {

@@ -5,13 +5,14 @@
  * **Kernel:** no counterpart (a model-checking aid, like a state vector in a model checker).
  *
  * A digest is built from a canonical, structural serialisation ({@link digestValue}) and hashed with
- * two independent 32-bit lanes ({@link hashText}). History counters (sequence numbers, ids handed
+ * dmasim's one 64-bit hash ({@link Hasher}, two independent 32-bit lanes). History counters (sequence numbers, ids handed
  * out in order) may make equal states look different; that only costs pruning, never soundness.
  * What a serialisation cannot see (closures, `WeakMap`s) is a layer's to contribute explicitly with
  * `kernel.addStateDigest()`.
  *
  * @module
  */
+import { Hasher } from "./hash";
 
 /** Something that {@link digestValue} prints by a short tag instead of walking into it. */
 export interface DigestTag {
@@ -130,40 +131,6 @@ export function digestValue(value: unknown): string {
   return w.out.join("");
 }
 
-/**
- * A 64-bit hash of a string as 16 hex digits (two independent 32-bit lanes: FNV-1a and a
- * multiply-rotate lane).
- *
- * **Kernel:** none. **Locking:** none (pure).
- */
-export function hashText(text: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x9e3779b9 ^ text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  b = Math.imul(b ^ (b >>> 13), 0xc2b2ae35);
-  b ^= b >>> 16;
-  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
-}
-
-function rotl(x: number, r: number): number {
-  return (x << r) | (x >>> (32 - r));
-}
-
-/** murmur3's finaliser: every input bit affects every output bit. */
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 const TWO32 = 2 ** 32;
 
 /** Token tags of {@link digestHash}'s encoding (each value starts with one). */
@@ -188,32 +155,11 @@ const T_OBJ = 18;
 
 /**
  * The walk of {@link digestHash}: the same structural walk as {@link digestValue}, streamed into
- * two 32-bit hash lanes (murmur3-style word mixing) as a prefix-free token encoding (a tag, then
+ * a {@link Hasher} as a prefix-free token encoding (a tag, then
  * lengths before contents), so that no text is built.
  */
-class HashWalk {
-  private a = 0x2545f491;
-  private b = 0x9e3779b9;
-  private n = 0;
+class HashWalk extends Hasher {
   private readonly seen = new Map<object, number>();
-
-  word(x: number): void {
-    let k = Math.imul(x, 0xcc9e2d51);
-    k = Math.imul(rotl(k, 15), 0x1b873593);
-    this.a = (Math.imul(rotl(this.a ^ k, 13), 5) + 0xe6546b64) | 0;
-    let j = Math.imul(x ^ (x >>> 16), 0x7feb352d);
-    j ^= j >>> 15;
-    this.b = Math.imul(this.b ^ j, 0x5bd1e995);
-    this.b ^= this.b >>> 13;
-    this.n++;
-  }
-
-  str(s: string): void {
-    this.word(s.length);
-    for (let i = 0; i < s.length; i++) {
-      this.word(s.charCodeAt(i));
-    }
-  }
 
   number(v: number): void {
     if (Number.isSafeInteger(v)) {
@@ -321,12 +267,6 @@ class HashWalk {
       this.str(k);
       this.value((v as Record<string, unknown>)[k]);
     }
-  }
-
-  hex(): string {
-    const a = fmix(this.a ^ this.n);
-    const b = fmix(this.b ^ Math.imul(this.n, 0x27d4eb2f));
-    return a.toString(16).padStart(8, "0") + b.toString(16).padStart(8, "0");
   }
 }
 

@@ -56,7 +56,9 @@ export {
   type ChoicePolicy,
   type ChoiceRecord,
 } from "./choice";
-export { digestHash, digestValue, hashText, type DigestTag } from "./digest";
+export { digestHash, digestValue, type DigestTag } from "./digest";
+export { HashSum, Hasher, hashText, type HashPair } from "./hash";
+export { mulberry32 } from "./prng";
 export { Clock, MAX_SCHEDULE_TIMEOUT, NSEC_PER_MSEC } from "./clock";
 export {
   Dmesg,
@@ -251,8 +253,7 @@ export {
   SEEK_SET,
   Vfs,
   anonInodeGetfile,
-  fput,
-  getFile,
   type DeviceNode,
   type FileOperations,
 } from "./vfs";
+export { fput, getFile } from "./file_table";

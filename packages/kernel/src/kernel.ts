@@ -236,6 +236,17 @@ export class Kernel {
     return ++this.seq;
   }
 
+  /**
+   * Take `n` consecutive event sequence numbers at once and return the first (what `n` calls of
+   * {@link Kernel.nextSeq} would have returned, in order): a layer that records one event for a
+   * range of lines numbers them as if recorded one by one.
+   */
+  takeSeq(n: number): number {
+    const first = this.seq + 1;
+    this.seq += n;
+    return first;
+  }
+
   /** Print to the log. **Kernel:** `printk()`. */
   printk(level: LogLevel, text: string): void {
     this.dmesg.printk(level, text);

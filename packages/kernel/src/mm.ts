@@ -12,7 +12,8 @@
 import { KernelError } from "./errno";
 import type { Kernel } from "./kernel";
 import { downRead, initRwsem, upRead, type RwSemaphore } from "./rwsem";
-import { fput, getFile, type File } from "./vfs";
+import { fput, getFile } from "./file_table";
+import type { File } from "./vfs";
 
 /** Page size (4 KiB). **Kernel:** `PAGE_SIZE`. */
 export const PAGE_SIZE = 4096;

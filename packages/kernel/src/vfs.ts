@@ -10,7 +10,8 @@
  */
 import { KernelError } from "./errno";
 import type { Kernel } from "./kernel";
-import { Refcount, refcountDecAndTest, refcountInc } from "./kref";
+import { fput, getFile } from "./file_table";
+import { Refcount } from "./kref";
 import {
   MAP_PRIVATE,
   MAP_SHARED,
@@ -130,31 +131,6 @@ export class File {
   /** `f_mode` access: writable. */
   get writable(): boolean {
     return (this.flags & O_ACCMODE) !== O_RDONLY;
-  }
-}
-
-/**
- * Take a reference on a file. **Kernel:** `get_file()`.
- *
- * **Locking:** any context.
- */
-export function getFile(file: File): File {
-  refcountInc(file.fCount);
-  return file;
-}
-
-/**
- * Drop a reference; the last one calls the file's `release`.
- *
- * **Kernel:** `fput()` (the kernel defers the release to task work; dmasim runs it at once, in the
- * caller's context).
- *
- * **Locking:** any context.
- */
-export function fput(file: File): void {
-  if (refcountDecAndTest(file.fCount)) {
-    file.released = true;
-    file.fOp.release?.(file);
   }
 }
 

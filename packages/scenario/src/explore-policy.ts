@@ -7,7 +7,7 @@
  * @module
  */
 import type { ChoicePoint, ChoicePolicy, Kernel } from "@dmasim/kernel";
-import { ReplayDiverged } from "@dmasim/kernel";
+import { ReplayDiverged, mulberry32 } from "@dmasim/kernel";
 import type { Budget } from "./explore-bounds";
 import { covers, type ResolvedBounds } from "./explore-bounds";
 
@@ -151,18 +151,6 @@ export class TreePolicy extends RecordingPolicy {
   }
 }
 
-/** mulberry32: a small seeded generator in [0, 1). */
-export function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function weighted(point: ChoicePoint, r: number): number {
   const w = point.weights;
   if (!w) {
@@ -187,7 +175,7 @@ export class RandomWalkPolicy extends RecordingPolicy {
   constructor(seed: number, budget: Budget, bounds: ResolvedBounds, states: StateTable) {
     super(budget, bounds, states);
     this.name = `explore(random ${seed >>> 0})`;
-    this.next = rng(seed);
+    this.next = mulberry32(seed);
   }
 
   protected choose(point: ChoicePoint): number {
@@ -220,7 +208,7 @@ export class PctPolicy extends RecordingPolicy {
   ) {
     super(budget, bounds, states);
     this.name = `explore(pct ${seed >>> 0})`;
-    this.next = rng(seed);
+    this.next = mulberry32(seed);
     this.changes = new Map();
     for (let j = 1; j < d; j++) {
       this.changes.set(Math.floor(this.next() * Math.max(1, k)), j);

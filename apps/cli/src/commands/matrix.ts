@@ -7,7 +7,7 @@ import { isKernelError } from "@dmasim/kernel";
 import type { Palette, RunReport, Scenario } from "@dmasim/scenario";
 import { envelope } from "../json";
 import { EXIT_FINDINGS, EXIT_OK, table, type Io } from "../io";
-import { reportEntry, runOne } from "./run";
+import { reportEntry, runOne } from "./run-one";
 
 /** The outcome of one run, as a table cell says it. */
 export function outcome(r: RunReport): string {

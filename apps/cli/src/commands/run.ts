@@ -1,14 +1,5 @@
 import { basename, extname } from "node:path";
-import {
-  PLAIN,
-  formatReport,
-  reportJson,
-  runScenario,
-  toChromeTrace,
-  type Palette,
-  type RunReport,
-  type Scenario,
-} from "@dmasim/scenario";
+import { PLAIN, formatReport, toChromeTrace, type Palette, type RunReport } from "@dmasim/scenario";
 import { createColors } from "picocolors";
 import { checkOutputFile, writeOutputFile } from "../files";
 import { envelope } from "../json";
@@ -16,6 +7,7 @@ import { EXIT_FINDINGS, EXIT_OK, UsageError, useColor, type Io } from "../io";
 import { loadAll } from "../scenarios";
 import { checkKernel, checkPlatform, expandList, kernelNames, platformNames } from "../targets";
 import { runMatrix } from "./matrix";
+import { reportEntry, runOne } from "./run-one";
 
 /** Options of `dmasim run`. */
 export interface RunFlags {
@@ -49,11 +41,6 @@ function traceFile(base: string, report: RunReport, many: boolean): string {
 /** The palette of reports on stdout. */
 export function palette(io: Io, color: boolean | undefined): Palette {
   return useColor(io, "out", color ?? true) ? createColors(true) : PLAIN;
-}
-
-/** A report in the `--json` output: the run's report, with the platform it was forced to. */
-export function reportEntry(r: RunReport, platform: string | undefined): unknown {
-  return { ...(reportJson(r) as object), platform: platform ?? null };
 }
 
 /** `dmasim run FILE...`: run each scenario (or each of a kernel/platform matrix) and report. */
@@ -112,24 +99,4 @@ export async function run(io: Io, files: readonly string[], flags: RunFlags): Pr
     io.out(envelope("run", ok, { reports: reports.map((r) => reportEntry(r, platform)) }));
   }
   return ok ? EXIT_OK : EXIT_FINDINGS;
-}
-
-/** Run one scenario with the CLI's overrides. */
-export function runOne(
-  sc: Scenario,
-  o: {
-    kernel?: string | undefined;
-    platform?: string | undefined;
-    seed?: number | undefined;
-    replay?: string | undefined;
-    trace?: string | undefined;
-  },
-): Promise<RunReport> {
-  return runScenario(sc, {
-    ...(o.kernel !== undefined ? { kernel: o.kernel } : {}),
-    ...(o.platform !== undefined ? { platform: o.platform } : {}),
-    ...(o.seed !== undefined ? { seed: o.seed } : {}),
-    ...(o.replay !== undefined ? { replay: o.replay } : {}),
-    trace: o.trace !== undefined,
-  });
 }

@@ -82,9 +82,14 @@ const WORD_PAGES = 1 << WORD_SHIFT;
 /** A pool of page-sized `Uint32Array` slots (per-byte writer ids). @internal */
 export class WordStore {
   private readonly slabs: Uint32Array[] = [];
+  private readonly freeSlots: number[] = [];
   private next = 0;
 
   alloc(): number {
+    const reused = this.freeSlots.pop();
+    if (reused !== undefined) {
+      return reused;
+    }
     const slot = this.next++;
     if (slot >> WORD_SHIFT >= this.slabs.length) {
       this.slabs.push(new Uint32Array(WORD_PAGES * PAGE_SIZE));
@@ -94,6 +99,11 @@ export class WordStore {
 
   array(slot: number): Uint32Array {
     return this.slabs[slot >> WORD_SHIFT] as Uint32Array;
+  }
+
+  /** Give a slot back (its contents are stale: the next user fills it). */
+  release(slot: number): void {
+    this.freeSlots.push(slot);
   }
 
   offset(slot: number): number {

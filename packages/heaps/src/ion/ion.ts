@@ -51,7 +51,14 @@ import {
   type VmFault,
   type Vma,
 } from "@dmasim/kernel";
-import { cpuWrite, flushCacheRange, getMachine, vmap, vunmap, type Device } from "@dmasim/hardware";
+import {
+  cpuMemset,
+  flushCacheRange,
+  getMachine,
+  vmap,
+  vunmap,
+  type Device,
+} from "@dmasim/hardware";
 import {
   DMA_ATTR_SKIP_CPU_SYNC,
   dmaMapSgAttrs,
@@ -501,7 +508,7 @@ export function ionHeapBufferZero(buffer: IonBuffer): void {
   if (va === null) {
     return;
   }
-  cpuWrite(m, va, new Uint8Array(pfns.length * PAGE_SIZE));
+  cpuMemset(m, va, 0, pfns.length * PAGE_SIZE); // memset: no zero buffer of the whole size
   vunmap(m, va);
 }
 

@@ -7,6 +7,7 @@
 import {
   GFP_FLAGS,
   HARDWARE_MODULE,
+  PLATFORM_ALIASES,
   PLATFORM_PRESETS,
   addDevice,
   allocPages,
@@ -80,7 +81,7 @@ function parseGfp(s: string | undefined): number {
   return (s ?? "GFP_KERNEL").split("|").reduce((acc, part) => acc | (GFP.get(part.trim()) ?? 0), 0);
 }
 
-const presetName = z.enum(Object.keys(PLATFORM_PRESETS));
+const presetName = z.enum([...Object.keys(PLATFORM_PRESETS), ...Object.keys(PLATFORM_ALIASES)]);
 const cachePolicyName = z.enum(["none", "explore", "random"]);
 const cachePolicySchema = z.union([
   cachePolicyName,
@@ -103,6 +104,7 @@ const platformObject = z
     cache_ways: z.number().int().min(1).optional(),
     speculative_prefetch: z.boolean().optional(),
     devices_coherent: z.boolean().optional(),
+    snoop_clean: z.enum(["memory", "cache", "choice"]).optional(),
     zone_dma_limit: sizeSchema.optional(),
     swiotlb_size: sizeSchema.optional(),
     swiotlb_force: z.boolean().optional(),
@@ -144,6 +146,7 @@ function createPlatform(kernel: Parameters<typeof createMachine>[0], v: Platform
       cacheWays: v.cache_ways,
       speculativePrefetch: v.speculative_prefetch,
       devicesCoherent: v.devices_coherent,
+      snoopClean: v.snoop_clean,
       zoneDmaLimit: v.zone_dma_limit,
       swiotlbSize: v.swiotlb_size,
       swiotlbForce: v.swiotlb_force,
