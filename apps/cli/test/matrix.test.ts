@@ -13,7 +13,9 @@ describe("dmasim run --kernel/--platform matrix", () => {
     const r = await cli(["run", "h3-dirty-writeback", "--kernel", "6.12", "--platform", "all"]);
     expect(r.code).toBe(1);
     const lines = r.stdout.split("\n");
-    expect(lines[1]).toMatch(/^KERNEL +x86-64 +arm64-soc +rpi4 +armv7 +armv6-vipt-aliasing +parisc-vivt$/);
+    expect(lines[1]).toMatch(
+      /^KERNEL +x86-64 +arm64-soc +rpi4 +armv7 +armv6-vipt-aliasing +parisc-vivt$/,
+    );
     const row = lines[2]!.split(/ +/);
     expect(row[0]).toBe("6.12");
     expect(row[1]).toBe("pass");
