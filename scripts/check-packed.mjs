@@ -183,11 +183,13 @@ const programs = [
       readme: join(p.dir, "README.md"),
     }))
     .filter((p) => p.code !== undefined),
-  {
-    name: "writing-an-exporter",
-    code: [...guide.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).join(""),
+  // the guide's part 1 is the exporter module (`./carveout`), part 2 drives it from scenarios
+  ...guide.split(/^## Driving it from a scenario$/m).map((part, i) => ({
+    name: i === 0 ? "carveout" : "carveout-scenario",
+    code: [...part.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).join(""),
     readme: join(root, "docs", "writing-an-exporter.md"),
-  },
+    main: i === 0 ? "main" : "scenarioMain",
+  })),
 ];
 
 const imported = (code) => [...code.matchAll(/from "(@dmasim\/[^"/]+|dmasim)"/g)].map((m) => m[1]);
@@ -196,27 +198,33 @@ const show =
 for (const prog of programs) {
   // every package the code imports is on the document's install line
   const text = readFileSync(prog.readme, "utf8");
-  const line = /(?:npm install|pnpm add) ([^\n]+)/.exec(text)?.[1]?.split(/\s+/) ?? [];
+  const line = [...text.matchAll(/(?:npm install|pnpm add) ([^\n]+)/g)].flatMap((m) =>
+    (m[1] ?? "").split(/\s+/),
+  );
   for (const name of new Set(imported(prog.code))) {
     if (!line.includes(name))
       errors.push(
         `${prog.readme}: its example imports ${name}, which its install line does not list`,
       );
   }
-  const transpile = (module) =>
-    ts.transpileModule(prog.code, { compilerOptions: { module, target: ts.ScriptTarget.ES2022 } })
-      .outputText;
-  writeFileSync(join(project, `${prog.name}.mjs`), transpile(ts.ModuleKind.ESNext));
-  writeFileSync(join(project, `${prog.name}.cjs`), transpile(ts.ModuleKind.CommonJS));
-  writeFileSync(join(project, `${prog.name}.mts`), prog.code);
-  writeFileSync(join(project, `${prog.name}.cts`), prog.code);
+  // a relative import names the sibling program of the same module kind, with its extension
+  const code = (ext) => prog.code.replace(/from "\.\/([\w-]+)"/g, `from "./$1.${ext}"`);
+  const transpile = (module, ext) =>
+    ts.transpileModule(code(ext), {
+      compilerOptions: { module, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
+  const main = prog.main ?? "main";
+  writeFileSync(join(project, `${prog.name}.mjs`), transpile(ts.ModuleKind.ESNext, "mjs"));
+  writeFileSync(join(project, `${prog.name}.cjs`), transpile(ts.ModuleKind.CommonJS, "cjs"));
+  writeFileSync(join(project, `${prog.name}.mts`), code("mjs"));
+  writeFileSync(join(project, `${prog.name}.cts`), code("cjs"));
   writeFileSync(
     join(project, `run-${prog.name}.mjs`),
-    `import { main } from "./${prog.name}.mjs";\n(${show})(await main());\n`,
+    `import { ${main} } from "./${prog.name}.mjs";\n(${show})(await ${main}());\n`,
   );
   writeFileSync(
     join(project, `run-${prog.name}.cjs`),
-    `require("./${prog.name}.cjs").main().then(${show});\n`,
+    `require("./${prog.name}.cjs").${main}().then(${show});\n`,
   );
 }
 async function runPrograms() {
